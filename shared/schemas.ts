@@ -1,0 +1,71 @@
+// Every inbound payload, HTTP body or socket event, is parsed by one of these strict
+// schemas before anything else happens. Unknown keys are refused, not ignored.
+import { z } from 'zod';
+import {
+  HERO_MODES, INCIDENT_KINDS, MAX_NEEDED_HEROES, PROGRESS_STATES, SEVERITIES,
+} from './domain.ts';
+import type { FieldError } from './ack.ts';
+
+const id = z.string().min(1).max(100);
+const text = (max: number) => z.string().max(max);
+
+export const latLngSchema = z.strictObject({
+  lat: z.number().min(-90).max(90),
+  lng: z.number().min(-180).max(180),
+});
+
+export const needSchema = z.strictObject({
+  skill: z.string().min(1).max(40).nullable(),
+  count: z.number().int().min(1).max(MAX_NEEDED_HEROES),
+});
+
+export const reportSchema = z.strictObject({
+  kind: z.enum(INCIDENT_KINDS),
+  severity: z.enum(SEVERITIES),
+  location: latLngSchema,
+  description: text(2000).optional(),
+  needs: z.array(needSchema).min(1).max(MAX_NEEDED_HEROES).optional(),
+}).refine((r) => (r.needs ?? []).reduce((n, need) => n + need.count, 0) <= MAX_NEEDED_HEROES, {
+  message: `at most ${MAX_NEEDED_HEROES} heroes in total`, path: ['needs'],
+});
+export type ReportInput = z.infer<typeof reportSchema>;
+
+export const idempotencyKeySchema = z.string().min(1).max(200);
+
+export const createHeroSchema = z.strictObject({
+  name: z.string().min(1).max(100),
+  skills: z.array(z.string().min(1).max(40)).max(20),
+  mode: z.enum(HERO_MODES),
+});
+export type CreateHeroInput = z.infer<typeof createHeroSchema>;
+
+export const reasonSchema = z.strictObject({ reason: z.string().min(1).max(500) });
+export const assignSchema = z.strictObject({ heroId: id });
+
+export const dutySchema = z.strictObject({ onDuty: z.boolean() });
+
+export const locationSchema = z.strictObject({
+  lat: z.number().min(-90).max(90),
+  lng: z.number().min(-180).max(180),
+  at: z.number().int().nonnegative().optional(),
+  accuracy: z.number().nonnegative().max(100_000).optional(),
+  heading: z.number().min(0).max(360).optional(),
+  speed: z.number().nonnegative().max(1_000).optional(),
+});
+export type LocationInput = z.infer<typeof locationSchema>;
+
+export const offerRefSchema = z.strictObject({ offerId: id });
+export const progressSchema = z.strictObject({ incidentId: id, state: z.enum(PROGRESS_STATES) });
+export const watchSchema = z.strictObject({ incidentId: id });
+
+export const incidentListQuerySchema = z.strictObject({
+  state: z.string().max(200).optional(),
+});
+
+/** Turns zod's issues into the contract's `errors` list. */
+export function toFieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.slice(0, 20).map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+}
