@@ -60,8 +60,11 @@ const holdsSlot = ({ context, event }: { context: IncidentContext; event: Incide
 const releasesSomeone = ({ context, event }: { context: IncidentContext; event: IncidentEvent }) =>
   event.type === 'RELEASE' && event.heroIds.some((id) => context.filled.some((f) => f.heroId === id));
 
+// Escalate once the configured rounds have all gone by without an accept, or as soon
+// as the last of them finds nobody to offer.
 const escalatesNow = ({ context, event }: { context: IncidentContext; event: IncidentEvent }) =>
-  event.type === 'ROUND' && event.offered.length === 0 && context.round + 1 >= context.maxRounds;
+  event.type === 'ROUND'
+  && (context.round + 1 > context.maxRounds || (event.offered.length === 0 && context.round + 1 >= context.maxRounds));
 
 export const incidentMachine = setup({
   types: {
@@ -80,9 +83,11 @@ export const incidentMachine = setup({
       filled: ({ context, event }) =>
         event.type === 'ASSIGN' ? [...context.filled, { slot: event.slot, heroId: event.heroId }] : context.filled,
     }),
+    // A release starts the search afresh: the rounds count again from zero.
     vacate: assign({
       filled: ({ context, event }) =>
         event.type === 'RELEASE' ? context.filled.filter((f) => !event.heroIds.includes(f.heroId)) : context.filled,
+      round: () => 0,
     }),
     vacateAll: assign({ filled: () => [] }),
   },
@@ -130,7 +135,7 @@ export const incidentMachine = setup({
           { guard: and(['slotIsOpen', 'fillsLastSlot']), target: 'assigned', actions: ['fillSlot', 'withdrawOffers'] },
           { guard: 'slotIsOpen', actions: ['fillSlot'] },
         ],
-        RELEASE: { guard: 'releasesSomeone', actions: ['vacate', 'requestDispatch'] },
+        RELEASE: { guard: 'releasesSomeone', target: 'dispatching', actions: ['vacate', 'requestDispatch'] },
       },
     },
     assigned: {
