@@ -1,0 +1,27 @@
+// `npm start`: one complete dispatch server. SIGTERM/SIGINT drain it within the grace.
+import { createApp } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
+const app = createApp(config);
+app.start().catch((err) => {
+  app.log.fatal({ err }, 'could not start');
+  process.exit(1);
+});
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    app.log.info({ signal }, 'draining');
+    app.stop().then(() => process.exit(0), () => process.exit(1));
+  });
+}
+process.on('unhandledRejection', (err) => app.log.error({ err }, 'unhandled rejection'));

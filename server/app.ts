@@ -1,0 +1,147 @@
+// Wires one complete dispatch server: HTTP, Socket.IO, the outbox relay and the
+// BullMQ workers. createApp never listens by itself; `start` does, so tests can run
+// several servers in one process, each on its own schema and Redis prefix.
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'socket.io';
+import type { Config } from './config.ts';
+import { createAuth, type Auth } from './auth.ts';
+import { createSql, type Sql } from './db.ts';
+import { LocationWriter } from './geo/location.writer.ts';
+import { HeroPositions } from './geo/positions.redis.ts';
+import { healthRoutes } from './http/health.routes.ts';
+import { heroRoutes } from './http/heroes.routes.ts';
+import { incidentRoutes } from './http/incidents.routes.ts';
+import { problem, Router } from './http/router.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { migrate } from './migrate.ts';
+import { createRedis, redisKeys, type Redis } from './redis.ts';
+import type { ServiceContext } from './services/context.ts';
+import { runDispatchRound } from './services/dispatch.service.ts';
+import { expireOffer } from './services/offer.service.ts';
+import { getHeroes } from './store/heroes.store.ts';
+import { registerCivilianHandlers } from './sockets/civilian.handlers.ts';
+import { registerDispatchHandlers } from './sockets/dispatch.handlers.ts';
+import { HeroMapBatcher } from './sockets/hero-map.batcher.ts';
+import { registerHeroHandlers } from './sockets/hero.handlers.ts';
+import { createIo } from './sockets/io.ts';
+import { createOutboxExecutor } from './workers/outbox.executor.ts';
+import { OutboxRelay } from './workers/outbox.relay.ts';
+import { Queues } from './workers/queues.ts';
+
+export interface App {
+  config: Config;
+  log: Logger;
+  sql: Sql;
+  redis: Redis;
+  auth: Auth;
+  metrics: Metrics;
+  io: Server;
+  http: HttpServer;
+  /** Applies migrations, starts workers, and listens. Resolves to the bound port. */
+  start(): Promise<number>;
+  /** Stops taking work, finishes what is in flight, closes every connection. */
+  stop(): Promise<void>;
+}
+
+export function createApp(config: Config, opts: { log?: Logger } = {}): App {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics();
+  const sql = createSql(config);
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const redis = createRedis(config, 'main');
+  const bullConnection = createRedis(config, 'bull', { blocking: true });
+  const pub = createRedis(config, 'pub');
+  const sub = pub.duplicate();
+  const auth = createAuth(config.JWT_SECRET);
+  const positions = new HeroPositions(redis, keys);
+  const outboxChannel = `outbox_${config.DB_SCHEMA}`;
+  let draining = false;
+
+  let relay: OutboxRelay | undefined;
+  const ctx: ServiceContext = { config, sql, log, metrics, outboxChannel, kickRelay: () => relay?.kick() };
+
+  const router = new Router(log);
+  const http = createServer((req, res) => {
+    router.handle(req, res).then(
+      (handled) => { if (!handled) problem(res, 404, 'not_found', 'no such route'); },
+      (err) => { log.error({ err }, 'unhandled request error'); if (!res.headersSent) problem(res, 500, 'internal', 'internal error'); },
+    );
+  });
+  const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter });
+  const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS);
+  const queues = new Queues(bullConnection, keys.bullPrefix, log);
+
+  // Redis forgot these heroes (it restarted empty): copy their status back from Postgres.
+  const healing = new Set<string>();
+  const heal = (ids: string[]) => {
+    const fresh = ids.filter((id) => !healing.has(id));
+    if (fresh.length === 0) return;
+    fresh.forEach((id) => healing.add(id));
+    getHeroes(sql, fresh)
+      .then((rows) => Promise.all(rows.map((h) => positions.setStatus(h.id, h.status, Number(h.status_version), h.mode))))
+      .catch((err) => log.warn({ err }, 'could not heal hero statuses'))
+      .finally(() => fresh.forEach((id) => healing.delete(id)));
+  };
+  const locations = new LocationWriter({
+    positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, onWritten: (e) => heroMap.mark(e), onUnknown: heal,
+  });
+
+  healthRoutes(router, { sql, redis, metrics, isDraining: () => draining });
+  heroRoutes(router, { ctx, auth, positions });
+  incidentRoutes(router, { ctx, auth, redis, keys });
+  registerHeroHandlers(nsp.hero, ctx, locations);
+  registerCivilianHandlers(nsp.civilian, ctx, sql, positions);
+  registerDispatchHandlers(nsp.dispatch, ctx, sql, positions);
+
+  let unlisten: (() => Promise<void>) | undefined;
+
+  return {
+    config, log, sql, redis, auth, metrics, io, http,
+
+    async start() {
+      const applied = await migrate(sql, config.DB_SCHEMA);
+      if (applied.length) log.info({ applied }, 'migrations applied');
+      relay = new OutboxRelay(sql, createOutboxExecutor({ ctx, sql, nsp, queues, positions, heroMap, log }), {
+        pollMs: config.OUTBOX_POLL_MS, log, metrics,
+      });
+      const listener = await sql.listen(outboxChannel, () => relay?.kick());
+      unlisten = listener.unlisten;
+      queues.startWorkers({
+        dispatch: (job) => runDispatchRound(ctx, positions, job.incidentId),
+        expire: (job) => expireOffer(ctx, job.offerId),
+      });
+      relay.start();
+      heroMap.start();
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(config.PORT, config.HOST, () => { http.off('error', reject); resolve(); });
+      });
+      const port = (http.address() as AddressInfo).port;
+      log.info({ port, schema: config.DB_SCHEMA }, 'dispatch server listening');
+      return port;
+    },
+
+    async stop() {
+      draining = true;
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
+      const closing = (async () => {
+        // Close sockets first so clients reconnect elsewhere, then finish in-flight work.
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        heroMap.stop();
+        await locations.stop();
+        await queues.close();
+        await relay?.stop();
+        await unlisten?.().catch(() => {});
+        await sql.end({ timeout: 5 });
+        redis.disconnect();
+        bullConnection.disconnect();
+        pub.disconnect();
+        sub.disconnect();
+      })();
+      await Promise.race([closing, grace]);
+      log.info('dispatch server stopped');
+    },
+  };
+}

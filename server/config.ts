@@ -1,0 +1,77 @@
+// Configuration is read once from the environment, validated with zod, and frozen.
+// An unknown or invalid setting stops the start with a message naming it.
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+const schema = z.object({
+  PORT: int(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().url().default('postgres://root@127.0.0.1:5432/postgres'),
+  /** Postgres schema holding our tables; tests give each suite its own. */
+  DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
+  DB_POOL_SIZE: int(10, 1),
+  /** Deadline for any one query: a half-open connection must not hang a request. */
+  DB_QUERY_TIMEOUT_MS: int(5_000, 100),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key we own; tests give each suite its own. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).default('sd'),
+  JWT_SECRET: z.string().min(16).default('dev-only-secret-change-me-please'),
+  OFFER_TIMEOUT_MS: int(15_000, 1_000),
+  HERO_LOST_AFTER_MS: int(60_000, 1_000),
+  /** A hero silent for longer than this is not offered anything. */
+  LOCATION_FRESH_MS: int(30_000, 1_000),
+  /** Dispatch rounds before an incident escalates to dispatchers. */
+  DISPATCH_MAX_ROUNDS: int(3, 1),
+  DISPATCH_BASE_RADIUS_KM: z.coerce.number().positive().default(3),
+  DISPATCH_MAX_RADIUS_KM: z.coerce.number().positive().default(50),
+  /** Delay before retrying a round that found nobody, and the slower pace once escalated. */
+  DISPATCH_RETRY_MS: int(2_000, 10),
+  /** How long dispatch work may be silent before the incident counts as stuck. */
+  DISPATCH_DEADLINE_MS: int(30_000, 1_000),
+  /** How long an assigned hero may go without progress before the incident counts as stuck. */
+  PROGRESS_DEADLINE_MS: int(1_800_000, 1_000),
+  ESCALATED_RETRY_MS: int(10_000, 10),
+  /** Offers sent at once per severity: a small batch for urgent work, one for the rest. */
+  OFFER_BATCH_CRITICAL: int(3, 1),
+  OFFER_BATCH_HIGH: int(2, 1),
+  OFFER_BATCH_MEDIUM: int(1, 1),
+  OFFER_BATCH_LOW: int(1, 1),
+  OUTBOX_POLL_MS: int(1_000, 10),
+  LOCATION_FLUSH_MS: int(5, 1),
+  HERO_BATCH_MS: int(1_000, 50),
+  /** Per-user budgets: reports per minute, location pings per 10 s. */
+  REPORTS_PER_MINUTE: int(30, 1),
+  PINGS_PER_10S: int(50, 1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_GRACE_MS: int(10_000, 100),
+}).strict();
+
+export type Config = Readonly<z.infer<typeof schema>>;
+const KNOWN = new Set(Object.keys(schema.shape));
+
+/** Settings we read: our own names only, so the rest of the environment is ignored. */
+function pickOurs(env: Record<string, string | undefined>): Record<string, string> {
+  const ours: Record<string, string> = {};
+  for (const key of KNOWN) {
+    const value = env[key];
+    if (value !== undefined && value !== '') ours[key] = value;
+  }
+  return ours;
+}
+
+// A variable in one of our families that we do not know is a typo, not someone else's.
+const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
+  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_'];
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
+  const unknown = [...Object.keys(env).filter((k) => FAMILIES.some((f) => k.startsWith(f))), ...Object.keys(overrides)]
+    .filter((k) => !KNOWN.has(k));
+  if (unknown.length) throw new Error(`Invalid configuration: unknown setting(s) ${unknown.join(', ')}`);
+  const parsed = schema.safeParse({ ...pickOurs(env), ...overrides });
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}

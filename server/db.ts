@@ -1,0 +1,44 @@
+// The Postgres client. Every unit of work runs through `sql.begin` and a deadline of
+// our own, because a half-open TCP connection can hang a query forever (DESIGN §4).
+import postgres from 'postgres';
+import type { Config } from './config.ts';
+import { AppError } from './errors.ts';
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+/** Either the pool or a transaction: store functions accept both. */
+export type Db = Sql | Tx;
+
+export function createSql(config: Config): Sql {
+  return postgres(config.DATABASE_URL, {
+    max: config.DB_POOL_SIZE,
+    onnotice: () => {},
+    idle_timeout: 60,
+    connect_timeout: 5,
+    connection: {
+      search_path: config.DB_SCHEMA,
+      application_name: 'superhero-dispatch',
+      statement_timeout: config.DB_QUERY_TIMEOUT_MS,
+      idle_in_transaction_session_timeout: config.DB_QUERY_TIMEOUT_MS * 2,
+    },
+  });
+}
+
+/** Rejects with `unavailable` when the work outlives its deadline. */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError('unavailable', `${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Postgres error code of a unique violation, and the constraint it names. */
+export function uniqueViolation(e: unknown): string | null {
+  const err = e as { code?: string; constraint_name?: string };
+  return err?.code === '23505' ? (err.constraint_name ?? '') : null;
+}

@@ -1,0 +1,65 @@
+// Location pings, buffered and written to Redis in one script call per flush, never
+// one round trip per ping. Only the latest ping per hero in a flush matters.
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { HeroStatus } from '../../shared/domain.ts';
+import type { HeroMapEntry } from '../../shared/types.ts';
+import type { HeroPositions } from './positions.redis.ts';
+
+export interface LocationWriterDeps {
+  positions: HeroPositions;
+  flushMs: number;
+  log: Logger;
+  metrics: Metrics;
+  /** Called with what Redis said of each pinged hero, for the dispatcher map. */
+  onWritten: (entry: HeroMapEntry) => void;
+  /** Redis did not know these heroes' status (it restarted empty): rebuild it. */
+  onUnknown: (heroIds: string[]) => void;
+}
+
+const MAX_PER_FLUSH = 2_000;
+
+export class LocationWriter {
+  private buffer = new Map<string, { lat: number; lng: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | null = null;
+
+  constructor(private readonly d: LocationWriterDeps) {}
+
+  add(heroId: string, lat: number, lng: number): void {
+    this.buffer.set(heroId, { lat, lng });
+    if (!this.timer && !this.flushing) this.timer = setTimeout(() => this.flush(), this.d.flushMs);
+  }
+
+  async flush(): Promise<void> {
+    this.timer = undefined;
+    if (this.flushing || this.buffer.size === 0) return;
+    const batch = [...this.buffer].slice(0, MAX_PER_FLUSH).map(([heroId, p]) => ({ heroId, ...p }));
+    for (const p of batch) this.buffer.delete(p.heroId);
+    const now = Date.now();
+    this.flushing = this.d.positions.writePings(now, batch).then((statuses) => {
+      this.d.metrics.pingsTotal.inc(batch.length);
+      const unknown: string[] = [];
+      batch.forEach((p, i) => {
+        const status = statuses[i] ?? '';
+        if (status === '') unknown.push(p.heroId);
+        else this.d.onWritten({ id: p.heroId, status: status as HeroStatus, location: { lat: p.lat, lng: p.lng }, lastSeenAt: now });
+      });
+      if (unknown.length) this.d.onUnknown(unknown);
+    }, (err) => {
+      // Positions are derived data: a lost batch is replaced by the next pings.
+      this.d.log.warn({ err, pings: batch.length }, 'location batch not written');
+    }).finally(() => {
+      this.flushing = null;
+      if (this.buffer.size > 0 && !this.timer) this.timer = setTimeout(() => this.flush(), this.d.flushMs);
+    });
+    await this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flushing;
+    await this.flush();
+  }
+}

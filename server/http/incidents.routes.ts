@@ -1,0 +1,95 @@
+// /v1/incidents: report, read, list, audit trail, cancel, and dispatcher overrides.
+import { INCIDENT_STATES, type IncidentState } from '../../shared/domain.ts';
+import { assignSchema, idempotencyKeySchema, reasonSchema, reportSchema } from '../../shared/schemas.ts';
+import type { TokenClaims } from '../../shared/types.ts';
+import { requireRole, type Auth } from '../auth.ts';
+import { AppError } from '../errors.ts';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis.ts';
+import { fixedWindow } from '../ratelimit.ts';
+import type { ServiceContext } from '../services/context.ts';
+import { assignByHand, cancelIncident, reassign } from '../services/override.service.ts';
+import { reportIncident } from '../services/report.service.ts';
+import { incidentEvents, incidentView, incidentViews, listIncidents } from '../store/incidents.store.ts';
+import type { IncidentView } from '../../shared/types.ts';
+import { body, identify } from './parse.ts';
+import type { Router } from './router.ts';
+
+export interface IncidentRouteDeps { ctx: ServiceContext; auth: Auth; redis: Redis; keys: RedisKeys }
+
+function canRead(who: TokenClaims, incident: IncidentView): boolean {
+  if (who.role === 'dispatcher') return true;
+  if (who.role === 'civilian') return incident.reportedBy === who.sub;
+  return incident.assignments.some((a) => a.heroId === who.sub);
+}
+
+async function readable(d: IncidentRouteDeps, who: TokenClaims, id: string): Promise<IncidentView> {
+  const incident = await incidentView(d.ctx.sql, id);
+  if (!incident) throw new AppError('not_found', 'no such incident');
+  if (!canRead(who, incident)) throw new AppError('forbidden', 'not your incident');
+  return incident;
+}
+
+function parseStates(raw: string | null): IncidentState[] | undefined {
+  if (raw === null || raw === '') return undefined;
+  const states = raw.split(',').map((s) => s.trim());
+  const bad = states.filter((s) => !(INCIDENT_STATES as readonly string[]).includes(s));
+  if (bad.length) throw new AppError('invalid', `unknown state(s): ${bad.join(', ')}`, { errors: [{ path: 'state', message: `expected one of ${INCIDENT_STATES.join(', ')}` }] });
+  return states as IncidentState[];
+}
+
+export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
+  const { ctx, auth } = d;
+
+  router.add('POST', '/v1/incidents', async (req) => {
+    const who = await identify(auth, req);
+    requireRole(who, 'civilian');
+    const key = idempotencyKeySchema.safeParse(req.headers['idempotency-key']);
+    if (!key.success) throw new AppError('missing_idempotency_key', 'send an Idempotency-Key header (1-200 characters), the same on every retry of this report');
+    const input = await body(req, reportSchema);
+    const wait = await fixedWindow(d.redis, d.keys.rate('report', who.sub), ctx.config.REPORTS_PER_MINUTE, 60);
+    if (wait > 0) throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
+    const { created, incident } = await reportIncident(ctx, who.sub, key.data, input);
+    return { status: created ? 201 : 200, body: incident, headers: { location: `/v1/incidents/${incident.id}` } };
+  });
+
+  router.add('GET', '/v1/incidents', async (req) => {
+    requireRole(await identify(auth, req), 'dispatcher');
+    const states = parseStates(req.query.get('state'));
+    const rows = await listIncidents(ctx.sql, { ...(states ? { states } : {}), limit: 1000 });
+    return { status: 200, body: { items: await incidentViews(ctx.sql, rows) } };
+  });
+
+  router.add('GET', '/v1/incidents/:id', async (req) => {
+    const who = await identify(auth, req);
+    return { status: 200, body: await readable(d, who, req.params.id!) };
+  });
+
+  router.add('GET', '/v1/incidents/:id/events', async (req) => {
+    const who = await identify(auth, req);
+    requireRole(who, 'dispatcher', 'civilian');
+    await readable(d, who, req.params.id!);
+    return { status: 200, body: { items: await incidentEvents(ctx.sql, req.params.id!) } };
+  });
+
+  router.add('POST', '/v1/incidents/:id/cancel', async (req) => {
+    const who = await identify(auth, req);
+    requireRole(who, 'dispatcher', 'civilian');
+    const { reason } = await body(req, reasonSchema);
+    return { status: 200, body: await cancelIncident(ctx, who, req.params.id!, reason) };
+  });
+
+  router.add('POST', '/v1/incidents/:id/assign', async (req) => {
+    const who = await identify(auth, req);
+    requireRole(who, 'dispatcher');
+    const { heroId } = await body(req, assignSchema);
+    return { status: 200, body: await assignByHand(ctx, who, req.params.id!, heroId) };
+  });
+
+  router.add('POST', '/v1/incidents/:id/reassign', async (req) => {
+    const who = await identify(auth, req);
+    requireRole(who, 'dispatcher');
+    const { reason } = await body(req, reasonSchema);
+    return { status: 200, body: await reassign(ctx, who, req.params.id!, reason) };
+  });
+}

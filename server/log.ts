@@ -1,0 +1,8 @@
+// Structured JSON logs (pino). Lines about one incident carry `incidentId`.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
+  return pino({ level, base: { pid: process.pid, ...base }, timestamp: pino.stdTimeFunctions.isoTime });
+}

@@ -1,0 +1,86 @@
+// One dispatch round: find candidates, offer to a batch, record the round. Runs as a
+// BullMQ job; safe to run twice or concurrently (the incident row lock serialises it,
+// and a round with offers still pending does nothing).
+import { isFinalState, type Severity } from '../../shared/domain.ts';
+import { findCandidates } from '../geo/matcher.ts';
+import type { HeroPositions } from '../geo/positions.redis.ts';
+import { refreshHeroStatus } from '../store/heroes.store.ts';
+import { assignmentsOf, getIncident, lockIncident, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
+import { countPending, insertOffers } from '../store/offers.store.ts';
+import { enqueue } from '../store/outbox.store.ts';
+import { inTx, type ServiceContext } from './context.ts';
+import { applyEvent } from './incident.runner.ts';
+
+export type RoundOutcome = 'gone' | 'filled' | 'pending' | 'offered' | 'nobody';
+
+const DISPATCHABLE = new Set(['reported', 'dispatching', 'escalated']);
+
+function openSlot(row: IncidentRow): number | null {
+  const { slots, filled } = row.snapshot.context;
+  const idx = slots.findIndex((_, i) => !filled.some((f) => f.slot === i));
+  return idx < 0 ? null : idx;
+}
+
+function batchSize(ctx: ServiceContext, severity: Severity): number {
+  const c = ctx.config;
+  return { critical: c.OFFER_BATCH_CRITICAL, high: c.OFFER_BATCH_HIGH, medium: c.OFFER_BATCH_MEDIUM, low: c.OFFER_BATCH_LOW }[severity];
+}
+
+export async function runDispatchRound(ctx: ServiceContext, positions: HeroPositions, incidentId: string): Promise<RoundOutcome> {
+  const row = await getIncident(ctx.sql, incidentId);
+  if (!row || isFinalState(row.state) || !DISPATCHABLE.has(row.state)) return 'gone';
+  const slot = openSlot(row);
+  if (slot === null) return 'filled';
+  if (await countPending(ctx.sql, incidentId) > 0) return 'pending';
+
+  // Search outside the transaction: Redis round trips must not hold row locks.
+  const { config } = ctx;
+  const batch = batchSize(ctx, row.severity);
+  let radiusKm = Math.min(config.DISPATCH_BASE_RADIUS_KM * 2 ** row.snapshot.context.round, config.DISPATCH_MAX_RADIUS_KM);
+  const center = { lat: row.lat, lng: row.lng };
+  let candidates = await findCandidates(positions, { center, radiusKm, limit: batch * 4, freshMs: config.LOCATION_FRESH_MS });
+  while (candidates.length === 0 && radiusKm < config.DISPATCH_MAX_RADIUS_KM) {
+    radiusKm = Math.min(radiusKm * 2, config.DISPATCH_MAX_RADIUS_KM);
+    candidates = await findCandidates(positions, { center, radiusKm, limit: batch * 4, freshMs: config.LOCATION_FRESH_MS });
+  }
+
+  return inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
+    const locked = await lockIncident(tx, incidentId);
+    if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
+    const lockedSlot = openSlot(locked);
+    if (lockedSlot === null) return 'filled';
+    if (await countPending(tx, incidentId) > 0) return 'pending';
+
+    const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
+    const offers = await insertOffers(tx, {
+      incidentId, slot: lockedSlot, round: locked.snapshot.context.round + 1,
+      skill: locked.snapshot.context.slots[lockedSlot]?.skill ?? null,
+      candidates: candidates.map((c) => ({ heroId: c.heroId, distanceKm: c.distanceKm })),
+      batch, expiresAt, retryExpired: locked.state === 'escalated',
+    });
+    const offered = offers.map((o) => o.hero_id);
+    const retryMs = locked.state === 'escalated' ? config.ESCALATED_RETRY_MS : config.DISPATCH_RETRY_MS;
+    const deadlineAt = offers.length
+      ? new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS)
+      : new Date(Date.now() + retryMs + config.DISPATCH_DEADLINE_MS);
+    const saved = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, { actor: 'system:dispatch', deadlineAt });
+
+    if (offers.length === 0) {
+      // Nobody free in range: try again later, slower once humans have been alerted.
+      const delayMs = saved.state === 'escalated' ? config.ESCALATED_RETRY_MS : config.DISPATCH_RETRY_MS;
+      await enqueue(tx, 'dispatch', { incidentId, delayMs }, incidentId);
+      return 'nobody';
+    }
+    const incident = toIncidentView(saved, (await assignmentsOf(tx, [incidentId])).get(incidentId) ?? []);
+    for (const offer of offers) {
+      const push = { offerId: offer.id, incident, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
+      await enqueue(tx, 'push:offer', { heroId: offer.hero_id, offer: push }, incidentId);
+      await enqueue(tx, 'offer:expire', { offerId: offer.id, incidentId, expiresAt: push.expiresAt }, incidentId);
+    }
+    await refreshHeroStatus(tx, offered);
+    if (locked.snapshot.context.round === 0) ctx.metrics.reportToFirstOffer.observe((Date.now() - locked.created_at.getTime()) / 1000);
+    ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
+    ctx.log.info({ incidentId, offered, radiusKm, round: saved.snapshot.context.round }, 'offers sent');
+    return 'offered';
+  });
+}

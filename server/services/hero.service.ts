@@ -1,0 +1,69 @@
+// What a hero does besides answering offers: duty, progress, and the `session` that a
+// (re)connecting hero app resumes from.
+import type { IncidentEvent } from '../../machines/incident.machine.ts';
+import type { IncidentState, ProgressState } from '../../shared/domain.ts';
+import type { HeroSession } from '../../shared/types.ts';
+import { AppError } from '../errors.ts';
+import { activeAssignmentOfHero, latestAssignment } from '../store/assignments.store.ts';
+import { getHero, hasActiveAssignment, refreshHeroStatus, setDuty } from '../store/heroes.store.ts';
+import { getIncident, incidentViews, lockIncident } from '../store/incidents.store.ts';
+import { pendingOffersOf, withdrawPending } from '../store/offers.store.ts';
+import { enqueue } from '../store/outbox.store.ts';
+import { inTx, type ServiceContext } from './context.ts';
+import { applyEvent } from './incident.runner.ts';
+
+export async function setHeroDuty(ctx: ServiceContext, heroId: string, onDuty: boolean): Promise<void> {
+  await inTx(ctx, 'duty', async (tx) => {
+    if (!onDuty && await hasActiveAssignment(tx, heroId)) throw new AppError('busy', 'finish or hand back your assignment first');
+    await setDuty(tx, heroId, onDuty);
+    if (!onDuty) {
+      for (const offer of await withdrawPending(tx, { heroId }, 'off_duty')) {
+        await enqueue(tx, 'push:withdrawn', { heroId, offerId: offer.id, reason: 'withdrawn' }, offer.incident_id);
+        await enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
+      }
+    }
+    await refreshHeroStatus(tx, [heroId]);
+  });
+}
+
+export async function heroSession(ctx: ServiceContext, heroId: string): Promise<HeroSession> {
+  const hero = await getHero(ctx.sql, heroId);
+  if (!hero) throw new AppError('not_found', 'no such hero');
+  const [offers, assignment] = await Promise.all([pendingOffersOf(ctx.sql, heroId), activeAssignmentOfHero(ctx.sql, heroId)]);
+  const incidentIds = [...new Set([...offers.map((o) => o.incident_id), ...(assignment ? [assignment.incident_id] : [])])];
+  const rows = (await Promise.all(incidentIds.map((id) => getIncident(ctx.sql, id)))).filter((r) => r !== null);
+  const views = new Map((await incidentViews(ctx.sql, rows)).map((v) => [v.id, v]));
+  return {
+    onDuty: hero.on_duty,
+    offers: offers.flatMap((o) => {
+      const incident = views.get(o.incident_id);
+      return incident ? [{ offerId: o.id, incident, distanceKm: o.distance_km, expiresAt: o.expires_at.getTime() }] : [];
+    }),
+    assignment: assignment && views.get(assignment.incident_id)
+      ? { incidentId: assignment.incident_id, incident: views.get(assignment.incident_id)! }
+      : null,
+  };
+}
+
+const PROGRESS_EVENT: Record<ProgressState, (heroId: string) => IncidentEvent> = {
+  en_route: (heroId) => ({ type: 'EN_ROUTE', heroId }),
+  on_scene: (heroId) => ({ type: 'ARRIVE', heroId }),
+  resolved: (heroId) => ({ type: 'RESOLVE', heroId }),
+};
+
+export async function reportProgress(ctx: ServiceContext, heroId: string, incidentId: string, state: ProgressState): Promise<{ state: IncidentState }> {
+  return inTx(ctx, 'progress', async (tx) => {
+    const row = await lockIncident(tx, incidentId);
+    if (!row) throw new AppError('not_found', 'no such incident');
+    // The assignment row is the fence: a released hero may not touch the incident.
+    const mine = await latestAssignment(tx, incidentId, heroId);
+    if (!mine) throw new AppError('not_found', 'this incident is not yours');
+    if (mine.state === 'released') throw new AppError('released', 'you no longer hold this incident');
+    if (row.state === state) return { state: row.state }; // a repeat changes nothing
+    if (mine.state === 'completed') throw new AppError('invalid_transition', `incident is ${row.state}`);
+    const saved = await applyEvent(ctx, tx, row, PROGRESS_EVENT[state](heroId), {
+      actor: `hero:${heroId}`, deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
+    });
+    return { state: saved.state };
+  });
+}

@@ -1,0 +1,76 @@
+// Applies one machine event to one incident: pure step, guarded update, audit event,
+// and the effects the step asked for, all inside the caller's transaction.
+import { stepIncident } from '../../machines/incident.logic.ts';
+import type { IncidentEffect, IncidentEvent } from '../../machines/incident.machine.ts';
+import { isFinalState } from '../../shared/domain.ts';
+import type { Tx } from '../db.ts';
+import { AppError } from '../errors.ts';
+import { endAssignments } from '../store/assignments.store.ts';
+import { refreshHeroStatus } from '../store/heroes.store.ts';
+import { saveStep, type IncidentRow } from '../store/incidents.store.ts';
+import { withdrawPending } from '../store/offers.store.ts';
+import { enqueue } from '../store/outbox.store.ts';
+import type { ServiceContext } from './context.ts';
+
+export interface ApplyOptions {
+  actor: string;
+  /** Next deadline; default: keep it (final states clear it). */
+  deadlineAt?: Date | null;
+  /** Heroes whose status the caller changed too: refreshed with the rest, in one locked pass. */
+  heroes?: string[];
+}
+
+type EffectRunner = (tx: Tx, row: IncidentRow, event: IncidentEvent, touched: Set<string>) => Promise<void>;
+
+const EFFECTS: Record<IncidentEffect, EffectRunner> = {
+  async requestDispatch(tx, row) {
+    await enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0 }, row.id);
+  },
+  async withdrawOffers(tx, row, event, touched) {
+    const reason = event.type === 'CANCEL' ? 'cancelled' : 'taken';
+    for (const offer of await withdrawPending(tx, { incidentId: row.id }, reason)) {
+      touched.add(offer.hero_id);
+      await enqueue(tx, 'push:withdrawn', { heroId: offer.hero_id, offerId: offer.id, reason }, row.id);
+    }
+  },
+  async releaseAssignments(tx, row, event, touched) {
+    const reason = event.type === 'CANCEL' ? 'cancelled' : 'released';
+    for (const a of await endAssignments(tx, row.id, 'released', reason)) {
+      touched.add(a.hero_id);
+      await enqueue(tx, 'push:released', { heroId: a.hero_id, incidentId: row.id, reason }, row.id);
+    }
+  },
+  async completeAssignments(tx, row, _event, touched) {
+    for (const a of await endAssignments(tx, row.id, 'completed', 'resolved')) touched.add(a.hero_id);
+  },
+  async alertNoHeroFound(tx, row) {
+    await enqueue(tx, 'alert', {
+      type: 'no_hero_found', incidentId: row.id, at: Date.now(),
+      detail: `No hero accepted ${row.severity} ${row.kind} incident after ${row.snapshot.context.round + 1} rounds; assign by hand.`,
+    }, row.id);
+  },
+};
+
+/**
+ * Throws `invalid_transition` if the machine refuses the event. The caller holds the
+ * incident's row lock, so the guarded update failing means a bug, not a race.
+ */
+export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, event: IncidentEvent, opts: ApplyOptions): Promise<IncidentRow> {
+  const step = stepIncident(row.snapshot, event);
+  if (!step.ok) throw new AppError('invalid_transition', `${event.type} is not allowed while the incident is ${row.state}`);
+  const { type, ...data } = event;
+  const final = isFinalState(step.next.value);
+  const saved = await saveStep(tx, row, {
+    next: step.next, eventType: type, eventData: data, actor: opts.actor,
+    deadlineAt: final ? null : opts.deadlineAt,
+  });
+  if (!saved) throw new AppError('conflict', `incident ${row.id} changed underneath us`);
+  const touched = new Set<string>(opts.heroes);
+  for (const effect of step.effects) await EFFECTS[effect](tx, saved, event, touched);
+  await refreshHeroStatus(tx, [...touched]);
+  await enqueue(tx, 'push:incident', { incidentId: saved.id }, saved.id);
+  if (saved.state !== row.state) {
+    ctx.log.info({ incidentId: saved.id, from: row.state, to: saved.state, event: type, actor: opts.actor }, 'incident moved');
+  }
+  return saved;
+}

@@ -1,0 +1,97 @@
+// A hero's answer to an offer, and the offer's expiry. Each is one transaction; the
+// accept's ack reports exactly what that transaction committed.
+import { isFinalState, type RefusalReason } from '../../shared/domain.ts';
+import { uniqueViolation, type Tx } from '../db.ts';
+import { AppError } from '../errors.ts';
+import { insertAssignment, latestAssignment } from '../store/assignments.store.ts';
+import { refreshHeroStatus } from '../store/heroes.store.ts';
+import { lockIncident } from '../store/incidents.store.ts';
+import { closeOffer, getOffer, lockOffer, type OfferRow } from '../store/offers.store.ts';
+import { enqueue } from '../store/outbox.store.ts';
+import { inTx, type ServiceContext } from './context.ts';
+import { applyEvent } from './incident.runner.ts';
+
+/** Why a closed offer cannot be accepted any more. */
+function closedReason(offer: OfferRow): RefusalReason {
+  switch (offer.state) {
+    case 'expired': return 'expired';
+    case 'withdrawn': return offer.reason === 'taken' ? 'taken' : 'withdrawn';
+    default: return 'invalid_transition'; // declined: the hero already said no
+  }
+}
+
+export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: string): Promise<{ incidentId: string }> {
+  const first = await getOffer(ctx.sql, offerId);
+  if (!first || first.hero_id !== heroId) throw new AppError('not_found', 'no such offer for you');
+  try {
+    const result = await inTx(ctx, 'accept', async (tx) => {
+      // Lock order everywhere: incident, then offer, then heroes.
+      const incident = await lockIncident(tx, first.incident_id);
+      const offer = await lockOffer(tx, offerId);
+      if (!incident || !offer) throw new AppError('not_found', 'no such offer');
+      if (offer.state === 'accepted') {
+        // A repeated accept: answer what the first one committed.
+        const mine = await latestAssignment(tx, incident.id, heroId);
+        if (mine && mine.state !== 'released') return { incidentId: incident.id };
+        throw new AppError('released', 'you no longer hold this incident');
+      }
+      if (offer.state !== 'pending') throw new AppError(closedReason(offer), `offer is ${offer.state}`);
+      if (offer.expires_at.getTime() <= Date.now()) throw new AppError('expired', 'offer expired');
+      if (isFinalState(incident.state)) throw new AppError('withdrawn', `incident is ${incident.state}`);
+      if (incident.snapshot.context.filled.some((f) => f.slot === offer.slot)) throw new AppError('taken', 'slot already filled');
+
+      await closeOffer(tx, offer.id, 'accepted', null);
+      await insertAssignment(tx, { incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null, offerId: offer.id });
+      const saved = await applyEvent(ctx, tx, incident, { type: 'ASSIGN', heroId, slot: offer.slot, by: 'hero' }, {
+        actor: `hero:${heroId}`, heroes: [heroId], deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
+      });
+      if (saved.state === 'assigned') ctx.metrics.reportToAssigned.observe((Date.now() - saved.created_at.getTime()) / 1000);
+      return { incidentId: incident.id };
+    });
+    ctx.metrics.offersTotal.inc({ outcome: 'accepted' });
+    return result;
+  } catch (e) {
+    // The unique indexes are the last line: a concurrent assignment elsewhere wins.
+    const constraint = uniqueViolation(e);
+    const refusal = constraint === 'assignments_one_per_hero' ? 'busy' : constraint === 'assignments_one_per_slot' ? 'taken' : null;
+    const code = refusal ?? (e instanceof AppError ? e.code : null);
+    if (code === 'busy' || code === 'taken') ctx.metrics.acceptConflicts.inc({ reason: code });
+    if (refusal) throw new AppError(refusal, refusal === 'busy' ? 'you already hold an active assignment' : 'slot already filled', { cause: e });
+    throw e;
+  }
+}
+
+/** Closes an offer and asks for the next round; the round itself checks whether one is due. */
+async function closeAndRedispatch(ctx: ServiceContext, tx: Tx, offer: OfferRow, outcome: 'declined' | 'expired'): Promise<void> {
+  await refreshHeroStatus(tx, [offer.hero_id]);
+  await enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
+  ctx.metrics.offersTotal.inc({ outcome });
+}
+
+export async function declineOffer(ctx: ServiceContext, heroId: string, offerId: string): Promise<void> {
+  const offer = await getOffer(ctx.sql, offerId);
+  if (!offer || offer.hero_id !== heroId) throw new AppError('not_found', 'no such offer for you');
+  await inTx(ctx, 'decline', async (tx) => {
+    const closed = await closeOffer(tx, offerId, 'declined', 'declined');
+    if (!closed) {
+      const now = await getOffer(tx, offerId);
+      if (now?.state === 'declined') return; // repeated decline
+      if (now?.state === 'accepted') throw new AppError('invalid_transition', 'you accepted this offer');
+      throw new AppError(now ? closedReason(now) : 'not_found', 'offer is closed');
+    }
+    ctx.log.info({ incidentId: offer.incident_id, heroId, offerId }, 'offer declined');
+    await closeAndRedispatch(ctx, tx, closed, 'declined');
+  });
+}
+
+/** The delayed job's handler. Idempotent: an offer already closed is left alone. */
+export async function expireOffer(ctx: ServiceContext, offerId: string): Promise<boolean> {
+  return inTx(ctx, 'expire offer', async (tx) => {
+    const closed = await closeOffer(tx, offerId, 'expired', 'expired', { onlyIfDue: true });
+    if (!closed) return false;
+    ctx.log.info({ incidentId: closed.incident_id, heroId: closed.hero_id, offerId }, 'offer expired');
+    await enqueue(tx, 'push:withdrawn', { heroId: closed.hero_id, offerId, reason: 'expired' }, closed.incident_id);
+    await closeAndRedispatch(ctx, tx, closed, 'expired');
+    return true;
+  });
+}

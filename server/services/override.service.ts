@@ -1,0 +1,87 @@
+// Dispatcher overrides and the reporter's cancel. Each locks the incident first, so
+// an override racing a hero's accept has exactly one winner; the loser gets 409.
+import type { IncidentView } from '../../shared/types.ts';
+import type { TokenClaims } from '../../shared/types.ts';
+import { isFinalState } from '../../shared/domain.ts';
+import { uniqueViolation } from '../db.ts';
+import { AppError } from '../errors.ts';
+import { activeAssignmentOfHero, activeAssignmentsOf, endAssignments, insertAssignment } from '../store/assignments.store.ts';
+import { getHero } from '../store/heroes.store.ts';
+import { incidentView, lockIncident, type IncidentRow } from '../store/incidents.store.ts';
+import { withdrawPending } from '../store/offers.store.ts';
+import { enqueue } from '../store/outbox.store.ts';
+import type { Tx } from '../db.ts';
+import { inTx, type ServiceContext } from './context.ts';
+import { applyEvent } from './incident.runner.ts';
+
+const actorOf = (who: TokenClaims) => `${who.role}:${who.sub}`;
+
+async function lockOpen(tx: Tx, id: string): Promise<IncidentRow> {
+  const row = await lockIncident(tx, id);
+  if (!row) throw new AppError('not_found', 'no such incident');
+  if (isFinalState(row.state)) throw new AppError('conflict', `incident is already ${row.state}`);
+  return row;
+}
+
+async function viewAfter(ctx: ServiceContext, id: string): Promise<IncidentView> {
+  const view = await incidentView(ctx.sql, id);
+  if (!view) throw new AppError('internal', 'incident vanished');
+  return view;
+}
+
+export async function cancelIncident(ctx: ServiceContext, who: TokenClaims, id: string, reason: string): Promise<IncidentView> {
+  await inTx(ctx, 'cancel', async (tx) => {
+    const row = await lockIncident(tx, id);
+    if (!row) throw new AppError('not_found', 'no such incident');
+    if (who.role === 'civilian' && row.reported_by !== who.sub) throw new AppError('forbidden', 'not your incident');
+    if (isFinalState(row.state)) throw new AppError('conflict', `incident is already ${row.state}`);
+    await applyEvent(ctx, tx, row, { type: 'CANCEL', reason }, { actor: actorOf(who) });
+  });
+  return viewAfter(ctx, id);
+}
+
+export async function assignByHand(ctx: ServiceContext, who: TokenClaims, id: string, heroId: string): Promise<IncidentView> {
+  try {
+    await inTx(ctx, 'manual assign', async (tx) => {
+      const row = await lockOpen(tx, id);
+      const { slots, filled } = row.snapshot.context;
+      const slot = slots.findIndex((_, i) => !filled.some((f) => f.slot === i));
+      if (slot < 0) throw new AppError('conflict', 'every slot is filled; reassign first');
+      const hero = await getHero(tx, heroId);
+      if (!hero) throw new AppError('not_found', 'no such hero');
+      if (await activeAssignmentOfHero(tx, heroId)) throw new AppError('busy', 'hero already holds an active assignment');
+      // The hero's pending offer elsewhere goes back to that incident's dispatch.
+      for (const offer of await withdrawPending(tx, { heroId }, 'reassigned')) {
+        await enqueue(tx, 'push:withdrawn', { heroId, offerId: offer.id, reason: 'withdrawn' }, offer.incident_id);
+        if (offer.incident_id !== id) await enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
+      }
+      await insertAssignment(tx, { incidentId: id, slot, heroId, skill: slots[slot]?.skill ?? null, offerId: null });
+      await applyEvent(ctx, tx, row, { type: 'ASSIGN', heroId, slot, by: 'dispatcher' }, {
+        actor: actorOf(who), heroes: [heroId], deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
+      });
+      // The hero app learns of a hand-made assignment by a fresh `session`.
+      await enqueue(tx, 'push:session', { heroId }, id);
+    });
+  } catch (e) {
+    const constraint = uniqueViolation(e);
+    if (constraint === 'assignments_one_per_hero') throw new AppError('busy', 'hero already holds an active assignment', { cause: e });
+    if (constraint === 'assignments_one_per_slot') throw new AppError('conflict', 'slot already filled', { cause: e });
+    throw e;
+  }
+  return viewAfter(ctx, id);
+}
+
+export async function reassign(ctx: ServiceContext, who: TokenClaims, id: string, reason: string): Promise<IncidentView> {
+  await inTx(ctx, 'reassign', async (tx) => {
+    const row = await lockOpen(tx, id);
+    const active = await activeAssignmentsOf(tx, id);
+    if (active.length === 0) throw new AppError('conflict', 'no hero holds this incident');
+    const heroIds = active.map((a) => a.hero_id);
+    await endAssignments(tx, id, 'released', reason, heroIds);
+    for (const heroId of heroIds) await enqueue(tx, 'push:released', { heroId, incidentId: id, reason: 'reassigned' }, id);
+    await applyEvent(ctx, tx, row, { type: 'RELEASE', heroIds, reason }, {
+      actor: actorOf(who), heroes: heroIds, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
+    });
+  });
+  return viewAfter(ctx, id);
+}

@@ -1,0 +1,55 @@
+// POST /v1/incidents: one transaction claims the idempotency key, inserts the
+// incident with its first audit event, and the outbox row that starts dispatch.
+import { createHash, randomUUID } from 'node:crypto';
+import { startIncident } from '../../machines/incident.logic.ts';
+import type { ReportInput } from '../../shared/schemas.ts';
+import type { IncidentView, Need } from '../../shared/types.ts';
+import { AppError } from '../errors.ts';
+import { getIncident, incidentViews, insertIncident } from '../store/incidents.store.ts';
+import { enqueue } from '../store/outbox.store.ts';
+import { inTx, type ServiceContext } from './context.ts';
+
+/** A stable digest of the parsed body: key order and absent defaults do not matter. */
+function requestHash(input: ReportInput): string {
+  const canonical = JSON.stringify({
+    kind: input.kind, severity: input.severity, lat: input.location.lat, lng: input.location.lng,
+    description: input.description ?? '', needs: input.needs ?? null,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export async function reportIncident(ctx: ServiceContext, civilianId: string, key: string, input: ReportInput): Promise<{ created: boolean; incident: IncidentView }> {
+  const needs: Need[] = input.needs ?? [{ skill: null, count: 1 }];
+  const heroes = needs.reduce((n, need) => n + need.count, 0);
+  if (heroes > 1) throw new AppError('unsupported', 'Incidents needing more than one hero are not dispatched automatically yet; report one hero, or call a dispatcher.');
+  const hash = requestHash(input);
+  const outcome = await inTx(ctx, 'report', async (tx) => {
+    const id = randomUUID();
+    const [claimed] = await tx`
+      insert into idempotency_keys (actor, key, request_hash, incident_id) values (${civilianId}, ${key}, ${hash}, ${id})
+      on conflict do nothing returning incident_id`;
+    if (!claimed) {
+      const [prior] = await tx<{ request_hash: string; incident_id: string }[]>`
+        select request_hash, incident_id from idempotency_keys where actor = ${civilianId} and key = ${key}`;
+      if (!prior) throw new AppError('unavailable', 'idempotency key vanished; retry');
+      if (prior.request_hash !== hash) {
+        throw new AppError('idempotency_mismatch', 'This Idempotency-Key was already used for a different report.');
+      }
+      return { created: false, id: prior.incident_id };
+    }
+    const slots = needs.flatMap((n) => Array.from({ length: n.count }, () => ({ skill: n.skill })));
+    const snapshot = startIncident({ slots, maxRounds: ctx.config.DISPATCH_MAX_ROUNDS });
+    await insertIncident(tx, {
+      id, kind: input.kind, severity: input.severity, location: input.location, description: input.description ?? '',
+      needs, reportedBy: civilianId, snapshot, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
+    });
+    await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0 }, id);
+    await enqueue(tx, 'push:incident', { incidentId: id }, id);
+    return { created: true, id };
+  });
+  const row = await getIncident(ctx.sql, outcome.id);
+  if (!row) throw new AppError('internal', `incident ${outcome.id} missing after commit`);
+  ctx.metrics.reportsTotal.inc({ outcome: outcome.created ? 'created' : 'replayed' });
+  if (outcome.created) ctx.log.info({ incidentId: row.id, kind: row.kind, severity: row.severity }, 'incident reported');
+  return { created: outcome.created, incident: (await incidentViews(ctx.sql, [row]))[0]! };
+}

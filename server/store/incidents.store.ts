@@ -1,0 +1,133 @@
+// Incident rows: insert, lock, the guarded update with its audit event, and views.
+import type { Db, Tx } from '../db.ts';
+import type { IncidentKind, IncidentState, Severity } from '../../shared/domain.ts';
+import type { AssignmentView, IncidentEventView, IncidentView, LatLng, Need } from '../../shared/types.ts';
+import type { PersistedIncident } from '../../machines/incident.machine.ts';
+
+export interface IncidentRow {
+  id: string;
+  kind: IncidentKind;
+  severity: Severity;
+  state: IncidentState;
+  lat: number;
+  lng: number;
+  description: string;
+  needs: Need[];
+  reported_by: string;
+  snapshot: PersistedIncident;
+  version: number;
+  deadline_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
+export async function insertIncident(tx: Tx, row: {
+  id: string; kind: IncidentKind; severity: Severity; location: LatLng; description: string; needs: Need[];
+  reportedBy: string; snapshot: PersistedIncident; deadlineAt: Date;
+}): Promise<IncidentRow> {
+  const [inserted] = await tx<IncidentRow[]>`
+    insert into incidents (id, kind, severity, severity_rank, state, lat, lng, description, needs, reported_by,
+                           snapshot, version, deadline_at)
+    values (${row.id}, ${row.kind}, ${row.severity}, ${SEVERITY_RANK[row.severity]}, ${row.snapshot.value},
+            ${row.location.lat}, ${row.location.lng}, ${row.description}, ${tx.json(row.needs as never)},
+            ${row.reportedBy}, ${tx.json(row.snapshot as never)}, 1, ${row.deadlineAt})
+    returning *`;
+  await tx`
+    insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
+    values (${row.id}, 1, 'REPORTED', null, ${row.snapshot.value}, ${`civilian:${row.reportedBy}`},
+            ${tx.json({ slots: row.snapshot.context.slots, maxRounds: row.snapshot.context.maxRounds } as never)})`;
+  return inserted!;
+}
+
+export async function getIncident(db: Db, id: string): Promise<IncidentRow | null> {
+  const [row] = await db<IncidentRow[]>`select * from incidents where id = ${id}`;
+  return row ?? null;
+}
+
+/** Locks the incident row: every change to one incident is serialised behind it. */
+export async function lockIncident(tx: Tx, id: string): Promise<IncidentRow | null> {
+  const [row] = await tx<IncidentRow[]>`select * from incidents where id = ${id} for update`;
+  return row ?? null;
+}
+
+/**
+ * The guarded update: writes the next snapshot only if nobody moved the incident
+ * since `row` was read, and appends the audit event with seq = the new version.
+ * Returns null when the guard fails.
+ */
+export async function saveStep(tx: Tx, row: IncidentRow, step: {
+  next: PersistedIncident; eventType: string; eventData: Record<string, unknown>; actor: string; deadlineAt?: Date | null;
+}): Promise<IncidentRow | null> {
+  const deadline = step.deadlineAt === undefined ? row.deadline_at : step.deadlineAt;
+  const [saved] = await tx<IncidentRow[]>`
+    update incidents
+       set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
+           deadline_at = ${deadline}, updated_at = now()
+     where id = ${row.id} and version = ${row.version}
+    returning *`;
+  if (!saved) return null;
+  await tx`
+    insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
+    values (${row.id}, ${saved.version}, ${step.eventType}, ${row.state}, ${saved.state}, ${step.actor},
+            ${tx.json(step.eventData as never)})`;
+  return saved;
+}
+
+export async function setDeadline(db: Db, id: string, deadlineAt: Date | null): Promise<void> {
+  await db`update incidents set deadline_at = ${deadlineAt} where id = ${id}`;
+}
+
+interface AssignmentRow { incident_id: string; hero_id: string; skill: string | null; state: AssignmentView['state']; assigned_at: Date }
+
+export async function assignmentsOf(db: Db, incidentIds: string[]): Promise<Map<string, AssignmentView[]>> {
+  const byIncident = new Map<string, AssignmentView[]>();
+  if (incidentIds.length === 0) return byIncident;
+  const rows = await db<AssignmentRow[]>`
+    select incident_id, hero_id, skill, state, assigned_at from assignments
+     where incident_id = any(${incidentIds}) order by id`;
+  for (const r of rows) {
+    const list = byIncident.get(r.incident_id) ?? [];
+    list.push({ heroId: r.hero_id, skill: r.skill, state: r.state, assignedAt: r.assigned_at.getTime() });
+    byIncident.set(r.incident_id, list);
+  }
+  return byIncident;
+}
+
+export function toIncidentView(row: IncidentRow, assignments: AssignmentView[]): IncidentView {
+  return {
+    id: row.id, kind: row.kind, severity: row.severity, state: row.state,
+    location: { lat: row.lat, lng: row.lng }, description: row.description, needs: row.needs,
+    reportedBy: row.reported_by, assignments, version: row.version,
+    createdAt: row.created_at.getTime(), updatedAt: row.updated_at.getTime(),
+  };
+}
+
+export async function incidentViews(db: Db, rows: IncidentRow[]): Promise<IncidentView[]> {
+  const assignments = await assignmentsOf(db, rows.map((r) => r.id));
+  return rows.map((r) => toIncidentView(r, assignments.get(r.id) ?? []));
+}
+
+export async function incidentView(db: Db, id: string): Promise<IncidentView | null> {
+  const row = await getIncident(db, id);
+  return row ? (await incidentViews(db, [row]))[0]! : null;
+}
+
+export async function listIncidents(db: Db, filter: { states?: IncidentState[]; reportedBy?: string; openOnly?: boolean; limit?: number }): Promise<IncidentRow[]> {
+  const limit = filter.limit ?? 500;
+  return db<IncidentRow[]>`
+    select * from incidents
+     where true
+       ${filter.states ? db`and state = any(${filter.states})` : db``}
+       ${filter.reportedBy !== undefined ? db`and reported_by = ${filter.reportedBy}` : db``}
+       ${filter.openOnly ? db`and state not in ('resolved', 'cancelled')` : db``}
+     order by created_at desc limit ${limit}`;
+}
+
+interface EventRow { seq: number; type: string; from_state: IncidentState | null; to_state: IncidentState; actor: string; at: Date; data: Record<string, unknown> }
+
+export async function incidentEvents(db: Db, id: string): Promise<IncidentEventView[]> {
+  const rows = await db<EventRow[]>`select * from incident_events where incident_id = ${id} order by seq`;
+  return rows.map((r) => ({ seq: r.seq, type: r.type, from: r.from_state, to: r.to_state, actor: r.actor, at: r.at.getTime(), data: r.data }));
+}

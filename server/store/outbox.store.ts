@@ -1,0 +1,51 @@
+// The outbox: side effects written in the same transaction as the change that asked
+// for them, relayed after commit (server/workers/outbox.relay.ts). Nothing else
+// starts work, so a crash can delay an effect but never lose it.
+import type { Tx, Sql } from '../db.ts';
+import type { Alert, OfferPush } from '../../shared/types.ts';
+import type { HeroStatusChange } from './heroes.store.ts';
+
+export interface OutboxTopics {
+  /** Start (or retry, after `delayMs`) a dispatch round. */
+  dispatch: { incidentId: string; delayMs: number };
+  'offer:expire': { offerId: string; incidentId: string; expiresAt: number };
+  'push:offer': { heroId: string; offer: OfferPush };
+  'push:withdrawn': { heroId: string; offerId: string; reason: string };
+  'push:released': { heroId: string; incidentId: string; reason: string };
+  'push:session': { heroId: string };
+  'push:incident': { incidentId: string };
+  'hero:status': HeroStatusChange;
+  alert: Alert;
+}
+export type OutboxTopic = keyof OutboxTopics;
+
+export interface OutboxRow<T extends OutboxTopic = OutboxTopic> {
+  id: string; // bigint
+  topic: T;
+  incident_id: string | null;
+  payload: OutboxTopics[T];
+}
+
+export async function enqueue<T extends OutboxTopic>(tx: Tx, topic: T, payload: OutboxTopics[T], incidentId: string | null): Promise<void> {
+  await tx`insert into outbox (topic, incident_id, payload) values (${topic}, ${incidentId}, ${tx.json(payload as never)})`;
+}
+
+/** Wakes every relay in the cluster when this transaction commits. */
+export async function notifyRelays(tx: Tx, channel: string): Promise<void> {
+  await tx`select pg_notify(${channel}, '')`;
+}
+
+/** Claims due rows; rows another relay holds are skipped, not waited for. */
+export async function claimOutbox(tx: Tx, limit: number): Promise<OutboxRow[]> {
+  return tx<OutboxRow[]>`select id, topic, incident_id, payload from outbox order by id limit ${limit} for update skip locked`;
+}
+
+export async function deleteOutbox(tx: Tx, ids: string[]): Promise<void> {
+  if (ids.length) await tx`delete from outbox where id = any(${ids}::bigint[])`;
+}
+
+export async function outboxLag(sql: Sql): Promise<{ rows: number; oldestMs: number }> {
+  const [r] = await sql<{ rows: number; oldest_ms: number | null }[]>`
+    select count(*)::int as rows, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms from outbox`;
+  return { rows: r?.rows ?? 0, oldestMs: r?.oldest_ms ?? 0 };
+}

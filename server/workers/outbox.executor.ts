@@ -1,0 +1,69 @@
+// What each outbox topic means, carried out. Pushes are Socket.IO emits (at most once
+// on the wire; clients re-sync from `session` / `snapshot`), jobs go to BullMQ with
+// ids derived from the row, and hero statuses go to Redis with their version.
+import type { Sql } from '../db.ts';
+import type { HeroPositions } from '../geo/positions.redis.ts';
+import type { Logger } from '../log.ts';
+import { heroSession } from '../services/hero.service.ts';
+import type { ServiceContext } from '../services/context.ts';
+import { civilianStatus } from '../services/views.ts';
+import { incidentView } from '../store/incidents.store.ts';
+import type { OutboxRow, OutboxTopic, OutboxTopics } from '../store/outbox.store.ts';
+import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
+import { rooms, type Namespaces } from '../sockets/namespaces.ts';
+import type { Queues } from './queues.ts';
+import type { OutboxExecutor } from './outbox.relay.ts';
+
+export interface ExecutorDeps {
+  ctx: ServiceContext;
+  sql: Sql;
+  nsp: Namespaces;
+  queues: Queues;
+  positions: HeroPositions;
+  heroMap: HeroMapBatcher;
+  log: Logger;
+}
+
+type Handlers = { [T in OutboxTopic]: (payload: OutboxTopics[T], row: OutboxRow<T>) => Promise<void> };
+
+export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
+  const handlers: Handlers = {
+    dispatch: (p, row) => d.queues.addDispatch(p.incidentId, row.id, p.delayMs),
+    'offer:expire': (p) => d.queues.addExpiry(p.offerId, p.incidentId, p.expiresAt),
+    'push:offer': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer', p.offer); },
+    'push:withdrawn': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer:withdrawn', { offerId: p.offerId, reason: p.reason }); },
+    'push:released': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('assignment:released', { incidentId: p.incidentId, reason: p.reason }); },
+    'push:session': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('session', await heroSession(d.ctx, p.heroId)); },
+    'push:incident': async (p) => {
+      const view = await incidentView(d.sql, p.incidentId);
+      if (!view) return;
+      d.nsp.dispatch.to(rooms.dispatchers).emit('incident', view);
+      d.nsp.civilian.to(rooms.civilian(view.reportedBy)).emit('incident:status', await civilianStatus(d.sql, d.positions, view));
+    },
+    'hero:status': async (p) => {
+      await d.positions.setStatus(p.id, p.status, p.version, p.mode);
+      d.heroMap.mark({ id: p.id, status: p.status });
+    },
+    alert: async (p) => { d.nsp.dispatch.to(rooms.dispatchers).emit('alert', p); },
+  };
+
+  return async (rows) => {
+    const done = new Set<string>();
+    const pushedIncidents = new Set<string>();
+    for (const row of rows) {
+      try {
+        // Several changes to one incident in a batch need only its latest view.
+        if (row.topic === 'push:incident') {
+          const id = (row.payload as OutboxTopics['push:incident']).incidentId;
+          if (pushedIncidents.has(id)) { done.add(row.id); continue; }
+          pushedIncidents.add(id);
+        }
+        await (handlers[row.topic] as (p: unknown, r: OutboxRow) => Promise<void>)(row.payload, row);
+        done.add(row.id);
+      } catch (err) {
+        d.log.warn({ err, topic: row.topic, incidentId: row.incident_id ?? undefined, outboxId: row.id }, 'outbox effect failed; will retry');
+      }
+    }
+    return done;
+  };
+}

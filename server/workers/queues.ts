@@ -1,0 +1,57 @@
+// BullMQ queues for dispatch rounds and offer expiry. BullMQ is at least once and a
+// job id de-duplicates only while the job exists: every handler is idempotent.
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+
+export interface DispatchJob { incidentId: string }
+export interface ExpiryJob { offerId: string; incidentId: string }
+
+export interface QueueHandlers {
+  dispatch: (job: DispatchJob) => Promise<unknown>;
+  expire: (job: ExpiryJob) => Promise<unknown>;
+}
+
+const JOB_DEFAULTS = {
+  removeOnComplete: true,
+  removeOnFail: 1000,
+  attempts: 6,
+  backoff: { type: 'exponential' as const, delay: 200 },
+};
+
+export class Queues {
+  readonly dispatch: Queue<DispatchJob>;
+  readonly expiry: Queue<ExpiryJob>;
+  private workers: Worker[] = [];
+
+  constructor(private readonly connection: Redis, private readonly prefix: string, private readonly log: Logger) {
+    this.dispatch = new Queue<DispatchJob>('dispatch', { connection, prefix });
+    this.expiry = new Queue<ExpiryJob>('expiry', { connection, prefix });
+  }
+
+  /** `key` makes the add idempotent: the outbox row id, so a re-relayed row adds nothing. */
+  async addDispatch(incidentId: string, key: string, delayMs: number): Promise<void> {
+    await this.dispatch.add('round', { incidentId }, { ...JOB_DEFAULTS, jobId: `dispatch-${incidentId}-${key}`, delay: Math.max(0, delayMs) });
+  }
+
+  async addExpiry(offerId: string, incidentId: string, expiresAt: number): Promise<void> {
+    // The delay is computed from the deadline right before enqueueing (DESIGN §4).
+    await this.expiry.add('expire', { offerId, incidentId }, { ...JOB_DEFAULTS, jobId: `offer-${offerId}`, delay: Math.max(0, expiresAt - Date.now()) });
+  }
+
+  startWorkers(handlers: QueueHandlers, concurrency = 16): void {
+    const make = <T>(name: string, run: (data: T) => Promise<unknown>) => {
+      const worker = new Worker<T>(name, async (job: Job<T>) => run(job.data), { connection: this.connection, prefix: this.prefix, concurrency });
+      worker.on('failed', (job, err) => this.log.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'job failed'));
+      worker.on('error', (err) => this.log.error({ queue: name, err }, 'worker error'));
+      this.workers.push(worker);
+    };
+    make<DispatchJob>('dispatch', handlers.dispatch);
+    make<ExpiryJob>('expiry', handlers.expire);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.close()));
+    await Promise.allSettled([this.dispatch.close(), this.expiry.close()]);
+  }
+}
