@@ -1,0 +1,62 @@
+// Building blocks for scenarios: areas that never overlap, heroes on duty with fresh
+// positions, reports.
+import * as assert from 'uvu/assert';
+import type { IncidentView, LatLng } from '../../shared/types.ts';
+import { redisKeys } from '../../server/redis.ts';
+import { connect, eventually, http, type Client } from './clients.ts';
+import { uid, type TestServer } from './server.ts';
+
+let areaCount = 0;
+/** A fresh centre ~150 km from every other: scenarios in one file never see each other's heroes. */
+export function area(): LatLng {
+  areaCount += 1;
+  return { lat: -70 + (areaCount % 100) * 1.4, lng: -170 + Math.floor(areaCount / 100) * 2 + (process.pid % 50) * 0.01 };
+}
+
+/** A point `km` east of `c` (roughly). */
+export const east = (c: LatLng, km: number): LatLng => ({ lat: c.lat, lng: c.lng + km / (111.32 * Math.cos((c.lat * Math.PI) / 180)) });
+
+export interface OnlineHero { id: string; name: string; client: Client; token: string }
+
+export async function dispatcherToken(server: TestServer): Promise<string> {
+  return server.token('dispatcher', uid('disp-'));
+}
+
+export async function registerHero(server: TestServer, opts: { skills?: string[]; mode?: 'ground' | 'air'; name?: string } = {}): Promise<{ id: string; name: string }> {
+  const res = await http(server, 'POST', '/v1/heroes', {
+    token: await dispatcherToken(server),
+    body: { name: opts.name ?? uid('Hero '), skills: opts.skills ?? [], mode: opts.mode ?? 'ground' },
+  });
+  assert.is(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Registers a hero, connects, goes on duty and pings a position `km` east of `at`. */
+export async function heroOnline(server: TestServer, at: LatLng, km = 0.5, opts: { skills?: string[]; mode?: 'ground' | 'air' } = {}): Promise<OnlineHero> {
+  const hero = await registerHero(server, opts);
+  const token = await server.token('hero', hero.id);
+  const client = await connect(server, 'hero', token);
+  await client.next('session');
+  const duty = await client.ask('duty', { onDuty: true });
+  assert.equal(duty, { ok: true });
+  client.socket.emit('location', east(at, km));
+  return { ...hero, client, token };
+}
+
+/** Waits until Redis lists every hero as available for matching. */
+export async function matchable(server: TestServer, heroes: { id: string }[], ms = 5_000): Promise<void> {
+  const key = redisKeys(server.prefix).available;
+  await eventually('heroes matchable', async () => {
+    const scores = await server.app.redis.zmscore(key, ...heroes.map((h) => h.id));
+    return scores.every((s) => s !== null);
+  }, ms);
+}
+
+export async function report(server: TestServer, civilianToken: string, body: Record<string, unknown>, key = uid('key-')): Promise<{ status: number; incident: IncidentView }> {
+  const res = await http(server, 'POST', '/v1/incidents', { token: civilianToken, body, headers: { 'idempotency-key': key } });
+  return { status: res.status, incident: res.body };
+}
+
+export function closeAll(...clients: (Client | { client: Client })[]): void {
+  for (const c of clients) ('client' in c ? c.client : c).close();
+}

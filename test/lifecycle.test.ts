@@ -1,0 +1,121 @@
+// The whole life of an incident through the real server: report → offer → accept →
+// en route → on scene → resolved, seen by the civilian and a dispatcher; plus the
+// unhappy paths of one dispatch: decline, expiry and cancel.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { connect, http } from './helpers/clients.ts';
+import { checkInvariants } from './helpers/invariants.ts';
+import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
+
+const test = suite<{ server: TestServer }>('lifecycle');
+
+test.before(async (ctx) => { ctx.server = await startServer({ OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200 }); });
+test.after(async (ctx) => { await ctx.server?.stop(); });
+test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+
+test('happy path: report to resolved, civilian and dispatcher see every change', async ({ server }) => {
+  const center = area();
+  const civilianId = uid('civ-');
+  const civToken = await server.token('civilian', civilianId);
+  const civilian = await connect(server, 'civilian', civToken);
+  const dispatcher = await connect(server, 'dispatch', await server.token('dispatcher', uid('d-')));
+  await dispatcher.next('snapshot');
+  const hero = await heroOnline(server, center, 0.8);
+  await matchable(server, [hero]);
+
+  const { status, incident } = await report(server, civToken, { kind: 'fire', severity: 'high', location: center, description: 'kitchen fire' });
+  assert.is(status, 201);
+  assert.is(incident.state, 'reported');
+  assert.is(incident.reportedBy, civilianId);
+
+  const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
+  assert.ok(offer.expiresAt > Date.now());
+  assert.ok(Math.abs(offer.distanceKm - 0.8) < 0.05, `distance ${offer.distanceKm}`);
+  assert.equal(await hero.client.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId: incident.id });
+  for (const state of ['en_route', 'on_scene', 'resolved'] as const) {
+    assert.equal(await hero.client.ask('incident:progress', { incidentId: incident.id, state }), { ok: true, state });
+  }
+
+  const expected = ['reported', 'dispatching', 'assigned', 'en_route', 'on_scene', 'resolved'];
+  for (const state of expected) {
+    await civilian.next('incident:status', (s) => s.incidentId === incident.id && s.state === state);
+    await dispatcher.next('incident', (i) => i.id === incident.id && i.state === state);
+  }
+  const resolved = await civilian.next('incident:status', (s) => s.incidentId === incident.id && s.state === 'resolved');
+  assert.equal(resolved.heroes.map((h: { id: string }) => h.id), [hero.id]);
+  const assigned = await civilian.next('incident:status', (s) => s.incidentId === incident.id && s.state === 'assigned');
+  assert.is(assigned.heroes[0].name, hero.name);
+
+  const read = await http(server, 'GET', `/v1/incidents/${incident.id}`, { token: civToken });
+  assert.is(read.body.state, 'resolved');
+  assert.equal(read.body.assignments.map((a: { heroId: string; state: string }) => [a.heroId, a.state]), [[hero.id, 'completed']]);
+  const trail = await http(server, 'GET', `/v1/incidents/${incident.id}/events`, { token: civToken });
+  assert.equal(trail.body.items.map((e: { to: string }) => e.to), expected);
+  assert.equal(trail.body.items.map((e: { seq: number }) => e.seq), [1, 2, 3, 4, 5, 6]);
+
+  // The hero is free again and a repeat of a won command changes nothing.
+  const me = await http(server, 'GET', `/v1/heroes/${hero.id}`, { token: hero.token });
+  assert.is(me.body.status, 'available');
+  assert.equal(await hero.client.ask('incident:progress', { incidentId: incident.id, state: 'resolved' }), { ok: true, state: 'resolved' });
+  closeAll(civilian, dispatcher, hero);
+});
+
+test('a declined offer goes to the next hero', async ({ server }) => {
+  const center = area();
+  const civToken = await server.token('civilian', uid('civ-'));
+  const near = await heroOnline(server, center, 0.3);
+  const far = await heroOnline(server, center, 1.5);
+  await matchable(server, [near, far]);
+  const { incident } = await report(server, civToken, { kind: 'crime', severity: 'low', location: center });
+  const first = await near.client.next('offer', (o) => o.incident.id === incident.id);
+  assert.is(far.client.all('offer').length, 0, 'low severity offers one hero at a time, nearest first');
+  assert.equal(await near.client.ask('offer:decline', { offerId: first.offerId }), { ok: true });
+  const second = await far.client.next('offer', (o) => o.incident.id === incident.id);
+  assert.equal(await far.client.ask('offer:accept', { offerId: second.offerId }), { ok: true, incidentId: incident.id });
+  // The decliner is not asked again for this incident.
+  assert.is(near.client.all('offer').filter((o) => o.incident.id === incident.id).length, 1);
+  closeAll(near, far);
+});
+
+test('an expired offer is re-offered to another hero', async ({ server }) => {
+  const center = area();
+  const civToken = await server.token('civilian', uid('civ-'));
+  const sleepy = await heroOnline(server, center, 0.2);
+  const awake = await heroOnline(server, center, 2);
+  await matchable(server, [sleepy, awake]);
+  const { incident } = await report(server, civToken, { kind: 'medical', severity: 'medium', location: center });
+  const ignored = await sleepy.client.next('offer', (o) => o.incident.id === incident.id);
+  const withdrawn = await sleepy.client.next('offer:withdrawn', (w) => w.offerId === ignored.offerId, 5_000);
+  assert.is(withdrawn.reason, 'expired');
+  assert.equal(await sleepy.client.ask('offer:accept', { offerId: ignored.offerId }), { ok: false, reason: 'expired' });
+  const next = await awake.client.next('offer', (o) => o.incident.id === incident.id, 5_000);
+  assert.equal(await awake.client.ask('offer:accept', { offerId: next.offerId }), { ok: true, incidentId: incident.id });
+  const [row] = await server.app.sql`select state from offers where id = ${ignored.offerId}`;
+  assert.is(row?.state, 'expired');
+  closeAll(sleepy, awake);
+});
+
+test('cancel withdraws every pending offer and frees the heroes', async ({ server }) => {
+  const center = area();
+  const civToken = await server.token('civilian', uid('civ-'));
+  const heroes = await Promise.all([0.2, 0.4, 0.6].map((km) => heroOnline(server, center, km)));
+  await matchable(server, heroes);
+  const { incident } = await report(server, civToken, { kind: 'accident', severity: 'critical', location: center });
+  const offers = await Promise.all(heroes.map((h) => h.client.next('offer', (o) => o.incident.id === incident.id)));
+  const cancelled = await http(server, 'POST', `/v1/incidents/${incident.id}/cancel`, { token: civToken, body: { reason: 'false alarm' } });
+  assert.is(cancelled.status, 200);
+  assert.is(cancelled.body.state, 'cancelled');
+  for (const [i, hero] of heroes.entries()) {
+    const w = await hero.client.next('offer:withdrawn', (p) => p.offerId === offers[i].offerId);
+    assert.is(w.reason, 'cancelled');
+    assert.equal(await hero.client.ask('offer:accept', { offerId: offers[i].offerId }), { ok: false, reason: 'withdrawn' });
+  }
+  const pending = await server.app.sql`select count(*)::int as n from offers where incident_id = ${incident.id} and state = 'pending'`;
+  assert.is(pending[0]?.n, 0);
+  const again = await http(server, 'POST', `/v1/incidents/${incident.id}/cancel`, { token: civToken, body: { reason: 'twice' } });
+  assert.is(again.status, 409, 'a final incident cannot be cancelled again');
+  closeAll(...heroes);
+});
+
+test.run();
