@@ -1,0 +1,76 @@
+// `npm start` as a real child process: it validates its config, migrates under an
+// advisory lock (two processes racing on one fresh schema), serves /readyz, and
+// drains on SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import postgres from 'postgres';
+import { eventually } from './helpers/clients.ts';
+import { uid } from './helpers/server.ts';
+
+const test = suite('npm start');
+const START = ['--import', 'tsx', 'scripts/start.ts'];
+
+interface Proc { child: ChildProcess; out: string[]; port: () => number | null; exit: Promise<number | null> }
+
+function start(env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, START, { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const port = () => {
+    const m = /"port":(\d+)[^\n]*dispatch server listening/.exec(out.join(''));
+    return m ? Number(m[1]) : null;
+  };
+  return { child, out, port, exit };
+}
+
+async function exitWithin(p: Proc, ms: number): Promise<number | null> {
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
+  try { return await p.exit; } finally { clearTimeout(timer); }
+}
+
+const schemas: string[] = [];
+test.after(async () => {
+  const sql = postgres('postgres://root@127.0.0.1:5432/postgres', { onnotice: () => {}, max: 1 });
+  for (const s of schemas) await sql.unsafe(`drop schema if exists "${s}" cascade`);
+  await sql.end();
+});
+
+test('invalid and unknown settings stop the start with a message naming them', async () => {
+  const bad = start({ OFFER_TIMEOUT_MS: 'soon' });
+  assert.is(await exitWithin(bad, 15_000), 2);
+  assert.match(bad.out.join(''), /OFFER_TIMEOUT_MS/);
+  const unknown = start({ DISPATCH_MAX_ROUND: '3' });
+  assert.is(await exitWithin(unknown, 15_000), 2);
+  assert.match(unknown.out.join(''), /unknown setting\(s\) DISPATCH_MAX_ROUND/);
+});
+
+test('two processes migrate one fresh schema at once, both serve /readyz 200, SIGTERM drains', async () => {
+  const schema = uid('t_start_');
+  schemas.push(schema);
+  const env = { PORT: '0', DB_SCHEMA: schema, REDIS_PREFIX: uid('ts') };
+  const procs = [start(env), start(env)];
+  try {
+    for (const p of procs) {
+      const port = await eventually('server to listen', () => p.port(), 20_000);
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5_000) });
+      assert.is(res.status, 200, p.out.join(''));
+      assert.equal(((await res.json()) as { checks: unknown }).checks, { postgres: true, redis: true, migrations: true, draining: false });
+    }
+    const sql = postgres('postgres://root@127.0.0.1:5432/postgres', { onnotice: () => {}, max: 1 });
+    const applied = await sql.unsafe(`select count(*)::int as n from "${schema}".schema_migrations`);
+    await sql.end();
+    assert.is(applied[0]?.n, 1, 'each migration applied exactly once');
+    for (const p of procs) {
+      p.child.kill('SIGTERM');
+      assert.is(await exitWithin(p, 15_000), 0, 'SIGTERM drains and exits cleanly');
+      assert.match(p.out.join(''), /dispatch server stopped/);
+    }
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  }
+});
+
+test.run();
