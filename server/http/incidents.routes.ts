@@ -9,7 +9,7 @@ import type { RedisKeys } from '../redis.ts';
 import { fixedWindow } from '../ratelimit.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { assignByHand, cancelIncident, reassign } from '../services/override.service.ts';
-import { reportIncident } from '../services/report.service.ts';
+import { idempotencyKeyExists, reportIncident } from '../services/report.service.ts';
 import { incidentEvents, incidentView, incidentViews, listIncidents } from '../store/incidents.store.ts';
 import type { IncidentView } from '../../shared/types.ts';
 import { body, identify } from './parse.ts';
@@ -47,8 +47,11 @@ export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
     const key = idempotencyKeySchema.safeParse(req.headers['idempotency-key']);
     if (!key.success) throw new AppError('missing_idempotency_key', 'send an Idempotency-Key header (1-200 characters), the same on every retry of this report');
     const input = await body(req, reportSchema);
-    const wait = await fixedWindow(d.redis, d.keys.rate('report', who.sub), ctx.config.REPORTS_PER_MINUTE, 60);
-    if (wait > 0) throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
+    // A retry of a report already accepted is answered, never throttled.
+    if (!(await idempotencyKeyExists(ctx.sql, who.sub, key.data))) {
+      const wait = await fixedWindow(d.redis, d.keys.rate('report', who.sub), ctx.config.REPORTS_PER_MINUTE, 60);
+      if (wait > 0) throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
+    }
     const { created, incident } = await reportIncident(ctx, who.sub, key.data, input);
     return { status: created ? 201 : 200, body: incident, headers: { location: `/v1/incidents/${incident.id}` } };
   });

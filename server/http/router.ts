@@ -44,16 +44,16 @@ function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
+    // Past the cap, keep reading but drop the bytes, so the client gets its 413
+    // instead of a reset connection.
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_SOCKET_PAYLOAD_BYTES) {
-        reject(new AppError('payload_too_large', `body over ${MAX_SOCKET_PAYLOAD_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_SOCKET_PAYLOAD_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (size > MAX_SOCKET_PAYLOAD_BYTES) reject(new AppError('payload_too_large', `body over ${MAX_SOCKET_PAYLOAD_BYTES} bytes`));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }

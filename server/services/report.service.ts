@@ -4,22 +4,31 @@ import { createHash, randomUUID } from 'node:crypto';
 import { startIncident } from '../../machines/incident.logic.ts';
 import type { ReportInput } from '../../shared/schemas.ts';
 import type { IncidentView, Need } from '../../shared/types.ts';
+import type { Db } from '../db.ts';
 import { AppError } from '../errors.ts';
 import { getIncident, incidentViews, insertIncident } from '../store/incidents.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 
 /** A stable digest of the parsed body: key order and absent defaults do not matter. */
+const DEFAULT_NEEDS: Need[] = [{ skill: null, count: 1 }];
+
 function requestHash(input: ReportInput): string {
   const canonical = JSON.stringify({
     kind: input.kind, severity: input.severity, lat: input.location.lat, lng: input.location.lng,
-    description: input.description ?? '', needs: input.needs ?? null,
+    description: input.description ?? '',
+    needs: (input.needs ?? DEFAULT_NEEDS).map((n) => ({ skill: n.skill, count: n.count })),
   });
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+export async function idempotencyKeyExists(db: Db, civilianId: string, key: string): Promise<boolean> {
+  const [row] = await db`select 1 from idempotency_keys where actor = ${civilianId} and key = ${key}`;
+  return row !== undefined;
+}
+
 export async function reportIncident(ctx: ServiceContext, civilianId: string, key: string, input: ReportInput): Promise<{ created: boolean; incident: IncidentView }> {
-  const needs: Need[] = input.needs ?? [{ skill: null, count: 1 }];
+  const needs: Need[] = input.needs ?? DEFAULT_NEEDS;
   const heroes = needs.reduce((n, need) => n + need.count, 0);
   if (heroes > 1) throw new AppError('unsupported', 'Incidents needing more than one hero are not dispatched automatically yet; report one hero, or call a dispatcher.');
   const hash = requestHash(input);

@@ -27,7 +27,8 @@ export function acked<S extends z.ZodType, R extends object>(
   return (...args: unknown[]) => {
     const last = args[args.length - 1];
     const reply: Reply = typeof last === 'function' ? (last as Reply) : () => {};
-    const payload = typeof last === 'function' ? args[0] : args[0];
+    // With an ack callback as the only argument, there is no payload at all.
+    const payload = typeof last === 'function' && args.length === 1 ? undefined : args[0];
     if (tooLarge(payload)) {
       reply({ ok: false, reason: 'invalid', errors: [{ path: '(root)', message: `payload over ${MAX_SOCKET_PAYLOAD_BYTES} bytes` }] });
       return;

@@ -1,6 +1,6 @@
 // The `/hero` namespace: session on connect, duty, location pings, offer answers and
 // progress. Every acked event answers exactly once.
-import { dutySchema, locationSchema, offerRefSchema, progressSchema } from '../../shared/schemas.ts';
+import { dutySchema, locationSchema, offerRefSchema, progressSchema, toFieldErrors } from '../../shared/schemas.ts';
 import type { LocationWriter } from '../geo/location.writer.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { heroSession, reportProgress, setHeroDuty } from '../services/hero.service.ts';
@@ -26,7 +26,7 @@ export function registerHeroHandlers(nsp: HeroNamespace, ctx: ServiceContext, lo
     socket.on('location', (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (a: unknown) => void) : null;
       const parsed = locationSchema.safeParse(args[0]);
-      if (!parsed.success) { ack?.({ ok: false, reason: 'invalid', errors: [{ path: '(root)', message: 'bad location' }] }); return; }
+      if (!parsed.success) { ack?.({ ok: false, reason: 'invalid', errors: toFieldErrors(parsed.error) }); return; }
       if (!pings.take()) { ack?.({ ok: false, reason: 'rate_limited' }); return; }
       locations.add(heroId, parsed.data.lat, parsed.data.lng);
       ack?.({ ok: true });

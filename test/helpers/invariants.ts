@@ -2,10 +2,15 @@
 import * as assert from 'uvu/assert';
 import { replayIncident } from '../../machines/incident.logic.ts';
 import type { IncidentEvent, IncidentInput, PersistedIncident } from '../../machines/incident.machine.ts';
+import type { Sql } from '../../server/db.ts';
 import type { TestServer } from './server.ts';
 
 export async function checkInvariants(server: TestServer): Promise<void> {
-  const sql = server.app.sql;
+  // One repeatable-read snapshot: incidents still moving cannot make rows disagree.
+  await server.app.sql.begin('isolation level repeatable read read only', (tx) => check(tx as unknown as Sql));
+}
+
+async function check(sql: Sql): Promise<void> {
   // I1: no slot has two active assignments. I2: no hero has two.
   const slots = await sql`select incident_id, slot, count(*)::int as n from assignments where state = 'active' group by 1, 2 having count(*) > 1`;
   assert.is(slots.length, 0, `I1 broken: ${JSON.stringify(slots)}`);
