@@ -7,7 +7,7 @@ import type { Tx } from '../db.ts';
 import { AppError } from '../errors.ts';
 import { endAssignments } from '../store/assignments.store.ts';
 import { refreshHeroStatus } from '../store/heroes.store.ts';
-import { saveStep, type IncidentRow } from '../store/incidents.store.ts';
+import { assignmentsOf, saveStep, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { withdrawPending } from '../store/offers.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
 import type { ServiceContext } from './context.ts';
@@ -68,7 +68,8 @@ export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, 
   const touched = new Set<string>(opts.heroes);
   for (const effect of step.effects) await EFFECTS[effect](tx, saved, event, touched);
   await refreshHeroStatus(tx, [...touched]);
-  await enqueue(tx, 'push:incident', { incidentId: saved.id }, saved.id);
+  const assignments = (await assignmentsOf(tx, [saved.id])).get(saved.id) ?? [];
+  await enqueue(tx, 'push:incident', { incident: toIncidentView(saved, assignments) }, saved.id);
   if (saved.state !== row.state) {
     ctx.log.info({ incidentId: saved.id, from: row.state, to: saved.state, event: type, actor: opts.actor }, 'incident moved');
   }

@@ -3,7 +3,7 @@
 import { isFinalState, type RefusalReason } from '../../shared/domain.ts';
 import { uniqueViolation, type Tx } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { insertAssignment, latestAssignment } from '../store/assignments.store.ts';
+import { activeAssignmentOfHero, insertAssignment, latestAssignment } from '../store/assignments.store.ts';
 import { refreshHeroStatus } from '../store/heroes.store.ts';
 import { lockIncident } from '../store/incidents.store.ts';
 import { closeOffer, getOffer, lockOffer, type OfferRow } from '../store/offers.store.ts';
@@ -15,7 +15,10 @@ import { applyEvent } from './incident.runner.ts';
 function closedReason(offer: OfferRow): RefusalReason {
   switch (offer.state) {
     case 'expired': return 'expired';
-    case 'withdrawn': return offer.reason === 'taken' ? 'taken' : 'withdrawn';
+    case 'withdrawn':
+      if (offer.reason === 'taken') return 'taken';
+      // A dispatcher assigned this hero elsewhere: they hold an active assignment.
+      return offer.reason === 'reassigned' ? 'busy' : 'withdrawn';
     default: return 'invalid_transition'; // declined: the hero already said no
   }
 }
@@ -39,6 +42,8 @@ export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: 
       if (offer.expires_at.getTime() <= Date.now()) throw new AppError('expired', 'offer expired');
       if (isFinalState(incident.state)) throw new AppError('withdrawn', `incident is ${incident.state}`);
       if (incident.snapshot.context.filled.some((f) => f.slot === offer.slot)) throw new AppError('taken', 'slot already filled');
+      // The index refuses a second active assignment anyway; this check gives the clear answer first.
+      if (await activeAssignmentOfHero(tx, heroId)) throw new AppError('busy', 'you already hold an active assignment');
 
       await closeOffer(tx, offer.id, 'accepted', null);
       await insertAssignment(tx, { incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null, offerId: offer.id });

@@ -6,7 +6,7 @@ import type { ReportInput } from '../../shared/schemas.ts';
 import type { IncidentView, Need } from '../../shared/types.ts';
 import type { Db } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { getIncident, incidentViews, insertIncident } from '../store/incidents.store.ts';
+import { getIncident, incidentViews, insertIncident, toIncidentView } from '../store/incidents.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 
@@ -48,12 +48,12 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
     }
     const slots = needs.flatMap((n) => Array.from({ length: n.count }, () => ({ skill: n.skill })));
     const snapshot = startIncident({ slots, maxRounds: ctx.config.DISPATCH_MAX_ROUNDS });
-    await insertIncident(tx, {
+    const inserted = await insertIncident(tx, {
       id, kind: input.kind, severity: input.severity, location: input.location, description: input.description ?? '',
       needs, reportedBy: civilianId, snapshot, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
     });
     await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0 }, id);
-    await enqueue(tx, 'push:incident', { incidentId: id }, id);
+    await enqueue(tx, 'push:incident', { incident: toIncidentView(inserted, []) }, id);
     return { created: true, id };
   });
   const row = await getIncident(ctx.sql, outcome.id);

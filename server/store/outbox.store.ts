@@ -2,7 +2,7 @@
 // for them, relayed after commit (server/workers/outbox.relay.ts). Nothing else
 // starts work, so a crash can delay an effect but never lose it.
 import type { Tx, Sql } from '../db.ts';
-import type { Alert, OfferPush } from '../../shared/types.ts';
+import type { Alert, IncidentView, OfferPush } from '../../shared/types.ts';
 import type { HeroStatusChange } from './heroes.store.ts';
 
 export interface OutboxTopics {
@@ -13,7 +13,8 @@ export interface OutboxTopics {
   'push:withdrawn': { heroId: string; offerId: string; reason: string };
   'push:released': { heroId: string; incidentId: string; reason: string };
   'push:session': { heroId: string };
-  'push:incident': { incidentId: string };
+  /** The incident as this transaction committed it: every version reaches the screens. */
+  'push:incident': { incident: IncidentView };
   'hero:status': HeroStatusChange;
   alert: Alert;
 }

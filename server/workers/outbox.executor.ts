@@ -7,7 +7,6 @@ import type { Logger } from '../log.ts';
 import { heroSession } from '../services/hero.service.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { civilianStatus } from '../services/views.ts';
-import { incidentView } from '../store/incidents.store.ts';
 import type { OutboxRow, OutboxTopic, OutboxTopics } from '../store/outbox.store.ts';
 import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
 import { rooms, type Namespaces } from '../sockets/namespaces.ts';
@@ -34,11 +33,9 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
     'push:withdrawn': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer:withdrawn', { offerId: p.offerId, reason: p.reason }); },
     'push:released': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('assignment:released', { incidentId: p.incidentId, reason: p.reason }); },
     'push:session': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('session', await heroSession(d.ctx, p.heroId)); },
-    'push:incident': async (p) => {
-      const view = await incidentView(d.sql, p.incidentId);
-      if (!view) return;
-      d.nsp.dispatch.to(rooms.dispatchers).emit('incident', view);
-      d.nsp.civilian.to(rooms.civilian(view.reportedBy)).emit('incident:status', await civilianStatus(d.sql, d.positions, view));
+    'push:incident': async ({ incident }) => {
+      d.nsp.dispatch.to(rooms.dispatchers).emit('incident', incident);
+      d.nsp.civilian.to(rooms.civilian(incident.reportedBy)).emit('incident:status', await civilianStatus(d.sql, d.positions, incident));
     },
     'hero:status': async (p) => {
       await d.positions.setStatus(p.id, p.status, p.version, p.mode);
@@ -49,15 +46,8 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
 
   return async (rows) => {
     const done = new Set<string>();
-    const pushedIncidents = new Set<string>();
     for (const row of rows) {
       try {
-        // Several changes to one incident in a batch need only its latest view.
-        if (row.topic === 'push:incident') {
-          const id = (row.payload as OutboxTopics['push:incident']).incidentId;
-          if (pushedIncidents.has(id)) { done.add(row.id); continue; }
-          pushedIncidents.add(id);
-        }
         await (handlers[row.topic] as (p: unknown, r: OutboxRow) => Promise<void>)(row.payload, row);
         done.add(row.id);
       } catch (err) {
