@@ -118,4 +118,48 @@ test('cancel withdraws every pending offer and frees the heroes', async ({ serve
   closeAll(...heroes);
 });
 
+test('nobody in range: escalated, dispatchers alerted, a hand assignment reaches the hero', async ({ server }) => {
+  const center = area();
+  const civToken = await server.token('civilian', uid('civ-'));
+  const dispatcher = await connect(server, 'dispatch', await server.token('dispatcher', uid('d-')));
+  await dispatcher.next('snapshot');
+  const { incident } = await report(server, civToken, { kind: 'disaster', severity: 'critical', location: center });
+  const alert = await dispatcher.next('alert', (a) => a.incidentId === incident.id, 8_000);
+  assert.is(alert.type, 'no_hero_found');
+  await dispatcher.next('incident', (i) => i.id === incident.id && i.state === 'escalated');
+
+  // A hero far away (off the map of automatic dispatch) is sent by hand.
+  const hero = await heroOnline(server, center, 400);
+  const res = await http(server, 'POST', `/v1/incidents/${incident.id}/assign`, {
+    token: await server.token('dispatcher', uid('d-')), body: { heroId: hero.id },
+  });
+  assert.is(res.status, 200, JSON.stringify(res.body));
+  assert.is(res.body.state, 'assigned');
+  const session = await hero.client.next('session', (s) => s.assignment?.incidentId === incident.id);
+  assert.is(session.assignment.incident.state, 'assigned');
+  assert.equal(await hero.client.ask('incident:progress', { incidentId: incident.id, state: 'en_route' }), { ok: true, state: 'en_route' });
+  const trail = await http(server, 'GET', `/v1/incidents/${incident.id}/events`, { token: civToken });
+  assert.ok(trail.body.items.some((e: { type: string; actor: string }) => e.type === 'ASSIGN' && e.actor.startsWith('dispatcher:')));
+  closeAll(dispatcher, hero);
+});
+
+test('dispatchers get batched hero positions and statuses', async ({ server }) => {
+  const center = area();
+  const dispatcher = await connect(server, 'dispatch', await server.token('dispatcher', uid('d-')));
+  await dispatcher.next('snapshot');
+  const hero = await heroOnline(server, center, 1);
+  const seen = await dispatcher.next('heroes', (batch) => batch.some((h: { id: string; location?: unknown }) => h.id === hero.id && h.location), 5_000);
+  const entry = seen.find((h: { id: string }) => h.id === hero.id);
+  assert.is(entry.status, 'available');
+  assert.ok(Math.abs(entry.location.lat - center.lat) < 1e-4);
+  assert.type(entry.lastSeenAt, 'number');
+  // A later dispatcher's snapshot lists the hero with its live position.
+  const late = await connect(server, 'dispatch', await server.token('dispatcher', uid('d-')));
+  const snapshot = await late.next('snapshot');
+  const listed = snapshot.heroes.find((h: { id: string }) => h.id === hero.id);
+  assert.is(listed.onDuty, true);
+  assert.ok(listed.location && listed.lastSeenAt, JSON.stringify(listed));
+  closeAll(dispatcher, late, hero);
+});
+
 test.run();
