@@ -7,7 +7,7 @@ import type { HeroPositions } from '../geo/positions.redis.ts';
 import { refreshHeroStatus } from '../store/heroes.store.ts';
 import { assignmentsOf, getIncident, lockIncident, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { countPending, insertOffers } from '../store/offers.store.ts';
-import { enqueue } from '../store/outbox.store.ts';
+import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
 
@@ -72,11 +72,13 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       return 'nobody';
     }
     const incident = toIncidentView(saved, (await assignmentsOf(tx, [incidentId])).get(incidentId) ?? []);
-    for (const offer of offers) {
+    await enqueueMany(tx, offers.flatMap((offer) => {
       const push = { offerId: offer.id, incident, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
-      await enqueue(tx, 'push:offer', { heroId: offer.hero_id, offer: push }, incidentId);
-      await enqueue(tx, 'offer:expire', { offerId: offer.id, incidentId, expiresAt: push.expiresAt }, incidentId);
-    }
+      return [
+        { topic: 'push:offer' as const, payload: { heroId: offer.hero_id, offer: push }, incidentId },
+        { topic: 'offer:expire' as const, payload: { offerId: offer.id, incidentId, expiresAt: push.expiresAt }, incidentId },
+      ];
+    }));
     await refreshHeroStatus(tx, offered);
     if (locked.snapshot.context.round === 0) ctx.metrics.reportToFirstOffer.observe((Date.now() - locked.created_at.getTime()) / 1000);
     ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);

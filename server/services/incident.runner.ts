@@ -9,7 +9,7 @@ import { endAssignments } from '../store/assignments.store.ts';
 import { refreshHeroStatus } from '../store/heroes.store.ts';
 import { assignmentsOf, saveStep, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { withdrawPending } from '../store/offers.store.ts';
-import { enqueue } from '../store/outbox.store.ts';
+import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import type { ServiceContext } from './context.ts';
 
 export interface ApplyOptions {
@@ -28,10 +28,11 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   },
   async withdrawOffers(tx, row, event, touched) {
     const reason = event.type === 'CANCEL' ? 'cancelled' : 'taken';
-    for (const offer of await withdrawPending(tx, { incidentId: row.id }, reason)) {
-      touched.add(offer.hero_id);
-      await enqueue(tx, 'push:withdrawn', { heroId: offer.hero_id, offerId: offer.id, reason }, row.id);
-    }
+    const withdrawn = await withdrawPending(tx, { incidentId: row.id }, reason);
+    for (const offer of withdrawn) touched.add(offer.hero_id);
+    await enqueueMany(tx, withdrawn.map((offer) => ({
+      topic: 'push:withdrawn' as const, payload: { heroId: offer.hero_id, offerId: offer.id, reason }, incidentId: row.id,
+    })));
   },
   async releaseAssignments(tx, row, event, touched) {
     const reason = event.type === 'CANCEL' ? 'cancelled' : 'released';

@@ -26,6 +26,12 @@ function closedReason(offer: OfferRow): RefusalReason {
 export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: string): Promise<{ incidentId: string }> {
   const first = await getOffer(ctx.sql, offerId);
   if (!first || first.hero_id !== heroId) throw new AppError('not_found', 'no such offer for you');
+  // A closed offer never reopens: losers of a race are answered without queueing
+  // behind the winner for the incident's lock.
+  if (first.state !== 'pending' && first.state !== 'accepted') {
+    ctx.metrics.acceptConflicts.inc({ reason: closedReason(first) });
+    throw new AppError(closedReason(first), `offer is ${first.state}`);
+  }
   try {
     const result = await inTx(ctx, 'accept', async (tx) => {
       // Lock order everywhere: incident, then offer, then heroes.

@@ -5,7 +5,7 @@ import type { Db, Tx } from '../db.ts';
 import type { HeroMode, HeroStatus } from '../../shared/domain.ts';
 import type { CreateHeroInput } from '../../shared/schemas.ts';
 import type { HeroView } from '../../shared/types.ts';
-import { enqueue } from './outbox.store.ts';
+import { enqueueMany } from './outbox.store.ts';
 
 export interface HeroRow {
   id: string;
@@ -76,7 +76,7 @@ export async function refreshHeroStatus(tx: Tx, heroIds: string[]): Promise<Hero
      where h.id = s.id and h.status <> s.status
     returning h.id, h.status, h.status_version, h.mode`;
   const changes = changed.map((r) => ({ id: r.id, status: r.status, version: Number(r.status_version), mode: r.mode }));
-  for (const c of changes) await enqueue(tx, 'hero:status', c, null);
+  await enqueueMany(tx, changes.map((c) => ({ topic: 'hero:status' as const, payload: c, incidentId: null })));
   return changes;
 }
 

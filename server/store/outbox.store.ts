@@ -28,7 +28,19 @@ export interface OutboxRow<T extends OutboxTopic = OutboxTopic> {
 }
 
 export async function enqueue<T extends OutboxTopic>(tx: Tx, topic: T, payload: OutboxTopics[T], incidentId: string | null): Promise<void> {
-  await tx`insert into outbox (topic, incident_id, payload) values (${topic}, ${incidentId}, ${tx.json(payload as never)})`;
+  await enqueueMany(tx, [{ topic, payload, incidentId } as OutboxEntry]);
+}
+
+export type OutboxEntry = { [T in OutboxTopic]: { topic: T; payload: OutboxTopics[T]; incidentId: string | null } }[OutboxTopic];
+
+/** Many rows in one statement: a batch of offers or withdrawals costs one round trip. */
+export async function enqueueMany(tx: Tx, entries: OutboxEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await tx`
+    insert into outbox (topic, incident_id, payload)
+    select e->>'topic', e->>'incidentId', e->'payload'
+      from jsonb_array_elements(${tx.json(entries as never)}) with ordinality as t(e, n)
+     order by n`;
 }
 
 /** Wakes every relay in the cluster when this transaction commits. */
