@@ -29,6 +29,7 @@ import { createIo } from './sockets/io.ts';
 import { createOutboxExecutor } from './workers/outbox.executor.ts';
 import { OutboxRelay } from './workers/outbox.relay.ts';
 import { Queues } from './workers/queues.ts';
+import { sweep } from './workers/sweeper.ts';
 
 export interface App {
   config: Config;
@@ -96,6 +97,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   registerDispatchHandlers(nsp.dispatch, ctx, sql, positions);
 
   let unlisten: (() => Promise<void>) | undefined;
+  let rescheduler: NodeJS.Timeout | undefined;
 
   return {
     config, log, sql, redis, auth, metrics, io, http,
@@ -111,7 +113,11 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       queues.startWorkers({
         dispatch: (job) => runDispatchRound(ctx, positions, job.incidentId),
         expire: (job) => expireOffer(ctx, job.offerId),
+        sweep: () => sweep(ctx, positions),
       });
+      const schedule = () => queues.scheduleSweeps(config.SWEEP_INTERVAL_MS).catch((err) => log.warn({ err }, 'could not schedule sweeps'));
+      await schedule();
+      rescheduler = setInterval(schedule, Math.max(5 * config.SWEEP_INTERVAL_MS, 5_000));
       relay.start();
       heroMap.start();
       await new Promise<void>((resolve, reject) => {
@@ -129,6 +135,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       const closing = (async () => {
         // Close sockets first so clients reconnect elsewhere, then finish in-flight work.
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        clearInterval(rescheduler);
         heroMap.stop();
         await locations.stop();
         await queues.close();

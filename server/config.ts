@@ -27,8 +27,10 @@ const schema = z.object({
   DISPATCH_MAX_RADIUS_KM: z.coerce.number().positive().default(50),
   /** Delay before retrying a round that found nobody, and the slower pace once escalated. */
   DISPATCH_RETRY_MS: int(2_000, 10),
-  /** How long dispatch work may be silent before the incident counts as stuck. */
-  DISPATCH_DEADLINE_MS: int(30_000, 1_000),
+  /** How long dispatch work may be silent past its due time before the sweeper re-creates it. */
+  DISPATCH_DEADLINE_MS: int(3_000, 100),
+  /** The sweeper's period: overdue offers, overdue incidents, lost and stale heroes. */
+  SWEEP_INTERVAL_MS: int(2_000, 100),
   /** How long an assigned hero may go without progress before the incident counts as stuck. */
   PROGRESS_DEADLINE_MS: int(1_800_000, 1_000),
   ESCALATED_RETRY_MS: int(10_000, 10),
@@ -45,6 +47,11 @@ const schema = z.object({
   PINGS_PER_10S: int(50, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: int(10_000, 100),
+  /**
+   * Test-only fault injection; `none` in every real deployment.
+   * `kill-after-accept-commit`: SIGKILL this process after an accept commits, before its ack.
+   */
+  FAULT_INJECTION: z.enum(['none', 'kill-after-accept-commit']).default('none'),
 }).strict();
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -62,7 +69,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
-  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_'];
+  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_'];
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const unknown = [...Object.keys(env).filter((k) => FAMILIES.some((f) => k.startsWith(f))), ...Object.keys(overrides)]

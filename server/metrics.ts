@@ -16,6 +16,7 @@ export function createMetrics() {
     pingsTotal: new Counter({ name: 'dispatch_location_pings_total', help: 'Location pings written to Redis', registers: [registry] }),
     outboxRelayed: new Counter({ name: 'dispatch_outbox_relayed_total', help: 'Outbox rows carried out', labelNames: ['topic'], registers: [registry] }),
     outboxFailures: new Counter({ name: 'dispatch_outbox_failures_total', help: 'Outbox rows that failed and will be retried', labelNames: ['topic'], registers: [registry] }),
+    incidentsStuck: new Counter({ name: 'dispatch_incidents_stuck_total', help: 'Incidents found past their deadline by the sweeper', labelNames: ['state'], registers: [registry] }),
     socketsConnected: new Gauge({ name: 'dispatch_sockets_connected', help: 'Connected sockets by namespace (this process)', labelNames: ['namespace'], registers: [registry] }),
   };
   return m;

@@ -54,6 +54,34 @@ for _, hit in ipairs(found) do
 end
 return out`;
 
+// KEYS: available, lastSeen. ARGV: cutoff (ms). Drops heroes whose last ping is older
+// than the cutoff from matching; returns flat [id, lastSeen, ...] of those dropped.
+const DROP_STALE = `
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local seen = tonumber(redis.call('HGET', KEYS[2], id) or '0')
+  if seen < tonumber(ARGV[1]) then
+    redis.call('ZREM', KEYS[1], id)
+    out[#out + 1] = id
+    out[#out + 1] = tostring(seen)
+  end
+end
+return out`;
+
+// KEYS: lastSeen. ARGV: now, ids... Last ping of each hero; a hero Redis has no
+// record of (it restarted empty) starts its silence now instead of counting as lost.
+const LAST_SEEN_OR_NOW = `
+local out = {}
+for i = 2, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if not v then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
+    v = ARGV[1]
+  end
+  out[#out + 1] = v
+end
+return out`;
+
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 
 export interface NearbyHero { heroId: string; distanceKm: number; lastSeenAt: number; mode: HeroMode }
@@ -62,15 +90,36 @@ export class HeroPositions {
   private readonly ping: ScriptCall;
   private readonly setStatusScript: ScriptCall;
   private readonly search: ScriptCall;
+  private readonly dropStaleScript: ScriptCall;
+  private readonly lastSeenScript: ScriptCall;
 
   constructor(private readonly redis: Redis, private readonly keys: RedisKeys) {
     redis.defineCommand('sdPingBatch', { numberOfKeys: 4, lua: PING_BATCH });
     redis.defineCommand('sdSetStatus', { numberOfKeys: 3, lua: SET_STATUS });
     redis.defineCommand('sdSearch', { numberOfKeys: 3, lua: SEARCH });
+    redis.defineCommand('sdDropStale', { numberOfKeys: 2, lua: DROP_STALE });
+    redis.defineCommand('sdLastSeenOrNow', { numberOfKeys: 1, lua: LAST_SEEN_OR_NOW });
     const r = redis as unknown as Record<string, ScriptCall>;
     this.ping = r.sdPingBatch!.bind(redis);
     this.setStatusScript = r.sdSetStatus!.bind(redis);
     this.search = r.sdSearch!.bind(redis);
+    this.dropStaleScript = r.sdDropStale!.bind(redis);
+    this.lastSeenScript = r.sdLastSeenOrNow!.bind(redis);
+  }
+
+  /** Takes heroes silent since before `cutoff` out of matching; returns who and when last seen. */
+  async dropStale(cutoff: number): Promise<{ heroId: string; lastSeenAt: number }[]> {
+    const flat = (await this.dropStaleScript(this.keys.available, this.keys.lastSeen, cutoff)) as string[];
+    const out: { heroId: string; lastSeenAt: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ heroId: flat[i]!, lastSeenAt: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** Last ping per hero; unknown heroes start counting from `now` (Redis may have been emptied). */
+  async lastSeenOrNow(heroIds: string[], now: number): Promise<Map<string, number>> {
+    if (heroIds.length === 0) return new Map();
+    const values = (await this.lastSeenScript(this.keys.lastSeen, now, ...heroIds)) as string[];
+    return new Map(heroIds.map((id, i) => [id, Number(values[i])]));
   }
 
   /** Writes a batch of pings; returns the status Redis holds for each ('' = unknown). */

@@ -60,6 +60,7 @@ export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: 
       return { incidentId: incident.id };
     });
     ctx.metrics.offersTotal.inc({ outcome: 'accepted' });
+    if (ctx.config.FAULT_INJECTION === 'kill-after-accept-commit') process.kill(process.pid, 'SIGKILL');
     return result;
   } catch (e) {
     // The unique indexes are the last line: a concurrent assignment elsewhere wins.

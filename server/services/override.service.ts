@@ -5,7 +5,7 @@ import type { TokenClaims } from '../../shared/types.ts';
 import { isFinalState } from '../../shared/domain.ts';
 import { uniqueViolation } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { activeAssignmentOfHero, activeAssignmentsOf, endAssignments, insertAssignment } from '../store/assignments.store.ts';
+import { activeAssignmentOfHero, insertAssignment } from '../store/assignments.store.ts';
 import { getHero } from '../store/heroes.store.ts';
 import { incidentView, lockIncident, type IncidentRow } from '../store/incidents.store.ts';
 import { withdrawPending } from '../store/offers.store.ts';
@@ -13,6 +13,7 @@ import { enqueue } from '../store/outbox.store.ts';
 import type { Tx } from '../db.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
+import { releaseHeroes } from './release.service.ts';
 
 const actorOf = (who: TokenClaims) => `${who.role}:${who.sub}`;
 
@@ -74,14 +75,9 @@ export async function assignByHand(ctx: ServiceContext, who: TokenClaims, id: st
 export async function reassign(ctx: ServiceContext, who: TokenClaims, id: string, reason: string): Promise<IncidentView> {
   await inTx(ctx, 'reassign', async (tx) => {
     const row = await lockOpen(tx, id);
-    const active = await activeAssignmentsOf(tx, id);
-    if (active.length === 0) throw new AppError('conflict', 'no hero holds this incident');
-    const heroIds = active.map((a) => a.hero_id);
-    await endAssignments(tx, id, 'released', reason, heroIds);
-    for (const heroId of heroIds) await enqueue(tx, 'push:released', { heroId, incidentId: id, reason: 'reassigned' }, id);
-    await applyEvent(ctx, tx, row, { type: 'RELEASE', heroIds, reason }, {
-      actor: actorOf(who), heroes: heroIds, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
-    });
+    const { released } = await releaseHeroes(ctx, tx, row, { reason, notice: 'reassigned', actor: actorOf(who) });
+    if (released.length === 0) throw new AppError('conflict', 'no hero holds this incident');
+    ctx.log.info({ incidentId: id, released, reason }, 'heroes reassigned');
   });
   return viewAfter(ctx, id);
 }

@@ -10,6 +10,7 @@ export interface ExpiryJob { offerId: string; incidentId: string }
 export interface QueueHandlers {
   dispatch: (job: DispatchJob) => Promise<unknown>;
   expire: (job: ExpiryJob) => Promise<unknown>;
+  sweep: () => Promise<unknown>;
 }
 
 const JOB_DEFAULTS = {
@@ -22,11 +23,21 @@ const JOB_DEFAULTS = {
 export class Queues {
   readonly dispatch: Queue<DispatchJob>;
   readonly expiry: Queue<ExpiryJob>;
+  readonly sweeps: Queue;
   private workers: Worker[] = [];
 
   constructor(private readonly connection: Redis, private readonly prefix: string, private readonly log: Logger) {
     this.dispatch = new Queue<DispatchJob>('dispatch', { connection, prefix });
     this.expiry = new Queue<ExpiryJob>('expiry', { connection, prefix });
+    this.sweeps = new Queue('sweep', { connection, prefix });
+  }
+
+  /**
+   * One sweep per interval for the whole cluster. Upserting is idempotent, and it is
+   * repeated from every process because a Redis that restarted empty forgot it.
+   */
+  async scheduleSweeps(everyMs: number): Promise<void> {
+    await this.sweeps.upsertJobScheduler('sweeper', { every: everyMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
   }
 
   /** `key` makes the add idempotent: the outbox row id, so a re-relayed row adds nothing. */
@@ -48,10 +59,13 @@ export class Queues {
     };
     make<DispatchJob>('dispatch', handlers.dispatch);
     make<ExpiryJob>('expiry', handlers.expire);
+    const sweeper = new Worker('sweep', () => handlers.sweep(), { connection: this.connection, prefix: this.prefix, concurrency: 1 });
+    sweeper.on('error', (err) => this.log.error({ queue: 'sweep', err }, 'worker error'));
+    this.workers.push(sweeper);
   }
 
   async close(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.close()));
-    await Promise.allSettled([this.dispatch.close(), this.expiry.close()]);
+    await Promise.allSettled([this.dispatch.close(), this.expiry.close(), this.sweeps.close()]);
   }
 }

@@ -7,10 +7,11 @@ import type { TestServer } from './server.ts';
 
 export async function checkInvariants(server: TestServer): Promise<void> {
   // One repeatable-read snapshot: incidents still moving cannot make rows disagree.
-  await server.app.sql.begin('isolation level repeatable read read only', (tx) => check(tx as unknown as Sql));
+  const sweepMs = server.app.config.SWEEP_INTERVAL_MS;
+  await server.app.sql.begin('isolation level repeatable read read only', (tx) => check(tx as unknown as Sql, sweepMs));
 }
 
-async function check(sql: Sql): Promise<void> {
+async function check(sql: Sql, sweepMs: number): Promise<void> {
   // I1: no slot has two active assignments. I2: no hero has two.
   const slots = await sql`select incident_id, slot, count(*)::int as n from assignments where state = 'active' group by 1, 2 having count(*) > 1`;
   assert.is(slots.length, 0, `I1 broken: ${JSON.stringify(slots)}`);
@@ -31,6 +32,12 @@ async function check(sql: Sql): Promise<void> {
     select id, state from incidents i where state not in ('resolved', 'cancelled')
        and deadline_at is null and not exists (select 1 from outbox o where o.incident_id = i.id)`;
   assert.is(orphans.length, 0, `I3 broken: ${JSON.stringify(orphans)}`);
+
+  // I4: no offer stays pending past its expiry plus one sweep interval (and a margin
+  // for a loaded test machine).
+  const overdue = await sql`
+    select id from offers where state = 'pending' and expires_at < now() - make_interval(secs => ${(sweepMs + 2_000) / 1000})`;
+  assert.is(overdue.length, 0, `I4 broken: ${JSON.stringify(overdue)}`);
 
   // I5: the audit trail replays to the stored snapshot, and every change is in it.
   const incidents = await sql<{ id: string; state: string; version: number; snapshot: PersistedIncident }[]>`select id, state, version, snapshot from incidents`;

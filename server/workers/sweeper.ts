@@ -1,0 +1,130 @@
+// The safety net under every fast path (DESIGN §1, §3). Every deadline lives in
+// Postgres, so whatever Redis forgot, this finds: offers past `expires_at`, incidents
+// past `deadline_at` (dispatch work lost, or no progress from the hero), heroes on an
+// assignment who went silent, and available heroes whose position went stale.
+// Runs as a BullMQ job scheduler: once per interval per cluster.
+import { isFinalState } from '../../shared/domain.ts';
+import type { Alert } from '../../shared/types.ts';
+import type { HeroPositions } from '../geo/positions.redis.ts';
+import { inTx, type ServiceContext } from '../services/context.ts';
+import { expireOffer } from '../services/offer.service.ts';
+import { releaseHeroes } from '../services/release.service.ts';
+import { lockIncident, setDeadline } from '../store/incidents.store.ts';
+import { enqueue, enqueueMany } from '../store/outbox.store.ts';
+
+export interface SweepReport {
+  offersExpired: number;
+  incidentsRedispatched: number;
+  incidentsStuck: number;
+  heroesReleased: number;
+  heroesStale: number;
+}
+
+const DISPATCHABLE = new Set(['reported', 'dispatching', 'escalated']);
+const BATCH = 500;
+
+const alertRow = (alert: Alert) => ({ topic: 'alert' as const, payload: alert, incidentId: alert.incidentId ?? null });
+
+async function expireOverdueOffers(ctx: ServiceContext, report: SweepReport): Promise<void> {
+  const due = await ctx.sql<{ id: string }[]>`
+    select id from offers where state = 'pending' and expires_at <= now() order by expires_at limit ${BATCH}`;
+  for (const { id } of due) if (await expireOffer(ctx, id)) report.offersExpired += 1;
+}
+
+async function healOverdueIncident(ctx: ServiceContext, id: string, report: SweepReport): Promise<void> {
+  const { config } = ctx;
+  await inTx(ctx, 'heal incident', async (tx) => {
+    const row = await lockIncident(tx, id);
+    const now = Date.now();
+    if (!row || isFinalState(row.state) || !row.deadline_at || row.deadline_at.getTime() > now) return;
+    const overdueS = Math.round((now - row.deadline_at.getTime()) / 1000);
+    if (DISPATCHABLE.has(row.state)) {
+      const [pending] = await tx<{ last: Date | null }[]>`
+        select max(expires_at) as last from offers where incident_id = ${id} and state = 'pending'`;
+      if (pending?.last && pending.last.getTime() > now) {
+        // Offers are still out: their expiry will ask for the next round.
+        await setDeadline(tx, id, new Date(pending.last.getTime() + config.DISPATCH_DEADLINE_MS));
+        return;
+      }
+      await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0 }, id);
+      await setDeadline(tx, id, new Date(now + config.DISPATCH_DEADLINE_MS));
+      await enqueue(tx, 'alert', {
+        type: 'incident_stuck', incidentId: id, at: now,
+        detail: `${row.severity} ${row.kind} incident was ${row.state} with no dispatch work ${overdueS}s past its deadline; dispatch re-created.`,
+      }, id);
+      report.incidentsRedispatched += 1;
+      ctx.metrics.incidentsStuck.inc({ state: row.state });
+      ctx.log.warn({ incidentId: id, state: row.state, overdueS }, 'dispatch work re-created by the sweeper');
+    } else {
+      // assigned, en_route or on_scene: the hero has not moved it on for too long.
+      await setDeadline(tx, id, new Date(now + config.PROGRESS_DEADLINE_MS));
+      await enqueue(tx, 'alert', {
+        type: 'incident_stuck', incidentId: id, at: now,
+        detail: `${row.severity} ${row.kind} incident has been ${row.state} without progress for ${Math.round(config.PROGRESS_DEADLINE_MS / 60_000)} min.`,
+      }, id);
+      report.incidentsStuck += 1;
+      ctx.metrics.incidentsStuck.inc({ state: row.state });
+      ctx.log.warn({ incidentId: id, state: row.state }, 'incident stuck without progress');
+    }
+  });
+}
+
+async function healOverdueIncidents(ctx: ServiceContext, report: SweepReport): Promise<void> {
+  const due = await ctx.sql<{ id: string }[]>`
+    select id from incidents where state not in ('resolved', 'cancelled') and deadline_at <= now()
+     order by deadline_at limit ${BATCH}`;
+  for (const { id } of due) await healOverdueIncident(ctx, id, report);
+}
+
+async function releaseLostHeroes(ctx: ServiceContext, positions: HeroPositions, report: SweepReport): Promise<void> {
+  const active = await ctx.sql<{ incident_id: string; hero_id: string; assigned_at: Date }[]>`
+    select incident_id, hero_id, assigned_at from assignments where state = 'active'`;
+  if (active.length === 0) return;
+  const now = Date.now();
+  // If Redis cannot answer this throws, and nobody is released on missing data.
+  const seen = await positions.lastSeenOrNow(active.map((a) => a.hero_id), now);
+  for (const a of active) {
+    const last = Math.max(seen.get(a.hero_id) ?? now, a.assigned_at.getTime());
+    const silentMs = now - last;
+    if (silentMs <= ctx.config.HERO_LOST_AFTER_MS) continue;
+    await inTx(ctx, 'release lost hero', async (tx) => {
+      const row = await lockIncident(tx, a.incident_id);
+      if (!row || isFinalState(row.state)) return;
+      const { released } = await releaseHeroes(ctx, tx, row, { heroIds: [a.hero_id], reason: 'hero_unreachable', actor: 'system:sweeper' });
+      if (released.length === 0) return;
+      await enqueue(tx, 'alert', {
+        type: 'hero_unreachable', incidentId: a.incident_id, heroId: a.hero_id, at: now,
+        detail: `Hero silent for ${Math.round(silentMs / 1000)}s while ${row.state}; released, incident back to dispatch.`,
+      }, a.incident_id);
+      report.heroesReleased += 1;
+      ctx.log.warn({ incidentId: a.incident_id, heroId: a.hero_id, silentMs }, 'lost hero released');
+    });
+  }
+}
+
+async function dropStaleHeroes(ctx: ServiceContext, positions: HeroPositions, report: SweepReport): Promise<void> {
+  const now = Date.now();
+  const stale = await positions.dropStale(now - ctx.config.LOCATION_FRESH_MS);
+  if (stale.length === 0) return;
+  report.heroesStale += stale.length;
+  await inTx(ctx, 'stale alerts', (tx) => enqueueMany(tx, stale.map((h) => alertRow({
+    type: 'location_stale', heroId: h.heroId, at: now,
+    detail: h.lastSeenAt ? `No location for ${Math.round((now - h.lastSeenAt) / 1000)}s; out of matching until the next ping.` : 'No location known; out of matching until the next ping.',
+  }))));
+}
+
+/** One pass. Each part runs even if another failed (Redis down must not stop offer expiry). */
+export async function sweep(ctx: ServiceContext, positions: HeroPositions): Promise<SweepReport> {
+  const report: SweepReport = { offersExpired: 0, incidentsRedispatched: 0, incidentsStuck: 0, heroesReleased: 0, heroesStale: 0 };
+  const parts: [string, () => Promise<void>][] = [
+    ['offers', () => expireOverdueOffers(ctx, report)],
+    ['incidents', () => healOverdueIncidents(ctx, report)],
+    ['lost heroes', () => releaseLostHeroes(ctx, positions, report)],
+    ['stale heroes', () => dropStaleHeroes(ctx, positions, report)],
+  ];
+  for (const [part, run] of parts) {
+    try { await run(); } catch (err) { ctx.log.error({ err, part }, 'sweep part failed'); }
+  }
+  if (Object.values(report).some((n) => n > 0)) ctx.log.info({ sweep: report }, 'sweep acted');
+  return report;
+}
