@@ -14,7 +14,8 @@ import { heroRoutes } from './http/heroes.routes.ts';
 import { incidentRoutes } from './http/incidents.routes.ts';
 import { problem, Router } from './http/router.ts';
 import { createLogger, type Logger } from './log.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { addLiveGauges, createMetrics, type Metrics } from './metrics.ts';
+import { outboxLag } from './store/outbox.store.ts';
 import { migrate } from './migrate.ts';
 import { createRedis, redisKeys, type Redis } from './redis.ts';
 import type { ServiceContext } from './services/context.ts';
@@ -73,6 +74,22 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter });
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS);
   const queues = new Queues(bullConnection, keys.bullPrefix, log);
+  addLiveGauges(metrics, {
+    async openIncidentsByState() {
+      const rows = await sql<{ state: string; n: number }[]>`
+        select state, count(*)::int as n from incidents where state not in ('resolved', 'cancelled') group by state`;
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    },
+    outboxLag: () => outboxLag(sql),
+    queueDepths: () => queues.depths(),
+    async staleHeroes() {
+      const onDuty = await sql<{ id: string }[]>`select id from heroes where on_duty`;
+      if (onDuty.length === 0) return 0;
+      const seen = await redis.hmget(keys.lastSeen, ...onDuty.map((h) => h.id));
+      const cutoff = Date.now() - config.LOCATION_FRESH_MS;
+      return seen.filter((s) => !s || Number(s) < cutoff).length;
+    },
+  });
 
   // Redis forgot these heroes (it restarted empty): copy their status back from Postgres.
   const healing = new Set<string>();

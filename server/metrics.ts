@@ -23,3 +23,48 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Levels read from the truth at scrape time, so every process reports the cluster's view. */
+export interface LiveProbes {
+  openIncidentsByState(): Promise<Record<string, number>>;
+  outboxLag(): Promise<{ rows: number; oldestMs: number }>;
+  queueDepths(): Promise<Record<string, Record<string, number>>>;
+  staleHeroes(): Promise<number>;
+}
+
+export function addLiveGauges(m: Metrics, probes: LiveProbes): void {
+  const registers = [m.registry];
+  // A probe that fails (a dependency down) leaves the gauge at its last value.
+  const safely = async (run: () => Promise<void>) => { try { await run(); } catch { /* readiness reports it */ } };
+  new Gauge({
+    name: 'dispatch_open_incidents', help: 'Incidents not yet resolved or cancelled, by state', labelNames: ['state'], registers,
+    async collect() {
+      await safely(async () => {
+        this.reset();
+        for (const [state, n] of Object.entries(await probes.openIncidentsByState())) this.set({ state }, n);
+      });
+    },
+  });
+  new Gauge({
+    name: 'dispatch_outbox_pending_rows', help: 'Outbox rows not yet carried out', registers,
+    async collect() { await safely(async () => { this.set((await probes.outboxLag()).rows); }); },
+  });
+  new Gauge({
+    name: 'dispatch_outbox_lag_seconds', help: 'Age of the oldest outbox row not yet carried out', registers,
+    async collect() { await safely(async () => { this.set((await probes.outboxLag()).oldestMs / 1000); }); },
+  });
+  new Gauge({
+    name: 'dispatch_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers,
+    async collect() {
+      await safely(async () => {
+        for (const [queue, counts] of Object.entries(await probes.queueDepths())) {
+          for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+        }
+      });
+    },
+  });
+  new Gauge({
+    name: 'dispatch_heroes_stale', help: 'On-duty heroes whose last ping is older than LOCATION_FRESH_MS', registers,
+    async collect() { await safely(async () => { this.set(await probes.staleHeroes()); }); },
+  });
+}

@@ -124,7 +124,7 @@ export class Notifier {
     // The job id alone stops duplicates only while the job exists: a repeat after push
     // completed (and was removed) would start a second chain.
     const marker = await this.claimOnce('once', jobId);
-    // MUTATION
+    if (!marker) return;
     try {
       await this.queue.add(channel, { req, channel }, {
         jobId, delay: Math.max(0, delayMs),

@@ -64,6 +64,12 @@ export class Queues {
     this.workers.push(sweeper);
   }
 
+  async depths(): Promise<Record<string, Record<string, number>>> {
+    const states = ['waiting', 'active', 'delayed', 'failed'] as const;
+    const [dispatch, expiry] = await Promise.all([this.dispatch.getJobCounts(...states), this.expiry.getJobCounts(...states)]);
+    return { dispatch, expiry };
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.close()));
     await Promise.allSettled([this.dispatch.close(), this.expiry.close(), this.sweeps.close()]);
