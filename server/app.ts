@@ -30,6 +30,9 @@ import { createIo } from './sockets/io.ts';
 import { createOutboxExecutor } from './workers/outbox.executor.ts';
 import { OutboxRelay } from './workers/outbox.relay.ts';
 import { Queues } from './workers/queues.ts';
+import { Notifier } from './notify/notifier.ts';
+import { createProvider } from './notify/providers.ts';
+import { deadLetter, stillWanted } from './services/notify.service.ts';
 import { sweep } from './workers/sweeper.ts';
 
 export interface App {
@@ -74,6 +77,14 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter });
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS);
   const queues = new Queues(bullConnection, keys.bullPrefix, log);
+  const notifier = new Notifier({
+    connection: bullConnection, prefix: keys.bullPrefix, log,
+    provider: createProvider(config.NOTIFY_PROVIDER, { log, url: config.NOTIFY_WEBHOOK_URL, timeoutMs: config.NOTIFY_TIMEOUT_MS }),
+    stepMs: config.NOTIFY_STEP_MS, attempts: config.NOTIFY_ATTEMPTS, backoffMs: config.NOTIFY_BACKOFF_MS,
+    stillWanted: (req) => stillWanted(ctx, req),
+    onDelivered: (msg) => metrics.notificationsTotal.inc({ channel: msg.channel, outcome: 'delivered' }),
+    onDeadLetter: (msg, error) => deadLetter(ctx, msg, error),
+  });
   addLiveGauges(metrics, {
     async openIncidentsByState() {
       const rows = await sql<{ state: string; n: number }[]>`
@@ -122,7 +133,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     async start() {
       const applied = await migrate(sql, config.DB_SCHEMA);
       if (applied.length) log.info({ applied }, 'migrations applied');
-      relay = new OutboxRelay(sql, createOutboxExecutor({ ctx, sql, nsp, queues, positions, heroMap, log }), {
+      relay = new OutboxRelay(sql, createOutboxExecutor({ ctx, sql, nsp, queues, positions, heroMap, notifier, log }), {
         pollMs: config.OUTBOX_POLL_MS, log, metrics,
       });
       const listener = await sql.listen(outboxChannel, () => relay?.kick());
@@ -135,6 +146,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       const schedule = () => queues.scheduleSweeps(config.SWEEP_INTERVAL_MS).catch((err) => log.warn({ err }, 'could not schedule sweeps'));
       await schedule();
       rescheduler = setInterval(schedule, Math.max(5 * config.SWEEP_INTERVAL_MS, 5_000));
+      notifier.start();
       relay.start();
       heroMap.start();
       await new Promise<void>((resolve, reject) => {
@@ -156,6 +168,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
         heroMap.stop();
         await locations.stop();
         await queues.close();
+        await notifier.close();
         await relay?.stop();
         await unlisten?.().catch(() => {});
         await sql.end({ timeout: 5 });

@@ -45,6 +45,15 @@ const schema = z.object({
   /** Per-user budgets: reports per minute, location pings per 10 s. */
   REPORTS_PER_MINUTE: int(30, 1),
   PINGS_PER_10S: int(50, 1),
+  /** An offer the hero's app has not acknowledged by then escalates to push, SMS, voice. */
+  OFFER_ACK_MS: int(3_000, 100),
+  NOTIFY_PROVIDER: z.enum(['log', 'webhook']).default('log'),
+  NOTIFY_WEBHOOK_URL: z.string().url().optional(),
+  NOTIFY_TIMEOUT_MS: int(2_000, 50),
+  NOTIFY_ATTEMPTS: int(4, 1),
+  NOTIFY_BACKOFF_MS: int(500, 10),
+  /** Wait between channels while the offer stays unanswered. */
+  NOTIFY_STEP_MS: int(4_000, 10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: int(10_000, 100),
   /**
@@ -69,7 +78,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
-  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_'];
+  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_'];
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const unknown = [...Object.keys(env).filter((k) => FAMILIES.some((f) => k.startsWith(f))), ...Object.keys(overrides)]
@@ -79,6 +88,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (parsed.data.NOTIFY_PROVIDER === 'webhook' && !parsed.data.NOTIFY_WEBHOOK_URL) {
+    throw new Error('Invalid configuration:\n  NOTIFY_WEBHOOK_URL: required when NOTIFY_PROVIDER is webhook');
   }
   return Object.freeze(parsed.data);
 }

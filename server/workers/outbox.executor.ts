@@ -11,6 +11,8 @@ import type { OutboxRow, OutboxTopic, OutboxTopics } from '../store/outbox.store
 import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
 import { rooms, type Namespaces } from '../sockets/namespaces.ts';
 import type { Queues } from './queues.ts';
+import type { Notifier } from '../notify/notifier.ts';
+import { markOfferSeen } from '../services/notify.service.ts';
 import type { OutboxExecutor } from './outbox.relay.ts';
 
 export interface ExecutorDeps {
@@ -20,6 +22,7 @@ export interface ExecutorDeps {
   queues: Queues;
   positions: HeroPositions;
   heroMap: HeroMapBatcher;
+  notifier: Notifier;
   log: Logger;
 }
 
@@ -29,7 +32,22 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
   const handlers: Handlers = {
     dispatch: (p, row) => d.queues.addDispatch(p.incidentId, row.id, p.delayMs),
     'offer:expire': (p) => d.queues.addExpiry(p.offerId, p.incidentId, p.expiresAt),
-    'push:offer': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer', p.offer); },
+    'push:offer': async (p) => {
+      const { offerId, incident } = p.offer;
+      // The hero app acknowledges an offer through the Socket.IO ack callback (an
+      // extension, see README); that is what stops the push / SMS / voice chain.
+      const emitter = d.nsp.hero.to(rooms.hero(p.heroId)).timeout(d.ctx.config.OFFER_ACK_MS) as unknown as {
+        emit(event: 'offer', payload: unknown, ack: (err: unknown, responses: unknown[]) => void): void;
+      };
+      emitter.emit('offer', p.offer, (_err, responses) => {
+        if (responses?.length) markOfferSeen(d.ctx, offerId).catch((err) => d.log.warn({ err, offerId }, 'could not mark offer seen'));
+      });
+      const critical = incident.severity === 'critical';
+      await d.notifier.escalate(
+        { heroId: p.heroId, offerId, incidentId: incident.id, text: `${incident.severity} ${incident.kind} ${p.offer.distanceKm} km away: open the app to accept` },
+        critical ? 0 : d.ctx.config.OFFER_ACK_MS,
+      );
+    },
     'push:withdrawn': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer:withdrawn', { offerId: p.offerId, reason: p.reason }); },
     'push:released': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('assignment:released', { incidentId: p.incidentId, reason: p.reason }); },
     'push:session': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('session', await heroSession(d.ctx, p.heroId)); },

@@ -1,0 +1,275 @@
+// Crash safety with a real `npm start` child process that we SIGKILL and restart on
+// the same Postgres schema and Redis prefix: nothing answered 2xx is lost, nothing
+// stays undispatched, retries with the same Idempotency-Key create no duplicates, and
+// an accept committed just before the process died is the truth after the restart.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import postgres from 'postgres';
+import { Redis } from 'ioredis';
+import { createAuth } from '../server/auth.ts';
+import { loadConfig } from '../server/config.ts';
+import { redisKeys } from '../server/redis.ts';
+import type { Role } from '../shared/domain.ts';
+import type { HeroSession, OfferPush } from '../shared/types.ts';
+import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+
+const test = suite('crash');
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const base = loadConfig(process.env); // the child inherits the same environment, so the same URLs and secret
+const auth = createAuth(base.JWT_SECRET);
+const token = (role: Role, id: string) => auth.sign({ role, sub: id });
+const pgOpts = { onnotice: () => {}, max: 2 } as const;
+
+type Sql = ReturnType<typeof postgres>;
+interface Proc { child: ChildProcess; url: Promise<string>; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; tail: () => string }
+
+/** `node --import tsx scripts/start.ts` on port 0; `url` resolves once it logs that it listens. */
+function start(env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', OUTBOX_POLL_MS: '200', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let buf = '';
+  let port: number | null = null;
+  const onData = (d: Buffer) => {
+    buf = (buf + d.toString()).slice(-20_000);
+    const m = port === null ? /"port":(\d+)[^\n]*dispatch server listening/.exec(buf) : null;
+    if (m) port = Number(m[1]);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = eventually('server to listen', () => port ?? (child.exitCode !== null ? Promise.reject(new Error(`exited: ${buf}`)) : null), 30_000)
+    .then((p) => `http://127.0.0.1:${p}`);
+  url.catch(() => {}); // awaited by the caller; never an unhandled rejection
+  return { child, url, exit, tail: () => buf.slice(-3_000) };
+}
+
+/** SIGKILLs a child still running and waits (bounded) for it to be gone. */
+async function kill(p: Proc): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.race([p.exit, sleep(10_000)]);
+}
+
+/** What helpers/clients.ts needs of a server: its url. */
+const at = (url: string) => ({ url }) as unknown as TestServer;
+
+const created: { schema: string; prefix: string }[] = [];
+function fresh(): { schema: string; prefix: string } {
+  const s = { schema: uid('t_crash_'), prefix: uid('tc') };
+  created.push(s);
+  return s;
+}
+
+test.after(async () => {
+  const sql = postgres(base.DATABASE_URL, { ...pgOpts, max: 1 });
+  for (const { schema } of created) await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+  await sql.end();
+  const redis = new Redis(base.REDIS_URL);
+  for (const { prefix } of created) {
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+      if ((keys as string[]).length) await redis.del(...(keys as string[]));
+    }
+  }
+  redis.disconnect();
+});
+
+/** I1/I2 (and I3 as far as rows go), straight from the database. */
+async function checkI1I2(sql: Sql): Promise<void> {
+  const slots = await sql`select incident_id, slot, count(*)::int as n from assignments where state = 'active' group by 1, 2 having count(*) > 1`;
+  assert.is(slots.length, 0, `I1 broken: ${JSON.stringify(slots)}`);
+  const heroes = await sql`select hero_id, count(*)::int as n from assignments where state = 'active' group by 1 having count(*) > 1`;
+  assert.is(heroes.length, 0, `I2 broken: ${JSON.stringify(heroes)}`);
+  const orphans = await sql`select id, state from incidents i where state not in ('resolved', 'cancelled')
+    and deadline_at is null and not exists (select 1 from outbox o where o.incident_id = i.id)`;
+  assert.is(orphans.length, 0, `I3 broken: ${JSON.stringify(orphans)}`);
+}
+
+const count = async (sql: Sql, q: string): Promise<number> => Number((await sql.unsafe(q))[0]?.n ?? -1);
+
+// ---------------------------------------------------------------------------------------
+// 1. SIGKILL in the middle of a stream of reports.
+
+interface Sent { key: string; body: Record<string, unknown>; status: number | null; incidentId?: string; error?: string; retried?: number }
+
+async function streamTrial(trial: number): Promise<{ reports: number; lost: number; failed: number; committed: number }> {
+  const { schema, prefix } = fresh();
+  const env = {
+    DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: '300', DISPATCH_DEADLINE_MS: '500',
+    // One round finds nobody (no heroes), then the next waits long enough for the outbox to go quiet.
+    DISPATCH_RETRY_MS: '60000', ESCALATED_RETRY_MS: '60000', REPORTS_PER_MINUTE: '100000',
+  };
+  const civilian = await token('civilian', uid('civ-'));
+  const sent: Sent[] = [];
+  const first = start(env);
+  let second: Proc | null = null;
+  const sql = postgres(base.DATABASE_URL, { ...pgOpts, connection: { search_path: schema } });
+  try {
+    const url1 = await first.url;
+    let stop = false;
+    const loop = async (n: number) => {
+      for (let i = 0; !stop; i += 1) {
+        const s: Sent = {
+          key: uid(`k${trial}-${n}-${i}-`), status: null,
+          body: { kind: 'fire', severity: 'high', location: { lat: 10 + n * 0.01, lng: 20 + i * 1e-4 }, description: `crash ${trial}/${n}/${i}` },
+        };
+        sent.push(s);
+        try {
+          const res = await http(at(url1), 'POST', '/v1/incidents', { token: civilian, body: s.body, headers: { 'idempotency-key': s.key } });
+          s.status = res.status;
+          if (res.status === 201 || res.status === 200) s.incidentId = res.body.id;
+          else { s.error = JSON.stringify(res.body); return; }
+        } catch (e) { s.error = String(e); return; } // the process died under us: this loop is done
+      }
+    };
+    const loops = [0, 1, 2, 3].map(loop);
+    await eventually('some reports answered', () => sent.filter((s) => s.incidentId).length >= 20, 10_000);
+    await sleep(800 + Math.random() * 400);
+    first.child.kill('SIGKILL');
+    const gone = await Promise.race([first.exit, sleep(10_000).then(() => null)]);
+    assert.is(gone?.signal, 'SIGKILL', 'the child died of our SIGKILL');
+    stop = true;
+    await Promise.race([Promise.all(loops), sleep(15_000)]);
+
+    const ok = sent.filter((s) => s.incidentId);
+    const failed = sent.filter((s) => !s.incidentId);
+    assert.ok(ok.length >= 20, `only ${ok.length} reports answered before the kill`);
+
+    second = start(env);
+    const url2 = await second.url;
+    // Every report answered 2xx before the kill is in the database.
+    const ids = ok.map((s) => s.incidentId!);
+    const found = await sql<{ id: string }[]>`select id from incidents where id in ${sql(ids)}`;
+    const lost = ids.filter((id) => !found.some((r) => r.id === id));
+    assert.equal(lost, [], `reports answered 2xx but missing after the restart: ${lost.join(', ')}`);
+
+    // The ones that got no answer are retried with their own keys: created now, or found.
+    for (const s of failed) {
+      const res = await http(at(url2), 'POST', '/v1/incidents', { token: civilian, body: s.body, headers: { 'idempotency-key': s.key } });
+      assert.ok(res.status === 201 || res.status === 200, `retry of ${s.key} (${s.error}) answered ${res.status} ${JSON.stringify(res.body)}`);
+      s.incidentId = res.body.id;
+      s.retried = res.status;
+    }
+
+    // Nothing stays `reported`, and the outbox drains.
+    await eventually('no incident left in reported', async () => (await count(sql, `select count(*)::int as n from incidents where state = 'reported'`)) === 0, 15_000)
+      .catch(async (e) => { throw new Error(`${(e as Error).message}: ${JSON.stringify(await sql`select id, state, deadline_at from incidents where state = 'reported' limit 5`)}\n${second?.tail()}`); });
+    await eventually('outbox drained', async () => (await count(sql, 'select count(*)::int as n from outbox')) === 0, 15_000);
+    const states = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from incidents group by 1`;
+    for (const { state } of states) assert.ok(['dispatching', 'escalated', 'assigned'].includes(state), `unexpected state ${state}`);
+
+    // Exactly one incident per distinct key: the retries created no duplicates.
+    const keys = new Set(sent.map((s) => s.key));
+    assert.is(keys.size, sent.length);
+    assert.is(await count(sql, 'select count(*)::int as n from incidents'), keys.size, 'one incident per idempotency key');
+    assert.is(await count(sql, 'select count(*)::int as n from idempotency_keys'), keys.size);
+    assert.is(new Set(sent.map((s) => s.incidentId)).size, keys.size, 'every key names its own incident');
+    await checkI1I2(sql);
+    return { reports: sent.length, lost: lost.length, failed: failed.length, committed: failed.filter((s) => s.retried === 200).length };
+  } finally {
+    await kill(first);
+    if (second) await kill(second);
+    await sql.end({ timeout: 5 });
+  }
+}
+
+test('SIGKILL during a stream of reports: nothing answered 2xx is lost, nothing stays undispatched, no duplicates', async () => {
+  const started = Date.now();
+  let reports = 0;
+  let lost = 0;
+  let failed = 0;
+  let committed = 0;
+  const trials = 3;
+  for (let t = 0; t < trials; t += 1) {
+    const r = await streamTrial(t);
+    reports += r.reports;
+    lost += r.lost;
+    failed += r.failed;
+    committed += r.committed;
+  }
+  console.log(`crash: reports-stream ${trials} trials, ${reports} reports, ${lost} lost (${failed} unanswered at the kill, retried: ${committed} had committed, ${failed - committed} created; ${Date.now() - started} ms)`);
+});
+
+// ---------------------------------------------------------------------------------------
+// 2. SIGKILL after an accept commits, before its ack is sent.
+
+async function acceptTrial(trial: number): Promise<void> {
+  const { schema, prefix } = fresh();
+  const env = { DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: '300', DISPATCH_RETRY_MS: '200' };
+  const sql = postgres(base.DATABASE_URL, { ...pgOpts, connection: { search_path: schema } });
+  const redis = new Redis(base.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const clients: Client[] = [];
+  const first = start({ ...env, FAULT_INJECTION: 'kill-after-accept-commit' });
+  let second: Proc | null = null;
+  try {
+    const url1 = await first.url;
+    const reg = await http(at(url1), 'POST', '/v1/heroes', {
+      token: await token('dispatcher', uid('disp-')), body: { name: `Crash hero ${trial}`, skills: [], mode: 'ground' },
+    });
+    assert.is(reg.status, 201, JSON.stringify(reg.body));
+    const heroId: string = reg.body.id;
+    const heroToken = await token('hero', heroId);
+    const hero = await connect(at(url1), 'hero', heroToken);
+    clients.push(hero);
+    await hero.next('session');
+    assert.equal(await hero.ask('duty', { onDuty: true }), { ok: true });
+    const centre = { lat: 45 + trial * 0.5, lng: 7 };
+    hero.socket.emit('location', { lat: centre.lat, lng: centre.lng + 0.005 });
+    await eventually('hero matchable', async () => (await redis.zscore(redisKeys(prefix).available, heroId)) !== null, 5_000);
+
+    const civilian = await token('civilian', uid('civ-'));
+    const rep = await http(at(url1), 'POST', '/v1/incidents', {
+      token: civilian, headers: { 'idempotency-key': uid('key-') },
+      body: { kind: 'medical', severity: 'critical', location: centre, description: 'crash after accept' },
+    });
+    assert.is(rep.status, 201, JSON.stringify(rep.body));
+    const incidentId: string = rep.body.id;
+    const offer = await hero.next<OfferPush>('offer', (o) => o.incident.id === incidentId, 10_000);
+
+    // The accept commits, then the process dies before answering: no ack ever comes.
+    let acked: unknown = 'no answer';
+    await hero.ask('offer:accept', { offerId: offer.offerId }, 3_000).then((a) => { acked = a; }, () => {});
+    assert.is(acked, 'no answer', `the accept was answered before the crash: ${JSON.stringify(acked)}`);
+    const gone = await Promise.race([first.exit, sleep(10_000).then(() => null)]);
+    assert.is(gone?.signal, 'SIGKILL', `the fault injection killed the child: ${first.tail()}`);
+    await eventually('hero socket disconnected', () => !hero.socket.connected, 5_000);
+
+    // Restarted without the fault: the committed accept is the truth.
+    second = start(env);
+    const url2 = await second.url;
+    const back = await connect(at(url2), 'hero', heroToken);
+    clients.push(back);
+    const session = await back.next<HeroSession>('session');
+    assert.is(session.assignment?.incidentId, incidentId, `session after restart: ${JSON.stringify(session)}`);
+    assert.equal(await back.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId });
+    assert.equal(await back.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId }, 'a second retry changes nothing');
+
+    const active = await sql<{ hero_id: string; offer_id: string }[]>`select hero_id, offer_id from assignments where incident_id = ${incidentId} and state = 'active'`;
+    assert.equal(active.map((r) => ({ ...r })), [{ hero_id: heroId, offer_id: offer.offerId }], 'exactly one active assignment, the hero\'s');
+    assert.is(await count(sql, `select count(*)::int as n from assignments where incident_id = '${incidentId}'`), 1);
+    const [inc] = await sql<{ state: string }[]>`select state from incidents where id = ${incidentId}`;
+    assert.is(inc?.state, 'assigned');
+    const [off] = await sql<{ state: string }[]>`select state from offers where id = ${offer.offerId}`;
+    assert.is(off?.state, 'accepted');
+    // The withdrawals and pushes the accept queued are carried out after the restart.
+    await eventually('outbox drained', async () => (await count(sql, 'select count(*)::int as n from outbox')) === 0, 10_000);
+    await checkI1I2(sql);
+  } finally {
+    for (const c of clients) c.close();
+    await kill(first);
+    if (second) await kill(second);
+    redis.disconnect();
+    await sql.end({ timeout: 5 });
+  }
+}
+
+test('SIGKILL between an accept\'s commit and its ack: the restart shows the assignment, a retried accept is ok', async () => {
+  const started = Date.now();
+  const trials = 2;
+  for (let t = 0; t < trials; t += 1) await acceptTrial(t);
+  console.log(`crash: kill-after-accept-commit ${trials} trials, assignment kept and retry answered ok (${Date.now() - started} ms)`);
+});
+
+test.run();
