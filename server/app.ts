@@ -163,7 +163,9 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
       const closing = (async () => {
         // Close sockets first so clients reconnect elsewhere, then finish in-flight work.
-        await new Promise<void>((resolve) => io.close(() => resolve()));
+        const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+        http.closeIdleConnections(); // idle keep-alive connections would hold the close open
+        await closed;
         clearInterval(rescheduler);
         heroMap.stop();
         await locations.stop();
