@@ -143,9 +143,18 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
         expire: (job) => expireOffer(ctx, job.offerId),
         sweep: () => sweep(ctx, positions),
       });
-      const schedule = () => queues.scheduleSweeps(config.SWEEP_INTERVAL_MS).catch((err) => log.warn({ err }, 'could not schedule sweeps'));
-      await schedule();
-      rescheduler = setInterval(schedule, Math.max(5 * config.SWEEP_INTERVAL_MS, 5_000));
+      const ensureSweeps = async () => {
+        try {
+          if (await queues.ensureSweeps(config.SWEEP_INTERVAL_MS)) {
+            log.info('sweep scheduler (re)created; sweeping now');
+            await sweep(ctx, positions);
+          }
+        } catch (err) {
+          log.warn({ err }, 'could not check the sweep scheduler');
+        }
+      };
+      await ensureSweeps();
+      rescheduler = setInterval(() => void ensureSweeps(), config.SWEEP_INTERVAL_MS);
       notifier.start();
       relay.start();
       heroMap.start();

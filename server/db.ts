@@ -37,6 +37,18 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
   }
 }
 
+const TRANSIENT = new Set([
+  'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE',
+  '57P01', '57P02', '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
+  '08000', '08003', '08006', // connection exceptions
+]);
+
+/** A lost or refused connection: the request may simply be retried. */
+export function isTransient(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && TRANSIENT.has(code);
+}
+
 /** Postgres error code of a unique violation, and the constraint it names. */
 export function uniqueViolation(e: unknown): string | null {
   const err = e as { code?: string; constraint_name?: string };

@@ -3,6 +3,7 @@
 // process: whatever escapes becomes a 500 with the cause logged.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_SOCKET_PAYLOAD_BYTES } from '../../shared/domain.ts';
+import { isTransient } from '../db.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -122,6 +123,9 @@ export class Router {
         const headers: Record<string, string> = err.retryAfterS !== undefined ? { 'retry-after': String(err.retryAfterS) } : {};
         if (err.status >= 500) this.log.error({ err, path: url.pathname }, 'request failed');
         problem(res, err.status, err.code, err.message, err.errors ? { errors: err.errors } : {}, headers);
+      } else if (isTransient(err)) {
+        this.log.warn({ err, path: url.pathname }, 'database connection dropped');
+        problem(res, 503, 'unavailable', 'the database connection dropped; retry', {}, { 'retry-after': '1' });
       } else {
         this.log.error({ err, path: url.pathname }, 'request failed');
         problem(res, 500, 'internal', 'internal error');

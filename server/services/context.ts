@@ -2,7 +2,8 @@
 // several servers side by side, each on its own schema and Redis prefix.
 import type { Config } from '../config.ts';
 import type { Sql, Tx } from '../db.ts';
-import { withDeadline } from '../db.ts';
+import { isTransient, withDeadline } from '../db.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -43,6 +44,9 @@ export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) 
         ctx.log.warn({ what, code, attempt }, 'transaction retried');
         continue;
       }
+      // The transaction did not commit (or its outcome is unknown and it is idempotent
+      // to retry): tell the client to come back, rather than report a server fault.
+      if (isTransient(e)) throw new AppError('unavailable', 'the database connection dropped; retry', { retryAfterS: 1, cause: e });
       throw e;
     }
   }

@@ -33,11 +33,14 @@ export class Queues {
   }
 
   /**
-   * One sweep per interval for the whole cluster. Upserting is idempotent, and it is
-   * repeated from every process because a Redis that restarted empty forgot it.
+   * One sweep per interval for the whole cluster. Every process checks, once per
+   * interval, that the scheduler still exists: a Redis that restarted empty forgot it.
+   * Returns true when it had to be created (Redis lost its data: sweep now).
    */
-  async scheduleSweeps(everyMs: number): Promise<void> {
+  async ensureSweeps(everyMs: number): Promise<boolean> {
+    if (await this.sweeps.getJobScheduler('sweeper')) return false;
     await this.sweeps.upsertJobScheduler('sweeper', { every: everyMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
+    return true;
   }
 
   /** `key` makes the add idempotent: the outbox row id, so a re-relayed row adds nothing. */
