@@ -61,9 +61,13 @@ const WIPE = `local n = 0
 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k); n = n + 1 end
 return n`;
 
+/**
+ * A real FLUSHALL (suites run one at a time). FAULTS_FLUSH=prefix wipes only this
+ * server's keys, for running the suite beside other users of the same Redis.
+ */
 async function flushRedis(server: TestServer): Promise<void> {
-  if (process.env.FAULTS_FLUSHALL === '1') await server.app.redis.flushall();
-  else await server.app.redis.eval(WIPE, 0, `${server.prefix}:*`);
+  if (process.env.FAULTS_FLUSH === 'prefix') await server.app.redis.eval(WIPE, 0, `${server.prefix}:*`);
+  else await server.app.redis.flushall();
 }
 
 /** Local ports of this process's TCP connections to Postgres (5432 = 0x1538). */
