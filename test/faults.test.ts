@@ -383,6 +383,15 @@ test('/metrics moves with a report, an accept, an expiry by the sweeper and a st
   const lonely = await newIncident(server, area(), 'critical');
   await dispatcher.next('alert', (p) => p.type === 'no_hero_found' && p.incidentId === lonely, 8_000);
   const beforeStuck = await scrape(server);
+  // The levels: read from Postgres and Redis at scrape time.
+  assert.ok(beforeStuck('dispatch_open_incidents', 'state="escalated"') >= 1, 'escalated incident counted');
+  assert.ok(beforeStuck('dispatch_sockets_connected', 'namespace="hero"') >= 2, 'hero sockets counted');
+  assert.ok(beforeStuck('dispatch_sockets_connected', 'namespace="dispatch"') >= 1, 'dispatcher sockets counted');
+  assert.ok(beforeStuck('dispatch_queue_jobs', 'queue="dispatch",state="delayed"') >= 1, 'the escalated retry waits in the dispatch queue');
+  const text = String((await http(server, 'GET', '/metrics')).body);
+  for (const name of ['dispatch_outbox_pending_rows', 'dispatch_outbox_lag_seconds', 'dispatch_heroes_stale']) {
+    assert.match(text, new RegExp(`^${name} \\d`, 'm'), `${name} exported`);
+  }
   await flushRedis(server);
   await dispatcher.next('alert', (p) => p.type === 'incident_stuck' && p.incidentId === lonely, 10_000);
   grew('dispatch_incidents_stuck_total', undefined, beforeStuck, await scrape(server));
