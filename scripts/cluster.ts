@@ -1,0 +1,101 @@
+// `npm run cluster -- [N] [--base-port P]`: N `npm start` processes on ports P..P+N-1
+// against the same Postgres and Redis, which makes one dispatch cluster. Ctrl-C stops
+// them all. Tests import `startCluster` to run the same thing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface Member {
+  index: number;
+  port: number;
+  url: string;
+  child: ChildProcess;
+  /** Everything the process printed (JSON log lines). */
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+export interface Cluster {
+  members: Member[];
+  /** Restarts member `i` (after a kill) on the same port. */
+  restart(i: number): Promise<Member>;
+  stop(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function launch(index: number, port: number, env: Record<string, string>): Member {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { index, port, url: `http://127.0.0.1:${port}`, child, output, exited };
+}
+
+async function ready(m: Member, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (m.child.exitCode !== null) throw new Error(`member ${m.index} exited: ${m.output.join('').slice(-2000)}`);
+    try {
+      const res = await fetch(`${m.url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      if (res.status === 200) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`member ${m.index} on :${m.port} not ready after ${ms} ms: ${m.output.join('').slice(-2000)}`);
+}
+
+export async function startCluster(n: number, basePort: number, env: Record<string, string> = {}, readyMs = 30_000): Promise<Cluster> {
+  const members = Array.from({ length: n }, (_, i) => launch(i, basePort + i, env));
+  try {
+    await Promise.all(members.map((m) => ready(m, readyMs)));
+  } catch (e) {
+    members.forEach((m) => m.child.kill('SIGKILL'));
+    throw e;
+  }
+  return {
+    members,
+    async restart(i) {
+      const old = members[i]!;
+      if (old.child.exitCode === null && old.child.signalCode === null) { old.child.kill('SIGKILL'); await old.exited; }
+      const fresh = launch(i, old.port, env);
+      members[i] = fresh;
+      await ready(fresh, readyMs);
+      return fresh;
+    },
+    async stop() {
+      await Promise.all(members.map(async (m) => {
+        if (m.child.exitCode !== null || m.child.signalCode !== null) return;
+        m.child.kill('SIGTERM');
+        const timer = setTimeout(() => m.child.kill('SIGKILL'), 15_000);
+        await m.exited;
+        clearTimeout(timer);
+      }));
+    },
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
+  const baseFlag = args.indexOf('--base-port');
+  const base = baseFlag >= 0 ? Number(args[baseFlag + 1]) : Number(process.env.PORT ?? 3001);
+  const cluster = await startCluster(n, base);
+  for (const m of cluster.members) {
+    m.child.stdout!.pipe(process.stdout);
+    m.child.stderr!.pipe(process.stderr);
+  }
+  console.log(`dispatch cluster of ${n}: ${cluster.members.map((m) => m.url).join('  ')}`);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    cluster.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  await Promise.race(cluster.members.map((m) => m.exited));
+  if (!stopping) { console.error('a member exited; stopping the cluster'); stop(); }
+}
