@@ -126,7 +126,12 @@ test('nobody in range: escalated, dispatchers alerted, a hand assignment reaches
   const { incident } = await report(server, civToken, { kind: 'disaster', severity: 'critical', location: center });
   const alert = await dispatcher.next('alert', (a) => a.incidentId === incident.id, 8_000);
   assert.is(alert.type, 'no_hero_found');
+  assert.match(alert.detail, /after 3 rounds/);
   await dispatcher.next('incident', (i) => i.id === incident.id && i.state === 'escalated');
+  // The deadline covers the slower escalated retry, so the sweeper does not mistake a
+  // freshly escalated incident for a stuck one.
+  const [row] = await server.app.sql`select deadline_at from incidents where id = ${incident.id}`;
+  assert.ok(row!.deadline_at.getTime() >= Date.now() + server.app.config.ESCALATED_RETRY_MS - 2_000, `deadline ${row!.deadline_at.toISOString()}`);
 
   // A hero far away (off the map of automatic dispatch) is sent by hand.
   const hero = await heroOnline(server, center, 400);

@@ -5,7 +5,7 @@ import { isFinalState, type Severity } from '../../shared/domain.ts';
 import { findCandidates } from '../geo/matcher.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import { refreshHeroStatus } from '../store/heroes.store.ts';
-import { assignmentsOf, getIncident, lockIncident, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
+import { assignmentsOf, getIncident, lockIncident, setDeadline, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { countPending, insertOffers } from '../store/offers.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
@@ -59,16 +59,16 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       batch, expiresAt, retryExpired: locked.state === 'escalated',
     });
     const offered = offers.map((o) => o.hero_id);
-    const retryMs = locked.state === 'escalated' ? config.ESCALATED_RETRY_MS : config.DISPATCH_RETRY_MS;
-    const deadlineAt = offers.length
-      ? new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS)
-      : new Date(Date.now() + retryMs + config.DISPATCH_DEADLINE_MS);
-    const saved = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, { actor: 'system:dispatch', deadlineAt });
+    const saved = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
+      actor: 'system:dispatch', deadlineAt: new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS),
+    });
 
     if (offers.length === 0) {
-      // Nobody free in range: try again later, slower once humans have been alerted.
+      // Nobody free in range: try again later, slower once humans have been alerted
+      // (by the state after this round, which may just have escalated).
       const delayMs = saved.state === 'escalated' ? config.ESCALATED_RETRY_MS : config.DISPATCH_RETRY_MS;
       await enqueue(tx, 'dispatch', { incidentId, delayMs }, incidentId);
+      await setDeadline(tx, incidentId, new Date(Date.now() + delayMs + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }
     const incident = toIncidentView(saved, (await assignmentsOf(tx, [incidentId])).get(incidentId) ?? []);

@@ -47,7 +47,7 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   async alertNoHeroFound(tx, row) {
     await enqueue(tx, 'alert', {
       type: 'no_hero_found', incidentId: row.id, at: Date.now(),
-      detail: `No hero accepted ${row.severity} ${row.kind} incident after ${row.snapshot.context.round + 1} rounds; assign by hand.`,
+      detail: `No hero accepted ${row.severity} ${row.kind} incident after ${row.snapshot.context.round} rounds; assign by hand.`,
     }, row.id);
   },
 };
