@@ -12,6 +12,7 @@ import { HeroPositions } from './geo/positions.redis.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { heroRoutes } from './http/heroes.routes.ts';
 import { incidentRoutes } from './http/incidents.routes.ts';
+import { pageRoutes } from './http/pages.routes.ts';
 import { problem, Router } from './http/router.ts';
 import { createLogger, type Logger } from './log.ts';
 import { addLiveGauges, createMetrics, type Metrics } from './metrics.ts';
@@ -118,6 +119,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   });
 
   healthRoutes(router, { sql, redis, metrics, isDraining: () => draining });
+  pageRoutes(router, { tilesUrl: config.MAP_TILES_URL });
   heroRoutes(router, { ctx, auth, positions });
   incidentRoutes(router, { ctx, auth, redis, keys });
   registerHeroHandlers(nsp.hero, ctx, locations);

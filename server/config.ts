@@ -54,6 +54,8 @@ const schema = z.object({
   NOTIFY_BACKOFF_MS: int(500, 10),
   /** Wait between channels while the offer stays unanswered. */
   NOTIFY_STEP_MS: int(4_000, 10),
+  /** Map tiles for the pages, e.g. an OSM-compatible `https://…/{z}/{x}/{y}.png`; none by default (plain background). */
+  MAP_TILES_URL: z.string().max(500).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: int(10_000, 100),
   /**
@@ -78,7 +80,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
-  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_'];
+  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_'];
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const unknown = [...Object.keys(env).filter((k) => FAMILIES.some((f) => k.startsWith(f))), ...Object.keys(overrides)]

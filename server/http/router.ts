@@ -23,9 +23,11 @@ export interface HttpResponse {
   headers?: Record<string, string>;
   /** Raw text body (metrics); sent as is. */
   text?: string;
+  /** Raw bytes (static files); sent as is with the given headers. */
+  raw?: Buffer;
 }
 
-export type Handler = (req: HttpRequest) => Promise<HttpResponse>;
+export type Handler = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;
 
 interface Route { method: string; parts: string[]; handler: Handler }
 
@@ -111,7 +113,10 @@ export class Router {
     };
     try {
       const out = await found.route.handler(request);
-      if (out.text !== undefined) {
+      if (out.raw !== undefined) {
+        res.writeHead(out.status, out.headers ?? {});
+        res.end(out.raw);
+      } else if (out.text !== undefined) {
         res.writeHead(out.status, out.headers ?? { 'content-type': 'text/plain' });
         res.end(out.text);
       } else {
