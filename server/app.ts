@@ -128,6 +128,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
 
   let unlisten: (() => Promise<void>) | undefined;
   let rescheduler: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
 
   return {
     config, log, sql, redis, auth, metrics, io, http,
@@ -169,29 +170,35 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       return port;
     },
 
-    async stop() {
-      draining = true;
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
-      const closing = (async () => {
-        // Close sockets first so clients reconnect elsewhere, then finish in-flight work.
-        const closed = new Promise<void>((resolve) => io.close(() => resolve()));
-        http.closeIdleConnections(); // idle keep-alive connections would hold the close open
-        await closed;
-        clearInterval(rescheduler);
-        heroMap.stop();
-        await locations.stop();
-        await queues.close();
-        await notifier.close();
-        await relay?.stop();
-        await unlisten?.().catch(() => {});
-        await sql.end({ timeout: 5 });
-        redis.disconnect();
-        bullConnection.disconnect();
-        pub.disconnect();
-        sub.disconnect();
-      })();
-      await Promise.race([closing, grace]);
-      log.info('dispatch server stopped');
+    stop() {
+      // Idempotent: a second call (a signal during shutdown) waits for the first.
+      stopping ??= shutdown();
+      return stopping;
     },
   };
+
+  async function shutdown(): Promise<void> {
+    draining = true;
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
+    const closing = (async () => {
+      // Close sockets first so clients reconnect elsewhere, then finish in-flight work.
+      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+      http.closeIdleConnections(); // idle keep-alive connections would hold the close open
+      await closed;
+      clearInterval(rescheduler);
+      heroMap.stop();
+      await locations.stop();
+      await queues.close();
+      await notifier.close();
+      await relay?.stop();
+      await unlisten?.().catch(() => {});
+      await sql.end({ timeout: 5 });
+      redis.disconnect();
+      bullConnection.disconnect();
+      pub.disconnect();
+      sub.disconnect();
+    })();
+    await Promise.race([closing, grace]);
+    log.info('dispatch server stopped');
+  }
 }
