@@ -1,7 +1,7 @@
 // The life of one incident, as a pure XState v5 machine. No timers, no invoked
 // promises, no spawned children: the server computes every step with xstate's pure
 // `transition`, persists `{ value, context }` to Postgres with a guarded update, and
-// carries out the named actions the step returns (see server/services/effects.ts).
+// carries out the named actions the step returns (see server/services/incident.runner.ts).
 import { and, assign, setup } from 'xstate';
 import type { IncidentState } from '../shared/domain.ts';
 

@@ -76,8 +76,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     );
   });
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter });
-  const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS);
-  const queues = new Queues(bullConnection, keys.bullPrefix, log);
+  const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, (ids) => positions.live(ids));
+  const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
   const notifier = new Notifier({
     connection: bullConnection, prefix: keys.bullPrefix, log,
     provider: createProvider(config.NOTIFY_PROVIDER, { log, url: config.NOTIFY_WEBHOOK_URL, timeoutMs: config.NOTIFY_TIMEOUT_MS }),
@@ -103,16 +103,21 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     },
   });
 
-  // Redis forgot these heroes (it restarted empty): copy their status back from Postgres.
+  // Redis does not know these heroes' status (new to it, or it restarted empty): copy
+  // it back from Postgres, then show the ping on the dispatchers' map.
   const healing = new Set<string>();
-  const heal = (ids: string[]) => {
-    const fresh = ids.filter((id) => !healing.has(id));
+  const heal = (pings: { heroId: string; lat: number; lng: number; at: number }[]) => {
+    const fresh = pings.filter((p) => !healing.has(p.heroId));
     if (fresh.length === 0) return;
-    fresh.forEach((id) => healing.add(id));
-    getHeroes(sql, fresh)
-      .then((rows) => Promise.all(rows.map((h) => positions.setStatus(h.id, h.status, Number(h.status_version), h.mode))))
+    fresh.forEach((p) => healing.add(p.heroId));
+    getHeroes(sql, fresh.map((p) => p.heroId))
+      .then((rows) => Promise.all(rows.map(async (h) => {
+        await positions.setStatus(h.id, h.status, Number(h.status_version), h.mode);
+        const ping = fresh.find((p) => p.heroId === h.id)!;
+        heroMap.mark({ id: h.id, status: h.status, location: { lat: ping.lat, lng: ping.lng }, lastSeenAt: ping.at });
+      })))
       .catch((err) => log.warn({ err }, 'could not heal hero statuses'))
-      .finally(() => fresh.forEach((id) => healing.delete(id)));
+      .finally(() => fresh.forEach((p) => healing.delete(p.heroId)));
   };
   const locations = new LocationWriter({
     positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, onWritten: (e) => heroMap.mark(e), onUnknown: heal,
@@ -146,7 +151,10 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
         expire: (job) => expireOffer(ctx, job.offerId),
         sweep: () => sweep(ctx, positions),
       });
+      let checking = false;
       const ensureSweeps = async () => {
+        if (checking) return; // a check still waiting on Redis: do not pile up more
+        checking = true;
         try {
           if (await queues.ensureSweeps(config.SWEEP_INTERVAL_MS)) {
             log.info('sweep scheduler (re)created; sweeping now');
@@ -154,6 +162,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
           }
         } catch (err) {
           log.warn({ err }, 'could not check the sweep scheduler');
+        } finally {
+          checking = false;
         }
       };
       await ensureSweeps();

@@ -58,9 +58,6 @@ export const offerRefSchema = z.strictObject({ offerId: id });
 export const progressSchema = z.strictObject({ incidentId: id, state: z.enum(PROGRESS_STATES) });
 export const watchSchema = z.strictObject({ incidentId: id });
 
-export const incidentListQuerySchema = z.strictObject({
-  state: z.string().max(200).optional(),
-});
 
 /** Turns zod's issues into the contract's `errors` list. */
 export function toFieldErrors(error: z.ZodError): FieldError[] {

@@ -13,8 +13,8 @@ export interface LocationWriterDeps {
   metrics: Metrics;
   /** Called with what Redis said of each pinged hero, for the dispatcher map. */
   onWritten: (entry: HeroMapEntry) => void;
-  /** Redis did not know these heroes' status (it restarted empty): rebuild it. */
-  onUnknown: (heroIds: string[]) => void;
+  /** Redis did not know these heroes' status (new, or Redis restarted empty): rebuild it. */
+  onUnknown: (pings: { heroId: string; lat: number; lng: number; at: number }[]) => void;
 }
 
 const MAX_PER_FLUSH = 2_000;
@@ -39,10 +39,10 @@ export class LocationWriter {
     const now = Date.now();
     this.flushing = this.d.positions.writePings(now, batch).then((statuses) => {
       this.d.metrics.pingsTotal.inc(batch.length);
-      const unknown: string[] = [];
+      const unknown: { heroId: string; lat: number; lng: number; at: number }[] = [];
       batch.forEach((p, i) => {
         const status = statuses[i] ?? '';
-        if (status === '') unknown.push(p.heroId);
+        if (status === '') unknown.push({ ...p, at: now });
         else this.d.onWritten({ id: p.heroId, status: status as HeroStatus, location: { lat: p.lat, lng: p.lng }, lastSeenAt: now });
       });
       if (unknown.length) this.d.onUnknown(unknown);

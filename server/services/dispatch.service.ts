@@ -13,13 +13,18 @@ import { applyEvent } from './incident.runner.ts';
 
 export type RoundOutcome = 'gone' | 'filled' | 'pending' | 'offered' | 'nobody';
 
-const DISPATCHABLE = new Set(['reported', 'dispatching', 'escalated']);
+/** States in which an incident still looks for heroes. */
+export const DISPATCHABLE: ReadonlySet<string> = new Set(['reported', 'dispatching', 'escalated']);
 
 function openSlot(row: IncidentRow): number | null {
   const { slots, filled } = row.snapshot.context;
   const idx = slots.findIndex((_, i) => !filled.some((f) => f.slot === i));
   return idx < 0 ? null : idx;
 }
+
+// Postgres filters candidates by skill and by who already declined, so it needs a
+// generous pool to choose from, not just the nearest few.
+const candidatePool = (batch: number) => Math.max(batch * 4, 40);
 
 function batchSize(ctx: ServiceContext, severity: Severity): number {
   const c = ctx.config;
@@ -38,10 +43,10 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
   const batch = batchSize(ctx, row.severity);
   let radiusKm = Math.min(config.DISPATCH_BASE_RADIUS_KM * 2 ** row.snapshot.context.round, config.DISPATCH_MAX_RADIUS_KM);
   const center = { lat: row.lat, lng: row.lng };
-  let candidates = await findCandidates(positions, { center, radiusKm, limit: batch * 4, freshMs: config.LOCATION_FRESH_MS });
+  let candidates = await findCandidates(positions, { center, radiusKm, limit: candidatePool(batch), freshMs: config.LOCATION_FRESH_MS });
   while (candidates.length === 0 && radiusKm < config.DISPATCH_MAX_RADIUS_KM) {
     radiusKm = Math.min(radiusKm * 2, config.DISPATCH_MAX_RADIUS_KM);
-    candidates = await findCandidates(positions, { center, radiusKm, limit: batch * 4, freshMs: config.LOCATION_FRESH_MS });
+    candidates = await findCandidates(positions, { center, radiusKm, limit: candidatePool(batch), freshMs: config.LOCATION_FRESH_MS });
   }
 
   return inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
@@ -59,6 +64,13 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       batch, expiresAt, retryExpired: locked.state === 'escalated',
     });
     const offered = offers.map((o) => o.hero_id);
+    if (offers.length === 0 && locked.state === 'escalated') {
+      // Humans were alerted already; a retry that finds nobody again changes nothing
+      // worth an audit row and a push to every screen.
+      await enqueue(tx, 'dispatch', { incidentId, delayMs: config.ESCALATED_RETRY_MS }, incidentId);
+      await setDeadline(tx, incidentId, new Date(Date.now() + config.ESCALATED_RETRY_MS + config.DISPATCH_DEADLINE_MS));
+      return 'nobody';
+    }
     const saved = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
       actor: 'system:dispatch', deadlineAt: new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS),
     });

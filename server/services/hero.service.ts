@@ -5,7 +5,7 @@ import type { IncidentState, ProgressState } from '../../shared/domain.ts';
 import type { HeroSession } from '../../shared/types.ts';
 import { AppError } from '../errors.ts';
 import { activeAssignmentOfHero, latestAssignment } from '../store/assignments.store.ts';
-import { getHero, hasActiveAssignment, refreshHeroStatus, setDuty } from '../store/heroes.store.ts';
+import { getHero, refreshHeroStatus, setDuty } from '../store/heroes.store.ts';
 import { getIncident, incidentViews, lockIncident } from '../store/incidents.store.ts';
 import { pendingOffersOf, withdrawPending } from '../store/offers.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
@@ -14,14 +14,15 @@ import { applyEvent } from './incident.runner.ts';
 
 export async function setHeroDuty(ctx: ServiceContext, heroId: string, onDuty: boolean): Promise<void> {
   await inTx(ctx, 'duty', async (tx) => {
-    if (!onDuty && await hasActiveAssignment(tx, heroId)) throw new AppError('busy', 'finish or hand back your assignment first');
-    await setDuty(tx, heroId, onDuty);
+    if (!onDuty && await activeAssignmentOfHero(tx, heroId)) throw new AppError('busy', 'finish or hand back your assignment first');
+    // Offers before the hero row: the same lock order as an accept (offer, then hero).
     if (!onDuty) {
       for (const offer of await withdrawPending(tx, { heroId }, 'off_duty')) {
         await enqueue(tx, 'push:withdrawn', { heroId, offerId: offer.id, reason: 'withdrawn' }, offer.incident_id);
         await enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
       }
     }
+    await setDuty(tx, heroId, onDuty);
     await refreshHeroStatus(tx, [heroId]);
   });
 }

@@ -2,17 +2,22 @@
 // event per interval per process. Each process sends only the changes it saw (its own
 // sockets' pings, the status changes it relayed), so nothing is multiplied by the
 // number of processes.
-import type { HeroMapEntry } from '../../shared/types.ts';
+import type { HeroMapEntry, LatLng } from '../../shared/types.ts';
 import { rooms, type DispatchNamespace } from './namespaces.ts';
 
 export class HeroMapBatcher {
   private pending = new Map<string, HeroMapEntry>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly dispatch: DispatchNamespace, private readonly intervalMs: number) {}
+  constructor(
+    private readonly dispatch: DispatchNamespace,
+    private readonly intervalMs: number,
+    /** Live positions for entries that only carry a status change (one Redis read per flush). */
+    private readonly live: (ids: string[]) => Promise<Map<string, { location?: LatLng; lastSeenAt?: number }>>,
+  ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.flush(), this.intervalMs);
+    this.timer = setInterval(() => void this.flush(), this.intervalMs);
   }
 
   mark(entry: HeroMapEntry): void {
@@ -20,10 +25,15 @@ export class HeroMapBatcher {
     this.pending.set(entry.id, prior ? { ...prior, ...entry } : entry);
   }
 
-  flush(): void {
+  async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending = new Map();
+    const bare = batch.filter((e) => !e.location).map((e) => e.id);
+    if (bare.length) {
+      const known = await this.live(bare).catch(() => new Map<string, { location?: LatLng; lastSeenAt?: number }>());
+      for (const e of batch) if (!e.location) Object.assign(e, known.get(e.id));
+    }
     this.dispatch.to(rooms.dispatchers).emit('heroes', batch);
   }
 

@@ -24,9 +24,6 @@ export async function insertAssignment(tx: Tx, a: { incidentId: string; slot: nu
   return row!;
 }
 
-export async function activeAssignmentsOf(db: Db, incidentId: string): Promise<AssignmentRow[]> {
-  return db<AssignmentRow[]>`select * from assignments where incident_id = ${incidentId} and state = 'active' order by slot`;
-}
 
 export async function activeAssignmentOfHero(db: Db, heroId: string): Promise<AssignmentRow | null> {
   const [row] = await db<AssignmentRow[]>`select * from assignments where hero_id = ${heroId} and state = 'active'`;

@@ -83,8 +83,3 @@ export async function refreshHeroStatus(tx: Tx, heroIds: string[]): Promise<Hero
 export async function setDuty(tx: Tx, heroId: string, onDuty: boolean): Promise<void> {
   await tx`update heroes set on_duty = ${onDuty}, updated_at = now() where id = ${heroId}`;
 }
-
-export async function hasActiveAssignment(db: Db, heroId: string): Promise<boolean> {
-  const [row] = await db`select 1 from assignments where hero_id = ${heroId} and state = 'active'`;
-  return row !== undefined;
-}

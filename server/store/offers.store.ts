@@ -23,7 +23,9 @@ export interface Candidate { heroId: string; distanceKm: number }
  * Inserts offers for the best `batch` candidates that Postgres agrees are free:
  * on duty, skilled, no active assignment, no pending offer, and not already tried
  * on this incident (declined, released, or expired unless `retryExpired`).
- * Candidates arrive ranked; rank order is kept.
+ * Candidates arrive ranked; rank order is kept. The chosen heroes' rows are locked
+ * with SKIP LOCKED: concurrent rounds nearby take the next free hero instead of all
+ * queueing on the nearest one and then finding it taken.
  */
 export async function insertOffers(tx: Tx, args: {
   incidentId: string; slot: number; round: number; skill: string | null; candidates: Candidate[];
@@ -33,20 +35,25 @@ export async function insertOffers(tx: Tx, args: {
   const ids = args.candidates.map((c) => c.heroId);
   const dists = args.candidates.map((c) => c.distanceKm);
   return tx<OfferRow[]>`
+    with picked as (
+      select h.id as hero_id, c.distance_km, c.rank
+        from unnest(${ids}::text[], ${dists}::float8[]) with ordinality as c(hero_id, distance_km, rank)
+        join heroes h on h.id = c.hero_id
+       where h.on_duty
+         and (${args.skill}::text is null or ${args.skill}::text = any(h.skills))
+         and not exists (select 1 from assignments a where a.hero_id = c.hero_id
+                          and (a.state = 'active' or a.incident_id = ${args.incidentId}))
+         and not exists (select 1 from offers o where o.hero_id = c.hero_id
+                          and (o.state = 'pending'
+                               or (o.incident_id = ${args.incidentId}
+                                   and (o.state = 'declined' or (o.state = 'expired' and not ${args.retryExpired})))))
+       order by c.rank
+       limit ${args.batch}
+         for update of h skip locked
+    )
     insert into offers (id, incident_id, hero_id, slot, round, distance_km, expires_at)
-    select gen_random_uuid()::text, ${args.incidentId}, c.hero_id, ${args.slot}, ${args.round}, c.distance_km, ${args.expiresAt}
-      from unnest(${ids}::text[], ${dists}::float8[]) with ordinality as c(hero_id, distance_km, rank)
-      join heroes h on h.id = c.hero_id
-     where h.on_duty
-       and (${args.skill}::text is null or ${args.skill}::text = any(h.skills))
-       and not exists (select 1 from assignments a where a.hero_id = c.hero_id
-                        and (a.state = 'active' or a.incident_id = ${args.incidentId}))
-       and not exists (select 1 from offers o where o.hero_id = c.hero_id
-                        and (o.state = 'pending'
-                             or (o.incident_id = ${args.incidentId}
-                                 and (o.state = 'declined' or (o.state = 'expired' and not ${args.retryExpired})))))
-     order by c.rank
-     limit ${args.batch}
+    select gen_random_uuid()::text, ${args.incidentId}, hero_id, ${args.slot}, ${args.round}, distance_km, ${args.expiresAt}
+      from picked order by rank
     on conflict (hero_id) where state = 'pending' do nothing
     returning *`;
 }

@@ -43,10 +43,6 @@ export async function enqueueMany(tx: Tx, entries: OutboxEntry[]): Promise<void>
      order by n`;
 }
 
-/** Wakes every relay in the cluster when this transaction commits. */
-export async function notifyRelays(tx: Tx, channel: string): Promise<void> {
-  await tx`select pg_notify(${channel}, '')`;
-}
 
 /** Claims due rows; rows another relay holds are skipped, not waited for. */
 export async function claimOutbox(tx: Tx, limit: number): Promise<OutboxRow[]> {

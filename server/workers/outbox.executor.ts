@@ -1,7 +1,7 @@
 // What each outbox topic means, carried out. Pushes are Socket.IO emits (at most once
 // on the wire; clients re-sync from `session` / `snapshot`), jobs go to BullMQ with
 // ids derived from the row, and hero statuses go to Redis with their version.
-import type { Sql } from '../db.ts';
+import { withDeadline, type Sql } from '../db.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import type { Logger } from '../log.ts';
 import { heroSession } from '../services/hero.service.ts';
@@ -25,6 +25,8 @@ export interface ExecutorDeps {
   notifier: Notifier;
   log: Logger;
 }
+
+const EFFECT_DEADLINE_MS = 3_000;
 
 type Handlers = { [T in OutboxTopic]: (payload: OutboxTopics[T], row: OutboxRow<T>) => Promise<void> };
 
@@ -66,7 +68,9 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
     const done = new Set<string>();
     for (const row of rows) {
       try {
-        await (handlers[row.topic] as (p: unknown, r: OutboxRow) => Promise<void>)(row.payload, row);
+        // A hung effect (Redis away) fails this row for a later pass instead of
+        // holding the relay, and with it every other push, hostage.
+        await withDeadline((handlers[row.topic] as (p: unknown, r: OutboxRow) => Promise<void>)(row.payload, row), EFFECT_DEADLINE_MS, row.topic);
         done.add(row.id);
       } catch (err) {
         d.log.warn({ err, topic: row.topic, incidentId: row.incident_id ?? undefined, outboxId: row.id }, 'outbox effect failed; will retry');

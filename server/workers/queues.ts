@@ -26,10 +26,14 @@ export class Queues {
   readonly sweeps: Queue;
   private workers: Worker[] = [];
 
-  constructor(private readonly connection: Redis, private readonly prefix: string, private readonly log: Logger) {
-    this.dispatch = new Queue<DispatchJob>('dispatch', { connection, prefix });
-    this.expiry = new Queue<ExpiryJob>('expiry', { connection, prefix });
-    this.sweeps = new Queue('sweep', { connection, prefix });
+  /**
+   * `producer` fails fast (adds must not hang the outbox relay while Redis is away);
+   * `connection` is for workers, whose blocking reads must wait forever.
+   */
+  constructor(producer: Redis, private readonly connection: Redis, private readonly prefix: string, private readonly log: Logger) {
+    this.dispatch = new Queue<DispatchJob>('dispatch', { connection: producer, prefix });
+    this.expiry = new Queue<ExpiryJob>('expiry', { connection: producer, prefix });
+    this.sweeps = new Queue('sweep', { connection: producer, prefix });
   }
 
   /**

@@ -7,6 +7,7 @@ import { isFinalState } from '../../shared/domain.ts';
 import type { Alert } from '../../shared/types.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import { inTx, type ServiceContext } from '../services/context.ts';
+import { DISPATCHABLE } from '../services/dispatch.service.ts';
 import { expireOffer } from '../services/offer.service.ts';
 import { releaseHeroes } from '../services/release.service.ts';
 import { lockIncident, setDeadline } from '../store/incidents.store.ts';
@@ -20,7 +21,6 @@ export interface SweepReport {
   heroesStale: number;
 }
 
-const DISPATCHABLE = new Set(['reported', 'dispatching', 'escalated']);
 const BATCH = 500;
 
 const alertRow = (alert: Alert) => ({ topic: 'alert' as const, payload: alert, incidentId: alert.incidentId ?? null });
