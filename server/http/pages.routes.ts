@@ -30,6 +30,8 @@ export function pageRoutes(router: Router, opts: { tilesUrl: string | undefined 
   router.add('GET', '/', () => file(PAGES, 'dispatcher.html'));
   router.add('GET', '/report', () => file(PAGES, 'civilian.html'));
   router.add('GET', '/hero', () => file(PAGES, 'hero.html'));
+  // Browsers ask for it unprompted; an empty answer keeps their consoles clean.
+  router.add('GET', '/favicon.ico', () => ({ status: 204 }));
   // Before `/assets/:name`: the first matching route wins.
   router.add('GET', '/assets/config.json', () => ({ status: 200, body: { tilesUrl: opts.tilesUrl ?? null } }));
   router.add('GET', '/assets/:name', (req) => file(`${PAGES}assets/`, req.params.name!));
