@@ -75,6 +75,8 @@ test('report on /report → accept on /hero → followed on / → resolved, all 
   await row.locator('[data-testid="incident-state"]:has-text("assigned")').waitFor();
   await civPage.locator('[data-testid="incident-state"]:has-text("assigned")').waitFor();
   await civPage.locator('[data-testid="hero-name"]:has-text("Captain Test")').waitFor();
+  // Heroes are coloured by status on the map: the hero shows as assigned within a batch.
+  await console.locator(`[data-testid="map-heroes"] [data-hero-id="${hero.id}"][data-status="assigned"]`).waitFor({ state: 'attached' });
   await row.click();
   await console.locator(`[data-testid="incident-detail"][data-incident-id="${incidentId}"]`).waitFor();
   await shot(console, 'dispatcher');
