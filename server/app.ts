@@ -5,6 +5,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'socket.io';
 import type { Config } from './config.ts';
+import { Admission } from './admission.ts';
 import { createAuth, type Auth } from './auth.ts';
 import { createSql, type Sql } from './db.ts';
 import { LocationWriter } from './geo/location.writer.ts';
@@ -126,7 +127,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   healthRoutes(router, { sql, redis, metrics, isDraining: () => draining });
   pageRoutes(router, { tilesUrl: config.MAP_TILES_URL });
   heroRoutes(router, { ctx, auth, positions });
-  incidentRoutes(router, { ctx, auth, redis, keys });
+  const admission = new Admission({ concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS });
+  incidentRoutes(router, { ctx, auth, redis, keys, admission });
   registerHeroHandlers(nsp.hero, ctx, locations);
   registerCivilianHandlers(nsp.civilian, ctx, sql, positions);
   registerDispatchHandlers(nsp.dispatch, ctx, sql, positions);

@@ -44,6 +44,10 @@ const schema = z.object({
   HERO_BATCH_MS: int(1_000, 50),
   /** Per-user budgets: reports per minute, location pings per 10 s. */
   REPORTS_PER_MINUTE: int(30, 1),
+  /** Burst admission: report transactions at once, how many may wait, and for how long. */
+  REPORTS_CONCURRENCY: int(6, 1),
+  REPORTS_QUEUE_MAX: int(500, 0),
+  REPORTS_QUEUE_WAIT_MS: int(2_000, 10),
   PINGS_PER_10S: int(50, 1),
   /** An offer the hero's app has not acknowledged by then escalates to push, SMS, voice. */
   OFFER_ACK_MS: int(3_000, 100),

@@ -14,8 +14,9 @@ import { incidentEvents, incidentView, incidentViews, listIncidents } from '../s
 import type { IncidentView } from '../../shared/types.ts';
 import { body, identify } from './parse.ts';
 import type { Router } from './router.ts';
+import type { Admission } from '../admission.ts';
 
-export interface IncidentRouteDeps { ctx: ServiceContext; auth: Auth; redis: Redis; keys: RedisKeys }
+export interface IncidentRouteDeps { ctx: ServiceContext; auth: Auth; redis: Redis; keys: RedisKeys; admission: Admission }
 
 function canRead(who: TokenClaims, incident: IncidentView): boolean {
   if (who.role === 'dispatcher') return true;
@@ -52,7 +53,7 @@ export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
       const wait = await fixedWindow(d.redis, d.keys.rate('report', who.sub), ctx.config.REPORTS_PER_MINUTE, 60);
       if (wait > 0) throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
     }
-    const { created, incident } = await reportIncident(ctx, who.sub, key.data, input);
+    const { created, incident } = await d.admission.run(input.severity, () => reportIncident(ctx, who.sub, key.data, input));
     return { status: created ? 201 : 200, body: incident, headers: { location: `/v1/incidents/${incident.id}` } };
   });
 

@@ -67,7 +67,7 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
     if (offers.length === 0 && locked.state === 'escalated') {
       // Humans were alerted already; a retry that finds nobody again changes nothing
       // worth an audit row and a push to every screen.
-      await enqueue(tx, 'dispatch', { incidentId, delayMs: config.ESCALATED_RETRY_MS }, incidentId);
+      await enqueue(tx, 'dispatch', { incidentId, delayMs: config.ESCALATED_RETRY_MS, severity: locked.severity }, incidentId);
       await setDeadline(tx, incidentId, new Date(Date.now() + config.ESCALATED_RETRY_MS + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }
@@ -79,7 +79,7 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       // Nobody free in range: try again later, slower once humans have been alerted
       // (by the state after this round, which may just have escalated).
       const delayMs = saved.state === 'escalated' ? config.ESCALATED_RETRY_MS : config.DISPATCH_RETRY_MS;
-      await enqueue(tx, 'dispatch', { incidentId, delayMs }, incidentId);
+      await enqueue(tx, 'dispatch', { incidentId, delayMs, severity: locked.severity }, incidentId);
       await setDeadline(tx, incidentId, new Date(Date.now() + delayMs + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }

@@ -24,7 +24,7 @@ type EffectRunner = (tx: Tx, row: IncidentRow, event: IncidentEvent, touched: Se
 
 const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   async requestDispatch(tx, row) {
-    await enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0 }, row.id);
+    await enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
   },
   async withdrawOffers(tx, row, event, touched) {
     const reason = event.type === 'CANCEL' ? 'cancelled' : 'taken';

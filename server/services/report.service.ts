@@ -52,7 +52,7 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
       id, kind: input.kind, severity: input.severity, location: input.location, description: input.description ?? '',
       needs, reportedBy: civilianId, snapshot, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
     });
-    await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0 }, id);
+    await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: input.severity }, id);
     await enqueue(tx, 'push:incident', { incident: toIncidentView(inserted, []) }, id);
     return { created: true, id };
   });

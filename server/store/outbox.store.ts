@@ -2,12 +2,13 @@
 // for them, relayed after commit (server/workers/outbox.relay.ts). Nothing else
 // starts work, so a crash can delay an effect but never lose it.
 import type { Tx, Sql } from '../db.ts';
+import type { Severity } from '../../shared/domain.ts';
 import type { Alert, IncidentView, OfferPush } from '../../shared/types.ts';
 import type { HeroStatusChange } from './heroes.store.ts';
 
 export interface OutboxTopics {
-  /** Start (or retry, after `delayMs`) a dispatch round. */
-  dispatch: { incidentId: string; delayMs: number };
+  /** Start (or retry, after `delayMs`) a dispatch round; severity orders the queue. */
+  dispatch: { incidentId: string; delayMs: number; severity?: Severity };
   'offer:expire': { offerId: string; incidentId: string; expiresAt: number };
   'push:offer': { heroId: string; offer: OfferPush };
   'push:withdrawn': { heroId: string; offerId: string; reason: string };

@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import { heroSession } from '../services/hero.service.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { civilianStatus } from '../services/views.ts';
+import { getIncident } from '../store/incidents.store.ts';
 import type { OutboxRow, OutboxTopic, OutboxTopics } from '../store/outbox.store.ts';
 import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
 import { rooms, type Namespaces } from '../sockets/namespaces.ts';
@@ -32,7 +33,11 @@ type Handlers = { [T in OutboxTopic]: (payload: OutboxTopics[T], row: OutboxRow<
 
 export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
   const handlers: Handlers = {
-    dispatch: (p, row) => d.queues.addDispatch(p.incidentId, row.id, p.delayMs),
+    dispatch: async (p, row) => {
+      // Paths that start from an offer do not know the severity; the incident does.
+      const severity = p.severity ?? (await getIncident(d.sql, p.incidentId))?.severity ?? 'high';
+      await d.queues.addDispatch(p.incidentId, row.id, p.delayMs, severity);
+    },
     'offer:expire': (p) => d.queues.addExpiry(p.offerId, p.incidentId, p.expiresAt),
     'push:offer': async (p) => {
       const { offerId, incident } = p.offer;

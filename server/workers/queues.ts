@@ -2,6 +2,7 @@
 // job id de-duplicates only while the job exists: every handler is idempotent.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Severity } from '../../shared/domain.ts';
 import type { Logger } from '../log.ts';
 
 export interface DispatchJob { incidentId: string }
@@ -12,6 +13,8 @@ export interface QueueHandlers {
   expire: (job: ExpiryJob) => Promise<unknown>;
   sweep: () => Promise<unknown>;
 }
+
+const PRIORITY: Record<Severity, number> = { critical: 1, high: 2, medium: 3, low: 4 };
 
 const JOB_DEFAULTS = {
   removeOnComplete: true,
@@ -47,9 +50,14 @@ export class Queues {
     return true;
   }
 
-  /** `key` makes the add idempotent: the outbox row id, so a re-relayed row adds nothing. */
-  async addDispatch(incidentId: string, key: string, delayMs: number): Promise<void> {
-    await this.dispatch.add('round', { incidentId }, { ...JOB_DEFAULTS, jobId: `dispatch-${incidentId}-${key}`, delay: Math.max(0, delayMs) });
+  /**
+   * `key` makes the add idempotent: the outbox row id, so a re-relayed row adds nothing.
+   * In a burst, waiting rounds run critical first (BullMQ: lower priority number first).
+   */
+  async addDispatch(incidentId: string, key: string, delayMs: number, severity: Severity): Promise<void> {
+    await this.dispatch.add('round', { incidentId }, {
+      ...JOB_DEFAULTS, jobId: `dispatch-${incidentId}-${key}`, delay: Math.max(0, delayMs), priority: PRIORITY[severity],
+    });
   }
 
   async addExpiry(offerId: string, incidentId: string, expiresAt: number): Promise<void> {

@@ -46,7 +46,7 @@ async function healOverdueIncident(ctx: ServiceContext, id: string, report: Swee
         await setDeadline(tx, id, new Date(pending.last.getTime() + config.DISPATCH_DEADLINE_MS));
         return;
       }
-      await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0 }, id);
+      await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: row.severity }, id);
       await setDeadline(tx, id, new Date(now + config.DISPATCH_DEADLINE_MS));
       await enqueue(tx, 'alert', {
         type: 'incident_stuck', incidentId: id, at: now,
