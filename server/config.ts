@@ -44,6 +44,9 @@ const schema = z.object({
   HERO_BATCH_MS: int(1_000, 50),
   /** Per-user budgets: reports per minute, location pings per 10 s. */
   REPORTS_PER_MINUTE: int(30, 1),
+  /** A report of the same kind this close to an open incident this recent is linked to it. */
+  DEDUPE_RADIUS_M: int(100, 0),
+  DEDUPE_WINDOW_MS: int(300_000, 0),
   /** Burst admission: report transactions at once, how many may wait, and for how long. */
   REPORTS_CONCURRENCY: int(6, 1),
   REPORTS_QUEUE_MAX: int(500, 0),
@@ -84,7 +87,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
-  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_'];
+  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_'];
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const unknown = [...Object.keys(env).filter((k) => FAMILIES.some((f) => k.startsWith(f))), ...Object.keys(overrides)]

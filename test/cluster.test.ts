@@ -29,6 +29,7 @@ test.before(async (ctx) => {
   const env = {
     DB_SCHEMA: ctx.stores.schema, REDIS_PREFIX: ctx.stores.prefix, LOG_LEVEL: 'warn', OFFER_BATCH_CRITICAL: '30',
     SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_DEADLINE_MS: '500', DISPATCH_RETRY_MS: '200', REPORTS_PER_MINUTE: '100000',
+    DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
   };
   for (let attempt = 1; ; attempt++) {
     const basePort = 20_000 + Math.floor(Math.random() * 30_000);

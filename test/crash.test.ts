@@ -100,6 +100,7 @@ async function streamTrial(trial: number): Promise<{ reports: number; lost: numb
     DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: '300', DISPATCH_DEADLINE_MS: '500',
     // One round finds nobody (no heroes), then the next waits long enough for the outbox to go quiet.
     DISPATCH_RETRY_MS: '60000', ESCALATED_RETRY_MS: '60000', REPORTS_PER_MINUTE: '100000',
+    DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
   };
   const civilian = await token('civilian', uid('civ-'));
   const sent: Sent[] = [];

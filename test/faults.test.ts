@@ -20,6 +20,7 @@ import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { area, east, heroOnline, matchable, report, type OnlineHero } from './helpers/world.ts';
 
 const FAST = {
+  DEDUPE_RADIUS_M: 0, // separate emergencies at one spot
   SWEEP_INTERVAL_MS: 300, DISPATCH_DEADLINE_MS: 500, OFFER_TIMEOUT_MS: 1_500, HERO_LOST_AFTER_MS: 1_500,
   LOCATION_FRESH_MS: 2_000, DISPATCH_RETRY_MS: 200, ESCALATED_RETRY_MS: 1_000,
 };

@@ -10,7 +10,7 @@ import { fixedWindow } from '../ratelimit.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { assignByHand, cancelIncident, reassign } from '../services/override.service.ts';
 import { idempotencyKeyExists, reportIncident } from '../services/report.service.ts';
-import { incidentEvents, incidentView, incidentViews, listIncidents } from '../store/incidents.store.ts';
+import { incidentEvents, incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
 import type { IncidentView } from '../../shared/types.ts';
 import { body, identify } from './parse.ts';
 import type { Router } from './router.ts';
@@ -18,16 +18,16 @@ import type { Admission } from '../admission.ts';
 
 export interface IncidentRouteDeps { ctx: ServiceContext; auth: Auth; redis: Redis; keys: RedisKeys; admission: Admission }
 
-function canRead(who: TokenClaims, incident: IncidentView): boolean {
+async function canRead(d: IncidentRouteDeps, who: TokenClaims, incident: IncidentView): Promise<boolean> {
   if (who.role === 'dispatcher') return true;
-  if (who.role === 'civilian') return incident.reportedBy === who.sub;
+  if (who.role === 'civilian') return incident.reportedBy === who.sub || isReporter(d.ctx.sql, incident.id, who.sub);
   return incident.assignments.some((a) => a.heroId === who.sub);
 }
 
 async function readable(d: IncidentRouteDeps, who: TokenClaims, id: string): Promise<IncidentView> {
   const incident = await incidentView(d.ctx.sql, id);
   if (!incident) throw new AppError('not_found', 'no such incident');
-  if (!canRead(who, incident)) throw new AppError('forbidden', 'not your incident');
+  if (!(await canRead(d, who, incident))) throw new AppError('forbidden', 'not your incident');
   return incident;
 }
 

@@ -70,7 +70,7 @@ export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, 
   for (const effect of step.effects) await EFFECTS[effect](tx, saved, event, touched);
   await refreshHeroStatus(tx, [...touched]);
   const assignments = (await assignmentsOf(tx, [saved.id])).get(saved.id) ?? [];
-  await enqueue(tx, 'push:incident', { incident: toIncidentView(saved, assignments) }, saved.id);
+  await enqueue(tx, 'push:incident', { incident: toIncidentView(saved, assignments), coReporters: saved.co_reporters }, saved.id);
   if (saved.state !== row.state) {
     ctx.log.info({ incidentId: saved.id, from: row.state, to: saved.state, event: type, actor: opts.actor }, 'incident moved');
   }

@@ -6,7 +6,7 @@ import type { ReportInput } from '../../shared/schemas.ts';
 import type { IncidentView, Need } from '../../shared/types.ts';
 import type { Db } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { getIncident, incidentViews, insertIncident, toIncidentView } from '../store/incidents.store.ts';
+import { addCoReporter, findDuplicate, getIncident, incidentViews, insertIncident, toIncidentView } from '../store/incidents.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 
@@ -45,6 +45,22 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
         throw new AppError('idempotency_mismatch', 'This Idempotency-Key was already used for a different report.');
       }
       return { created: false, id: prior.incident_id };
+    }
+    // The same emergency reported again (same kind, close by, recently): link this
+    // civilian to it instead of sending more heroes. Reports in one ~1 km cell and kind
+    // are serialised so two reports at once cannot both miss each other.
+    if (ctx.config.DEDUPE_RADIUS_M > 0) {
+      const cell = `${input.kind}:${Math.round(input.location.lat * 100)}:${Math.round(input.location.lng * 100)}`;
+      await tx`select pg_advisory_xact_lock(hashtext(${cell}))`;
+      const same = await findDuplicate(tx, {
+        kind: input.kind, ...input.location, radiusM: ctx.config.DEDUPE_RADIUS_M, windowMs: ctx.config.DEDUPE_WINDOW_MS,
+      });
+      if (same) {
+        await addCoReporter(tx, same.id, civilianId);
+        await tx`update idempotency_keys set incident_id = ${same.id} where actor = ${civilianId} and key = ${key}`;
+        ctx.log.info({ incidentId: same.id, civilianId }, 'duplicate report linked');
+        return { created: false, id: same.id };
+      }
     }
     const slots = needs.flatMap((n) => Array.from({ length: n.count }, () => ({ skill: n.skill })));
     const snapshot = startIncident({ slots, maxRounds: ctx.config.DISPATCH_MAX_ROUNDS });

@@ -6,7 +6,7 @@ import { AppError } from '../errors.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { civilianStatus } from '../services/views.ts';
-import { incidentView, incidentViews, listIncidents } from '../store/incidents.store.ts';
+import { incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
 import { acked } from './ack.ts';
 import { rooms, type CivilianNamespace } from './namespaces.ts';
 
@@ -24,7 +24,7 @@ export function registerCivilianHandlers(nsp: CivilianNamespace, ctx: ServiceCon
 
     socket.on('incident:watch', acked(ctx.log, 'incident:watch', watchSchema, async ({ incidentId }) => {
       const incident = await incidentView(db, incidentId);
-      if (!incident || incident.reportedBy !== civilianId) throw new AppError('not_found', 'no such incident of yours');
+      if (!incident || !(await isReporter(db, incidentId, civilianId))) throw new AppError('not_found', 'no such incident of yours');
       return { incident };
     }));
   });

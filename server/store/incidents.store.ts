@@ -14,6 +14,8 @@ export interface IncidentRow {
   description: string;
   needs: Need[];
   reported_by: string;
+  /** Civilians whose duplicate reports were linked to this incident. */
+  co_reporters: string[];
   snapshot: PersistedIncident;
   version: number;
   deadline_at: Date | null;
@@ -75,6 +77,36 @@ export async function saveStep(tx: Tx, row: IncidentRow, step: {
   return saved;
 }
 
+/** The reporter, or a civilian whose report was linked to it. */
+export async function isReporter(db: Db, id: string, civilianId: string): Promise<boolean> {
+  const [row] = await db`select 1 from incidents where id = ${id} and (reported_by = ${civilianId} or ${civilianId} = any(co_reporters))`;
+  return row !== undefined;
+}
+
+/**
+ * An open incident of the same kind within `radiusM` reported in the last `windowMs`:
+ * the same emergency reported again. Locked, so the link is made against its truth.
+ */
+export async function findDuplicate(tx: Tx, q: { kind: string; lat: number; lng: number; radiusM: number; windowMs: number }): Promise<IncidentRow | null> {
+  const dLat = q.radiusM / 111_320;
+  const dLng = dLat / Math.max(0.01, Math.cos((q.lat * Math.PI) / 180));
+  const [row] = await tx<IncidentRow[]>`
+    select * from incidents
+     where kind = ${q.kind} and state not in ('resolved', 'cancelled')
+       and created_at > now() - make_interval(secs => ${q.windowMs / 1000})
+       and lat between ${q.lat - dLat} and ${q.lat + dLat} and lng between ${q.lng - dLng} and ${q.lng + dLng}
+       and 2 * 6371000 * asin(sqrt(power(sin(radians(lat - ${q.lat}) / 2), 2)
+             + cos(radians(${q.lat})) * cos(radians(lat)) * power(sin(radians(lng - ${q.lng}) / 2), 2))) <= ${q.radiusM}
+     order by created_at limit 1
+       for update`;
+  return row ?? null;
+}
+
+export async function addCoReporter(tx: Tx, id: string, civilianId: string): Promise<void> {
+  await tx`update incidents set co_reporters = array_append(co_reporters, ${civilianId})
+            where id = ${id} and reported_by <> ${civilianId} and not (${civilianId} = any(co_reporters))`;
+}
+
 export async function setDeadline(db: Db, id: string, deadlineAt: Date | null): Promise<void> {
   await db`update incidents set deadline_at = ${deadlineAt} where id = ${id}`;
 }
@@ -120,7 +152,7 @@ export async function listIncidents(db: Db, filter: { states?: IncidentState[]; 
     select * from incidents
      where true
        ${filter.states ? db`and state = any(${filter.states})` : db``}
-       ${filter.reportedBy !== undefined ? db`and reported_by = ${filter.reportedBy}` : db``}
+       ${filter.reportedBy !== undefined ? db`and (reported_by = ${filter.reportedBy} or ${filter.reportedBy} = any(co_reporters))` : db``}
        ${filter.openOnly ? db`and state not in ('resolved', 'cancelled')` : db``}
      order by created_at desc limit ${limit}`;
 }

@@ -15,7 +15,7 @@ export interface OutboxTopics {
   'push:released': { heroId: string; incidentId: string; reason: string };
   'push:session': { heroId: string };
   /** The incident as this transaction committed it: every version reaches the screens. */
-  'push:incident': { incident: IncidentView };
+  'push:incident': { incident: IncidentView; coReporters?: string[] };
   'hero:status': HeroStatusChange;
   alert: Alert;
 }

@@ -58,9 +58,10 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
     'push:withdrawn': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer:withdrawn', { offerId: p.offerId, reason: p.reason }); },
     'push:released': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('assignment:released', { incidentId: p.incidentId, reason: p.reason }); },
     'push:session': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('session', await heroSession(d.ctx, p.heroId)); },
-    'push:incident': async ({ incident }) => {
+    'push:incident': async ({ incident, coReporters = [] }) => {
       d.nsp.dispatch.to(rooms.dispatchers).emit('incident', incident);
-      d.nsp.civilian.to(rooms.civilian(incident.reportedBy)).emit('incident:status', await civilianStatus(d.sql, d.positions, incident));
+      const reporters = [incident.reportedBy, ...coReporters].map(rooms.civilian);
+      d.nsp.civilian.to(reporters).emit('incident:status', await civilianStatus(d.sql, d.positions, incident));
     },
     'hero:status': async (p) => {
       await d.positions.setStatus(p.id, p.status, p.version, p.mode);
