@@ -1,0 +1,132 @@
+// Command line of `npm run simulate`. Every option is validated; a bad one stops with usage.
+import type { LatLng } from './types.ts';
+
+export interface SimOptions {
+  url: string;
+  heroes: number;
+  ratePerMin: number;
+  minutes: number;
+  accept: number;
+  decline: number;
+  ignore: number;
+  vanish: number;
+  air: number;
+  cityKm: number;
+  center: LatLng;
+  seed: string;
+  speedup: number;
+  secret: string | null;
+  drainS: number;
+  checkMax: number;
+}
+
+export const USAGE = `usage: npm run simulate -- [options]
+  --url URL            dispatch server (default http://127.0.0.1:3000)
+  --heroes N           heroes to register and put on duty (default 100)
+  --rate R[/min|/s|/h] civilian reports per minute (default 60/min)
+  --minutes M          hard stop after M minutes (default 10)
+  --accept P --decline P --ignore P
+                       how heroes answer offers (default 0.8 / 0.1 / 0.1, normalised)
+  --vanish P           chance a hero vanishes mid-rescue, for good (default 0.02)
+  --air P              share of air heroes (default 0.2)
+  --city-km K          side of the square city in km (default 12)
+  --center LAT,LNG     city centre (default 40.75,-73.98)
+  --seed S             any string; reproduces city, heroes and report mix (default random)
+  --speedup X          compress travel and rescue times (default 1)
+  --secret S           JWT secret (default JWT_SECRET / the server's config default)
+  --drain S            seconds heroes keep working after the last report (default 5)
+  --check-max N        reports to verify one by one at the end (default 5000; a sample above)`;
+
+class UsageError extends Error {}
+
+function num(name: string, raw: string, min: number, max = Number.POSITIVE_INFINITY): number {
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) throw new UsageError(`--${name}: expected a number in [${min}, ${max}], got "${raw}"`);
+  return v;
+}
+
+function rate(raw: string): number {
+  const m = /^\s*([0-9]*\.?[0-9]+)\s*(?:\/\s*(min|m|s|sec|h|hour))?\s*$/.exec(raw);
+  if (!m) throw new UsageError(`--rate: expected R, R/min, R/s or R/h, got "${raw}"`);
+  const v = Number(m[1]);
+  const unit = m[2] ?? 'min';
+  const perMin = unit.startsWith('s') ? v * 60 : unit.startsWith('h') ? v / 60 : v;
+  if (perMin <= 0 || perMin > 100_000) throw new UsageError(`--rate: ${perMin}/min is out of range`);
+  return perMin;
+}
+
+function center(raw: string): LatLng {
+  const [a, b, ...rest] = raw.split(',').map((s) => Number(s.trim()));
+  if (a === undefined || b === undefined || rest.length || !Number.isFinite(a) || !Number.isFinite(b) || Math.abs(a) > 85 || Math.abs(b) > 180) {
+    throw new UsageError(`--center: expected lat,lng, got "${raw}"`);
+  }
+  return { lat: a, lng: b };
+}
+
+export function parseArgs(argv: string[]): SimOptions {
+  const raw = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    if (eq > 0) raw.set(a.slice(2, eq), a.slice(eq + 1));
+    else {
+      const v = argv[i + 1];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      raw.set(a.slice(2), v);
+      i++;
+    }
+  }
+  const known = ['url', 'heroes', 'rate', 'minutes', 'accept', 'decline', 'ignore', 'vanish', 'air', 'city-km', 'center', 'seed', 'speedup', 'secret', 'drain', 'check-max'];
+  const unknown = [...raw.keys()].filter((k) => !known.includes(k));
+  if (unknown.length) throw new UsageError(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
+  const get = (k: string) => raw.get(k);
+  const url = (get('url') ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url: expected http(s)://host[:port], got "${url}"`);
+  let accept = num('accept', get('accept') ?? '0.8', 0, 1);
+  let decline = num('decline', get('decline') ?? '0.1', 0, 1);
+  let ignore = num('ignore', get('ignore') ?? '0.1', 0, 1);
+  // Give the remainder to the ones left unset, then normalise whatever was said.
+  const setKeys = ['accept', 'decline', 'ignore'].filter((k) => raw.has(k));
+  if (setKeys.length > 0 && setKeys.length < 3) {
+    const rest = Math.max(0, 1 - setKeys.reduce((s, k) => s + ({ accept, decline, ignore } as Record<string, number>)[k]!, 0));
+    const unset = ['accept', 'decline', 'ignore'].filter((k) => !raw.has(k));
+    if (unset.includes('accept')) accept = rest / unset.length;
+    if (unset.includes('decline')) decline = rest / unset.length;
+    if (unset.includes('ignore')) ignore = rest / unset.length;
+  }
+  const sum = accept + decline + ignore;
+  if (sum <= 0) throw new UsageError('--accept, --decline and --ignore cannot all be 0');
+  return {
+    url,
+    heroes: Math.round(num('heroes', get('heroes') ?? '100', 1, 50_000)),
+    ratePerMin: rate(get('rate') ?? '60'),
+    minutes: num('minutes', get('minutes') ?? '10', 0.05, 24 * 60),
+    accept: accept / sum,
+    decline: decline / sum,
+    ignore: ignore / sum,
+    vanish: num('vanish', get('vanish') ?? '0.02', 0, 1),
+    air: num('air', get('air') ?? '0.2', 0, 1),
+    cityKm: num('city-km', get('city-km') ?? '12', 0.5, 200),
+    center: center(get('center') ?? '40.75,-73.98'),
+    seed: get('seed') ?? String(Math.floor(Math.random() * 1e9)),
+    speedup: num('speedup', get('speedup') ?? '1', 0.1, 100),
+    secret: get('secret') ?? null,
+    drainS: num('drain', get('drain') ?? '5', 0, 600),
+    checkMax: Math.round(num('check-max', get('check-max') ?? '5000', 1, 1_000_000)),
+  };
+}
+
+export function parseArgsOrExit(argv: string[]): SimOptions {
+  try {
+    return parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`simulate: ${e.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,74 @@
+// The final report: totals, percentiles, what the heroes saw, and the checks.
+import type { SimOptions } from './args.ts';
+import type { CheckResult, ReportAudit } from './checks.ts';
+import type { City } from './city.ts';
+import type { DispatchObserver } from './dispatch.ts';
+import type { Fleet } from './fleet.ts';
+import { fmtMs, pct, severityTable, type Milestone, type Stats } from './stats.ts';
+
+const pcts = (xs: number[]) => `n=${xs.length} p50 ${fmtMs(pct(xs, 0.5))} p95 ${fmtMs(pct(xs, 0.95))} p99 ${fmtMs(pct(xs, 0.99))} max ${fmtMs(pct(xs, 1))}`;
+const share = (n: number, of: number) => (of > 0 ? ` (${((100 * n) / of).toFixed(1)}%)` : '');
+const states = (m: Map<string, number>) => [...m].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+
+export interface FinalInput {
+  opts: SimOptions;
+  city: City;
+  stats: Stats;
+  fleet: Fleet;
+  observer: DispatchObserver | null;
+  audit: ReportAudit | null;
+  checks: CheckResult[];
+  reportingS: number;
+  stopReason: string;
+  onDutyAtEnd: number;
+  /** Our incidents by state on /dispatch when the checks ended. */
+  statesAtCheck: Map<string, number>;
+}
+
+export function finalReport(f: FinalInput): string {
+  const { opts, stats: s, fleet, observer, audit } = f;
+  const r = s.reports;
+  const o = s.offers;
+  const answered = o.accepted + o.declined + o.ignored + o.taken + o.expired + o.withdrawn + o.other + o.noAnswer;
+  const air = fleet.heroes.filter((h) => h.mode === 'air').length;
+  const held = [...s.vanishedHolding.keys()];
+  const lines = [
+    '',
+    '=== city simulation: final report ===',
+    `run        ${opts.heroes} heroes requested, ${opts.ratePerMin}/min for up to ${opts.minutes} min, accept/decline/ignore ${opts.accept.toFixed(2)}/${opts.decline.toFixed(2)}/${opts.ignore.toFixed(2)}, vanish ${opts.vanish}, speedup ${opts.speedup}, seed ${opts.seed}`,
+    `city       ${opts.cityKm} km square around ${opts.center.lat},${opts.center.lng}; hot spots ${f.city.hotspots.map((h) => h.name).join(', ')}`,
+    `stopped    ${f.stopReason}; reported for ${f.reportingS.toFixed(1)} s, ${((performance.now() - s.createdAt) / 1000).toFixed(1)} s in all (setup and checks included)`,
+    '',
+    `reports    sent ${r.sent}: 201 ${r.created}, 200 ${r.replayed} (linked to an earlier incident: duplicate report or replay), refused ${r.refused}, unanswered ${r.unanswered}; retries ${r.retries} (429 ${r.throttled}, 5xx ${r.serverErrors}, network/timeout ${r.networkErrors}); double taps ${r.doubleTaps}`,
+    `           HTTP latency ${pcts(s.reportMs)}`,
+    `incidents  ${s.reported.size} distinct; by GET at the end: ${audit ? states(audit.finalStates) : 'not read'}`,
+    `           by /dispatch then: ${states(f.statesAtCheck)}`,
+    '',
+    `report → first offer (seen by heroes)   ${pcts(samples(s.firstOffer))}`,
+    `report → assigned (seen on /dispatch)   ${pcts(samples(s.assigned))}`,
+    ...severityTable(s.assigned).map((l) => `    ${l}`),
+    `report → resolved (seen on /dispatch)   ${pcts(samples(s.resolved))}`,
+    '',
+    `offers     received ${o.received}: accepted ${o.accepted}${share(o.accepted, answered)}, declined ${o.declined}${share(o.declined, answered)}, ignored ${o.ignored}${share(o.ignored, answered)}, taken ${o.taken}${share(o.taken, answered)}, expired ${o.expired}${share(o.expired, answered)}, withdrawn ${o.withdrawn}, other ${o.other}, no answer ${o.noAnswer}`,
+    `progress   en_route ${s.progress.en_route}, on_scene ${s.progress.on_scene}, resolved ${s.progress.resolved}, refused ${s.progress.refused}, no answer ${s.progress.noAnswer}`,
+    `heroes     registered ${s.heroes.registered} (${air} air), on duty at the end ${f.onDutyAtEnd}, vanished ${s.heroes.vanished}, released ${s.heroes.released}, resumed from session ${s.heroes.adopted}, disconnects ${s.heroes.disconnects}, pings ${s.heroes.pings}`,
+    `           incidents held by a vanished hero: ${held.length}${audit && audit.vanishedChecked ? `; still held at the end: ${audit.heldByVanished} of ${audit.vanishedChecked} (the server releases after HERO_LOST_AFTER_MS)` : ''}`,
+  ];
+  if (observer) {
+    const alerts = [...observer.alerts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+    lines.push(`dispatcher ${observer.events} incident events, ${observer.disconnects} disconnects; alerts: ${alerts}`);
+  }
+  if (s.notes.size) {
+    lines.push('', 'notes');
+    for (const [kind, n] of s.notes) lines.push(`  ${kind}: ${n.count}  e.g. ${n.examples.join(' | ').slice(0, 240)}`);
+  }
+  lines.push('', 'checks');
+  for (const c of f.checks) lines.push(`  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name} — ${c.detail}`);
+  const failed = f.checks.filter((c) => !c.ok).length;
+  lines.push('', failed ? `RESULT: FAIL (${failed} check${failed > 1 ? 's' : ''} failed)` : 'RESULT: PASS');
+  return lines.join('\n');
+}
+
+function samples(m: Milestone): number[] {
+  return m.samples;
+}

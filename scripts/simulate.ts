@@ -1,0 +1,167 @@
+// `npm run simulate -- --url http://127.0.0.1:3000 --heroes N --rate R/min [--minutes M] …`
+// A city in motion against a running dispatch server, through the wire contract only
+// (HTTP + Socket.IO): heroes patrol, answer offers like people, drive or fly to scenes,
+// rescue, resolve, sometimes vanish; civilians report at a rate with hot spots. Prints a
+// live summary every 2 s and, on Ctrl-C or after --minutes, a final report with checks.
+// Exit code 0 when every check passes, 1 when one fails, 2 on bad usage or setup.
+import { randomUUID } from 'node:crypto';
+import { createAuth } from '../server/auth.ts';
+import { loadConfig } from '../server/config.ts';
+import { parseArgsOrExit, type SimOptions } from './sim/args.ts';
+import { auditReports, judge, scanAssignments, type ReportAudit, type ScanResult } from './sim/checks.ts';
+import { City } from './sim/city.ts';
+import { Civilians } from './sim/civilians.ts';
+import { DispatchObserver } from './sim/dispatch.ts';
+import { Fleet } from './sim/fleet.ts';
+import { http } from './sim/http.ts';
+import { finalReport } from './sim/report.ts';
+import { Rng, seedFrom } from './sim/rng.ts';
+import { StatusLine, Stats, summaryLine } from './sim/stats.ts';
+import { sleep } from './sim/types.ts';
+
+const REPORT_GRACE_MS = 15_000; // retries of reports in flight at the stop
+const CHECKS_BUDGET_MS = 90_000;
+const SCAN_EVERY_MS = 15_000;
+
+const opts = parseArgsOrExit(process.argv.slice(2));
+const line = new StatusLine();
+
+function secretOf(o: SimOptions): string {
+  if (o.secret) return o.secret;
+  try {
+    return loadConfig(process.env).JWT_SECRET;
+  } catch (e) {
+    if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
+    console.error(`simulate: cannot read the JWT secret from the environment (${(e as Error).message}); pass --secret`);
+    process.exit(2);
+  }
+}
+
+// Ctrl-C once: stop reporting, finish, check, report. Twice: leave now.
+let stopReason: string | null = null;
+let stopAt = 0;
+let wakeStop: () => void = () => {};
+const stopRequested = new Promise<void>((r) => { wakeStop = r; });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopReason && performance.now() - stopAt < 1_000) return; // one keypress, relayed twice
+    if (stopReason) {
+      line.log(`simulate: ${sig} again, exiting without the final report`);
+      process.exit(130);
+    }
+    stopReason = sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
+    stopAt = performance.now();
+    line.log(`simulate: ${stopReason}, finishing (again to quit at once)…`);
+    wakeStop();
+  });
+}
+const stopOr = (ms: number) => Promise.race([sleep(ms), stopRequested]);
+
+const auth = createAuth(secretOf(opts));
+const stats = new Stats();
+// A stray rejection is a bug of ours to report, not a reason to lose the run's report.
+process.on('unhandledRejection', (e) => stats.note('unhandled rejection (simulator bug)', String((e as Error)?.stack ?? e).slice(0, 300)));
+const rng = new Rng(seedFrom(opts.seed));
+const city = new City(opts.center, opts.cityKm, rng);
+const runId = randomUUID().slice(0, 8);
+const dispatcherToken = await auth.sign({ role: 'dispatcher', sub: `sim-${runId}-dispatcher` });
+
+// The server must answer before anything else happens.
+try {
+  const ready = await http('GET', `${opts.url}/readyz`, { token: dispatcherToken, timeoutMs: 5_000 });
+  if (ready.status !== 200) line.log(`simulate: ${opts.url}/readyz answered ${ready.status}; going on anyway`);
+} catch (e) {
+  console.error(`simulate: cannot reach ${opts.url} (${(e as Error).message})`);
+  process.exit(2);
+}
+
+line.log(`simulate: run ${runId}, seed ${opts.seed}: ${opts.heroes} heroes, ${opts.ratePerMin}/min for ${opts.minutes} min, speedup ${opts.speedup}, city ${opts.cityKm} km around ${opts.center.lat},${opts.center.lng}`);
+const observer = new DispatchObserver(opts.url, dispatcherToken, stats);
+try {
+  await observer.start();
+} catch (e) {
+  observer.close();
+  console.error(`simulate: ${(e as Error).message}`);
+  process.exit(2);
+}
+
+const fleet = new Fleet({
+  url: opts.url, city, rng, stats, opts, dispatcherToken,
+  signHero: (id) => auth.sign({ role: 'hero', sub: id }),
+});
+const setupEnd = performance.now() + 120_000 + opts.heroes * 100;
+const setupGiveUp = () => (stopReason ? 0 : setupEnd);
+const failed = await fleet.register(opts.heroes, setupGiveUp);
+line.log(`simulate: ${fleet.heroes.length} heroes registered${failed ? `, ${failed} failed` : ''}; connecting…`);
+await fleet.connect(() => Math.min(setupGiveUp(), performance.now() + 30_000 + opts.heroes * 10));
+line.log(`simulate: ${fleet.onDuty()} of ${fleet.heroes.length} heroes on duty; civilians start reporting`);
+
+const civilians = new Civilians({
+  url: opts.url, ratePerMin: opts.ratePerMin, city, rng, stats, runId,
+  signCivilian: (id) => auth.sign({ role: 'civilian', sub: id }),
+});
+let phase = '';
+const live = () => line.show(summaryLine(stats, { states: observer.countStates(stats.reported.keys()), onDuty: fleet.onDuty(), heroes: fleet.heroes.length, phase }, line.width));
+const summary = setInterval(live, 2_000);
+
+// Invariant scans while the city runs, one at a time.
+let scanning = false;
+const scanner = setInterval(() => {
+  if (scanning) return;
+  scanning = true;
+  scanAssignments(opts.url, dispatcherToken).then(
+    (s) => {
+      stats.scans.runs += 1;
+      if (s.truncated) stats.scans.truncated += 1;
+      for (const v of s.violations) if (!stats.scans.violations.includes(v)) stats.scans.violations.push(v);
+    },
+    (e: unknown) => { stats.scans.failed += 1; stats.note('invariant scan failed', (e as Error).message); },
+  ).finally(() => { scanning = false; });
+}, SCAN_EVERY_MS);
+
+// A hard stop whatever happens below: every later step has its own deadline too.
+const hardStopMs = opts.minutes * 60_000 + opts.drainS * 1000 + REPORT_GRACE_MS + CHECKS_BUDGET_MS + 75_000;
+setTimeout(() => {
+  line.log('simulate: hard stop reached before the report was done; exiting');
+  process.exit(3);
+}, hardStopMs).unref();
+
+const reportingStarted = performance.now();
+if (!stopReason) {
+  stats.begin();
+  civilians.start();
+  await stopOr(opts.minutes * 60_000);
+}
+stopReason ??= `after ${opts.minutes} min`;
+civilians.stop(REPORT_GRACE_MS);
+const reportingS = (performance.now() - reportingStarted) / 1000;
+phase = 'draining';
+live();
+await Promise.race([civilians.drain(), sleep(REPORT_GRACE_MS + 11_000)]);
+clearInterval(scanner);
+await Promise.race([(async () => { while (scanning) await sleep(100); })(), sleep(16_000)]);
+if (opts.drainS > 0) await sleep(opts.drainS * 1000);
+
+phase = 'checking';
+live();
+const checksEnd = performance.now() + CHECKS_BUDGET_MS;
+let audit: ReportAudit | null = null;
+let auditError: string | null = null;
+let scan: ScanResult | null = null;
+let scanError: string | null = null;
+await Promise.all([
+  auditReports({ url: opts.url, token: dispatcherToken, stats, rng, max: opts.checkMax, giveUpAt: checksEnd - 10_000, patienceMs: 20_000 })
+    .then((a) => { audit = a; }, (e: unknown) => { auditError = (e as Error).message; }),
+  scanAssignments(opts.url, dispatcherToken).then((s) => { scan = s; }, (e: unknown) => { scanError = (e as Error).message; }),
+]);
+const statesAtCheck = observer.countStates(stats.reported.keys());
+clearInterval(summary);
+live();
+line.end();
+
+const onDutyAtEnd = fleet.onDuty();
+const checks = judge({ stats, audit, auditError, scan, scanError, overfilled: observer.overfilled.size });
+await Promise.race([fleet.stop(), sleep(10_000)]);
+observer.close();
+console.log(finalReport({ opts, city, stats, fleet, observer, audit, checks, reportingS, stopReason, onDutyAtEnd, statesAtCheck }));
+process.exit(checks.every((c) => c.ok) ? 0 : 1);
