@@ -1,0 +1,165 @@
+// Child process: heroes and civilians for the latency figures. It holds the hero
+// sockets and sends the HTTP reports itself, so "report sent" and "offer received" are
+// read from one clock. Hero behaviours:
+//   resolve  accept every offer, then en_route / on_scene / resolved at once (free again)
+//   ignore   acknowledge delivery only, never answer (offers expire)
+//   race     collect offers; the parent's `race` command answers them all at once
+import { randomUUID } from 'node:crypto';
+import { io, type Socket } from 'socket.io-client';
+import { childProgress, serve } from './ipc.ts';
+
+interface HeroIn { id: string; token: string; lat: number; lng: number }
+type Behaviour = 'resolve' | 'ignore' | 'race';
+interface OfferIn { offerId: string; incident: { id: string }; expiresAt: number }
+interface Ack { ok: boolean; reason?: string }
+
+const sockets = new Map<string, Socket>();
+let behaviour: Behaviour = 'ignore';
+/** incident id → when its first offer reached any hero (performance.now()). */
+const firstOffer = new Map<string, number>();
+/** Every offer seen, and every withdrawal, with wall-clock arrival (for expiry lateness). */
+const offers: { offerId: string; expiresAt: number; at: number }[] = [];
+const withdrawals: { offerId: string; reason: string; at: number }[] = [];
+const raceOffers = new Map<string, { heroId: string; offerId: string }[]>();
+const timers: NodeJS.Timeout[] = [];
+let resolved = 0;
+let acceptRefused = 0;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const jitter = (h: { lat: number; lng: number }) => ({ lat: h.lat + (Math.random() - 0.5) * 2e-4, lng: h.lng + (Math.random() - 0.5) * 2e-4 });
+const ask = (s: Socket, event: string, payload: unknown) => s.timeout(15_000).emitWithAck(event, payload).then((a: Ack) => a, () => null);
+
+async function acceptAndResolve(s: Socket, offer: OfferIn): Promise<void> {
+  const a = await ask(s, 'offer:accept', { offerId: offer.offerId });
+  if (!a?.ok) { acceptRefused += 1; return; }
+  for (const state of ['en_route', 'on_scene', 'resolved']) await ask(s, 'incident:progress', { incidentId: offer.incident.id, state });
+  resolved += 1;
+}
+
+function connectHero(url: string, h: HeroIn, pingEveryMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = io(url, { auth: { token: h.token, heroId: h.id }, transports: ['websocket'], forceNew: true });
+    sockets.set(h.id, s);
+    const timer = setTimeout(() => resolve(false), 30_000);
+    s.once('connect', () => { clearTimeout(timer); resolve(true); });
+    s.on('connect', () => s.emit('location', jitter(h)));
+    s.on('offer', (offer: OfferIn, ack?: (x: unknown) => void) => {
+      const at = performance.now();
+      if (typeof ack === 'function') ack(true); // the app's delivery receipt
+      if (!firstOffer.has(offer.incident.id)) firstOffer.set(offer.incident.id, at);
+      offers.push({ offerId: offer.offerId, expiresAt: offer.expiresAt, at: Date.now() });
+      if (behaviour === 'resolve') void acceptAndResolve(s, offer);
+      else if (behaviour === 'race') {
+        const list = raceOffers.get(offer.incident.id) ?? [];
+        list.push({ heroId: h.id, offerId: offer.offerId });
+        raceOffers.set(offer.incident.id, list);
+      }
+    });
+    s.on('offer:withdrawn', (p: { offerId: string; reason: string }) => withdrawals.push({ ...p, at: Date.now() }));
+    // Position pings every pingEveryMs, each hero at its own phase.
+    const first = setTimeout(() => {
+      timers.push(setInterval(() => { if (s.connected) s.emit('location', jitter(h)); }, pingEveryMs));
+    }, Math.random() * pingEveryMs);
+    timers.push(first);
+  });
+}
+
+interface ReportRow { severity: string; status: number; id: string | null; t0: number; httpMs: number; offerMs: number | null; error?: string }
+
+async function report(url: string, token: string, body: unknown): Promise<{ status: number; id: string | null; t0: number; httpMs: number; error?: string }> {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(`${url}/v1/incidents`, {
+      method: 'POST', signal: AbortSignal.timeout(30_000),
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json().catch(() => ({}))) as { id?: string };
+    return { status: res.status, id: res.status < 300 ? json.id ?? null : null, t0, httpMs: performance.now() - t0 };
+  } catch (e) {
+    // No HTTP answer: timeout, refused or reset connection (recorded by cause).
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+    return { status: 0, id: null, t0, httpMs: performance.now() - t0, error: cause };
+  }
+}
+
+const SEVERITIES = ['critical', 'high', 'medium', 'low'];
+const KINDS = ['accident', 'fire', 'crime', 'medical'];
+
+serve({
+  async connect(a: { url: string; heroes: HeroIn[]; behaviour: Behaviour; pingEveryMs: number }) {
+    behaviour = a.behaviour;
+    let ok = 0;
+    for (let i = 0; i < a.heroes.length; i += 50) {
+      ok += (await Promise.all(a.heroes.slice(i, i + 50).map((h) => connectHero(a.url, h, a.pingEveryMs)))).filter(Boolean).length;
+    }
+    return { connected: ok };
+  },
+
+  /** Open-loop reports at `perMinute` for `seconds`, severities in turn; then waits `settleMs`. */
+  async reports(a: { url: string; civilians: string[]; perMinute: number; seconds: number; center: { lat: number; lng: number }; sideKm: number; settleMs: number }) {
+    const total = Math.round((a.perMinute / 60) * a.seconds);
+    const gap = 60_000 / a.perMinute;
+    const rows: Omit<ReportRow, 'offerMs'>[] = [];
+    const inflight: Promise<void>[] = [];
+    const started = performance.now();
+    for (let i = 0; i < total; i++) {
+      const wait = started + i * gap - performance.now();
+      if (wait >= 1) await sleep(wait);
+      const severity = SEVERITIES[i % SEVERITIES.length]!;
+      const location = { lat: a.center.lat + (Math.random() - 0.5) * a.sideKm / 111, lng: a.center.lng + (Math.random() - 0.5) * a.sideKm / 84 };
+      inflight.push(report(a.url, a.civilians[i % a.civilians.length]!, { kind: KINDS[i % KINDS.length], severity, location })
+        .then((r) => { rows.push({ severity, ...r }); }));
+      if (i % Math.max(1, Math.round(total / 5)) === 0 && i > 0) childProgress(`sent ${i}/${total} reports, ${rows.length} answered`);
+    }
+    const sendS = (performance.now() - started) / 1000;
+    await Promise.all(inflight);
+    childProgress(`all ${total} reports answered (sent over ${sendS.toFixed(1)} s); waiting ${a.settleMs / 1000} s for offers`);
+    await sleep(a.settleMs);
+    const out: ReportRow[] = rows.map((r) => {
+      const at = r.id ? firstOffer.get(r.id) : undefined;
+      return { ...r, offerMs: at === undefined ? null : at - r.t0 };
+    });
+    return { rows: out, sendS, resolved, acceptRefused };
+  },
+
+  /** Rounds of one critical report whose offers all `racers` heroes accept at the same instant. */
+  async race(a: { url: string; civilians: string[]; spot: { lat: number; lng: number }; rounds: number; racers: number }) {
+    const results: { racers: number; lastAckMs: number; winners: number; reasons: Record<string, number> }[] = [];
+    for (let r = 0; r < a.rounds; r++) {
+      raceOffers.clear();
+      const rep = await report(a.url, a.civilians[r % a.civilians.length]!, { kind: 'fire', severity: 'critical', location: a.spot });
+      if (rep.status !== 201 || !rep.id) throw new Error(`race report answered ${rep.status}${rep.error ? ` (${rep.error})` : ''}, not 201 (a new incident)`);
+      const until = performance.now() + 5_000;
+      while ((raceOffers.get(rep.id)?.length ?? 0) < a.racers && performance.now() < until) await sleep(2);
+      await sleep(20); // stragglers of the same batch
+      const list = raceOffers.get(rep.id) ?? [];
+      const t0 = performance.now();
+      const acks = await Promise.all(list.map((o) => ask(sockets.get(o.heroId)!, 'offer:accept', { offerId: o.offerId })
+        .then((ack) => ({ ack, heroId: o.heroId, at: performance.now() }))));
+      const lastAckMs = Math.max(0, ...acks.map((x) => x.at - t0));
+      const reasons: Record<string, number> = {};
+      for (const x of acks) { const k = x.ack ? (x.ack.ok ? 'ok' : x.ack.reason ?? '?') : 'no ack'; reasons[k] = (reasons[k] ?? 0) + 1; }
+      const winners = acks.filter((x) => x.ack?.ok);
+      results.push({ racers: list.length, lastAckMs, winners: winners.length, reasons });
+      // Free the winner, and give the status changes time to reach the available set.
+      for (const w of winners) {
+        for (const state of ['en_route', 'on_scene', 'resolved']) await ask(sockets.get(w.heroId)!, 'incident:progress', { incidentId: rep.id, state });
+      }
+      await sleep(400);
+      if ((r + 1) % 10 === 0) childProgress(`race round ${r + 1}/${a.rounds}: ${list.length} racers, last ack ${lastAckMs.toFixed(1)} ms, ${winners.length} winner(s)`);
+    }
+    return results;
+  },
+
+  offersAndWithdrawals() {
+    return { offers, withdrawals };
+  },
+
+  close() {
+    timers.forEach((t) => { clearTimeout(t); clearInterval(t); });
+    for (const s of sockets.values()) s.close();
+    sockets.clear();
+    return null;
+  },
+});

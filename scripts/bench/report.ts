@@ -1,0 +1,93 @@
+// report_to_offer_p50_ms / _p99_ms: POST /v1/incidents → the first `offer` arriving on
+// a hero socket, at 500 reports/min spread over a 10 km square with heroes on duty
+// there (who accept and resolve at once, so the pool stays free). Side by side, the
+// same agent against the bare pipeline (scripts/bench/bare-pipeline.ts).
+import { child, CITY, around, civilianTokens, config, deletePrefix, dropSchema, metric, note, onCleanup, pct, pgFor, progress, round, uid, type Metric, type Opts } from './common.ts';
+import { withScenario } from './scenario.ts';
+
+export interface ReportRow { severity: string; status: number; id: string | null; t0: number; httpMs: number; offerMs: number | null; error?: string }
+export interface ReportsResult { rows: ReportRow[]; sendS: number; resolved: number; acceptRefused: number }
+
+const RATE = 500;
+const SIDE_KM = 10;
+
+/**
+ * Report → first offer of the reports that created an incident (201); one that never got
+ * an offer counts as Infinity. A 200 is a report linked to an incident already open
+ * (same kind within DEDUPE_RADIUS_M): it starts no dispatch, so it has no offer time.
+ */
+export const offerTimes = (rows: ReportRow[]) => rows.filter((r) => r.status === 201).map((r) => r.offerMs ?? Infinity);
+
+/** Answers by status ('no answer: <cause>' when the request failed without one). */
+export function answers(rows: ReportRow[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rows) {
+    const k = r.status ? String(r.status) : `no answer: ${r.error ?? '?'}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
+function summary(label: string, r: ReportsResult): string {
+  const created = r.rows.filter((x) => x.status === 201);
+  const never = created.filter((x) => x.offerMs === null).length;
+  const http = r.rows.map((x) => x.httpMs);
+  return `${label}: ${r.rows.length} reports in ${r.sendS.toFixed(1)} s, answers ${JSON.stringify(answers(r.rows))} (200 = linked to an open incident), ${never} new incidents without an offer; `
+    + `HTTP p50 ${round(pct(http, 0.5), 1)} / p99 ${round(pct(http, 0.99), 1)} ms`;
+}
+
+export async function reportToOffer(o: Opts): Promise<Metric[]> {
+  const heroes = o.quick ? 200 : 400;
+  const seconds = o.quick ? 40 : 120;
+  const civilians = await civilianTokens(Math.ceil((RATE / 60) * seconds));
+  const args = { civilians, perMinute: RATE, seconds, center: CITY, sideKm: SIDE_KM, settleMs: 5_000 };
+
+  // The server's own histogram splits the path: report → offers committed by the first
+  // dispatch round (then the relay and the socket carry the offer to the hero).
+  let committed = '';
+  const srv = await withScenario('report', {}, { n: heroes, place: () => around(CITY, SIDE_KM), behaviour: 'resolve' },
+    async ({ server, agent }) => {
+      const r = await agent.call<ReportsResult>('reports', { ...args, url: server.url });
+      const h = 'dispatch_report_to_first_offer_seconds';
+      committed = `server histogram report → first offers committed: p50 ${await server.histogramPct(h, 0.5)}, p99 ${await server.histogramPct(h, 0.99)}`;
+      return r;
+    });
+  progress(summary('report server', srv));
+
+  // The bare pipeline: its own schema with a one-table incident store, its own GEO key.
+  const schema = uid('bench_bare_');
+  const prefix = uid('benchbare');
+  const dropBare = onCleanup(async () => { await dropSchema(schema); await deletePrefix(prefix); });
+  const sql = pgFor('public', 1);
+  await sql.unsafe(`create schema "${schema}"; create table "${schema}".incidents (
+    id text primary key, kind text not null, severity text not null, lat double precision not null, lng double precision not null,
+    reported_by text not null, created_at timestamptz not null default now())`);
+  await sql.end();
+  const bare = child('./bare-pipeline.ts', 'report bare');
+  const agent = child('./agent.ts', 'report bare agent');
+  let bar: ReportsResult;
+  try {
+    const { port } = await bare.call<{ port: number }>('listen', { databaseUrl: config.DATABASE_URL, schema, redisUrl: config.REDIS_URL, geoKey: `${prefix}:pos` });
+    const url = `http://127.0.0.1:${port}`;
+    const list = Array.from({ length: heroes }, (_, i) => ({ id: `bare-${i}`, token: 'none', ...around(CITY, SIDE_KM) }));
+    await agent.call('connect', { url: `${url}/hero`, heroes: list, behaviour: 'ignore', pingEveryMs: 10_000 });
+    progress(`report bare: ${heroes} heroes connected; sending ${RATE}/min for ${seconds} s`);
+    bar = await agent.call<ReportsResult>('reports', { ...args, url });
+    progress(summary('report bare', bar));
+  } finally {
+    await agent.call('close').catch(() => null);
+    await Promise.all([agent.stop(), bare.call('close').catch(() => null)]);
+    await bare.stop();
+    await dropBare();
+  }
+
+  const s = offerTimes(srv.rows);
+  const b = offerTimes(bar.rows);
+  const [p50, p99, b50, b99] = [pct(s, 0.5), pct(s, 0.99), pct(b, 0.5), pct(b, 0.99)];
+  note(`${summary('report→offer, server', srv)}; report→offer on the hero p90 ${round(pct(s, 0.9), 1)} ms; ${committed}; severities in turn critical/high/medium/low; ${heroes} heroes in a ${SIDE_KM} km square accept and resolve at once.`);
+  note(summary('report→offer, bare (insert tx + GEOSEARCH + emit)', bar));
+  return [
+    metric('report_to_offer_p50_ms', round(p50, 2), 'ms', round(b50, 2), '≤ 15', p50 <= 15),
+    metric('report_to_offer_p99_ms', round(p99, 2), 'ms', round(b99, 2), '≤ 50', p99 <= 50),
+  ];
+}

@@ -1,0 +1,46 @@
+// A latency scenario: the real server in its own process, heroes inserted on duty, and
+// one agent process (scripts/bench/agent.ts) holding their sockets and sending reports.
+import { Redis } from 'ioredis';
+import { redisKeys } from '../../server/redis.ts';
+import type { Child } from './ipc.ts';
+import { child, config, insertHeroes, progress, sleep, startServerUnderTest, type BenchHero, type ServerUnderTest } from './common.ts';
+
+export interface Scenario { server: ServerUnderTest; agent: Child; heroes: BenchHero[] }
+
+export async function withScenario<T>(label: string, env: Record<string, string>,
+  heroes: { n: number; place: (i: number) => { lat: number; lng: number }; behaviour: 'resolve' | 'ignore' | 'race' },
+  run: (s: Scenario) => Promise<T>): Promise<T> {
+  const server = await startServerUnderTest(label, env);
+  const agent = child('./agent.ts', `${label} agent`);
+  try {
+    const list = await insertHeroes(server.sql, heroes.n, heroes.place);
+    const { connected } = await agent.call<{ connected: number }>('connect', {
+      url: `${server.url}/hero`, heroes: list, behaviour: heroes.behaviour, pingEveryMs: 10_000,
+    });
+    if (connected < heroes.n) throw new Error(`${label}: only ${connected}/${heroes.n} hero sockets connected`);
+    // Each hero's first ping makes the server copy its status from Postgres into Redis.
+    await waitAvailable(server, heroes.n);
+    progress(`${label}: ${connected} heroes connected, on duty and in the available set`);
+    return await run({ server, agent, heroes: list });
+  } finally {
+    await agent.call('close').catch(() => null);
+    await agent.stop();
+    await server.stop();
+  }
+}
+
+async function waitAvailable(server: ServerUnderTest, n: number): Promise<void> {
+  const redis = new Redis(config.REDIS_URL);
+  try {
+    const until = Date.now() + 30_000;
+    let have = 0;
+    while (Date.now() < until) {
+      have = await redis.zcard(redisKeys(server.prefix).available);
+      if (have >= n) return;
+      await sleep(200);
+    }
+    throw new Error(`only ${have}/${n} heroes reached the available set`);
+  } finally {
+    redis.disconnect();
+  }
+}
