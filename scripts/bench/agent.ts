@@ -18,7 +18,7 @@ let behaviour: Behaviour = 'ignore';
 /** incident id → when its first offer reached any hero (performance.now()). */
 const firstOffer = new Map<string, number>();
 /** Every offer seen, and every withdrawal, with wall-clock arrival (for expiry lateness). */
-const offers: { offerId: string; expiresAt: number; at: number }[] = [];
+const offers: { offerId: string; incidentId: string; expiresAt: number; at: number }[] = [];
 const withdrawals: { offerId: string; reason: string; at: number }[] = [];
 const raceOffers = new Map<string, { heroId: string; offerId: string }[]>();
 const timers: NodeJS.Timeout[] = [];
@@ -47,7 +47,7 @@ function connectHero(url: string, h: HeroIn, pingEveryMs: number): Promise<boole
       const at = performance.now();
       if (typeof ack === 'function') ack(true); // the app's delivery receipt
       if (!firstOffer.has(offer.incident.id)) firstOffer.set(offer.incident.id, at);
-      offers.push({ offerId: offer.offerId, expiresAt: offer.expiresAt, at: Date.now() });
+      offers.push({ offerId: offer.offerId, incidentId: offer.incident.id, expiresAt: offer.expiresAt, at: Date.now() });
       if (behaviour === 'resolve') void acceptAndResolve(s, offer);
       else if (behaviour === 'race') {
         const list = raceOffers.get(offer.incident.id) ?? [];
@@ -64,10 +64,11 @@ function connectHero(url: string, h: HeroIn, pingEveryMs: number): Promise<boole
   });
 }
 
-interface ReportRow { severity: string; status: number; id: string | null; t0: number; httpMs: number; offerMs: number | null; error?: string }
+interface ReportRow { severity: string; status: number; id: string | null; t0: number; sentAt: number; httpMs: number; offerMs: number | null; error?: string }
 
-async function report(url: string, token: string, body: unknown): Promise<{ status: number; id: string | null; t0: number; httpMs: number; error?: string }> {
+async function report(url: string, token: string, body: unknown): Promise<{ status: number; id: string | null; t0: number; sentAt: number; httpMs: number; error?: string }> {
   const t0 = performance.now();
+  const sentAt = Date.now();
   try {
     const res = await fetch(`${url}/v1/incidents`, {
       method: 'POST', signal: AbortSignal.timeout(30_000),
@@ -75,11 +76,11 @@ async function report(url: string, token: string, body: unknown): Promise<{ stat
       body: JSON.stringify(body),
     });
     const json = (await res.json().catch(() => ({}))) as { id?: string };
-    return { status: res.status, id: res.status < 300 ? json.id ?? null : null, t0, httpMs: performance.now() - t0 };
+    return { status: res.status, id: res.status < 300 ? json.id ?? null : null, t0, sentAt, httpMs: performance.now() - t0 };
   } catch (e) {
     // No HTTP answer: timeout, refused or reset connection (recorded by cause).
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-    return { status: 0, id: null, t0, httpMs: performance.now() - t0, error: cause };
+    return { status: 0, id: null, t0, sentAt, httpMs: performance.now() - t0, error: cause };
   }
 }
 

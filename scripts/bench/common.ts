@@ -109,8 +109,6 @@ export interface ServerUnderTest {
   sql: Pg;
   /** A counter from /metrics (sum over its label sets). */
   counter(name: string): Promise<number>;
-  /** A histogram from /metrics: "≤ X ms" at percentile p (the bucket bound it falls in). */
-  histogramPct(name: string, p: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -130,15 +128,6 @@ export async function startServerUnderTest(label: string, env: Record<string, st
   progress(`${label}: server up on ${member.url} (pid ${member.child.pid}, schema ${schema}, env ${JSON.stringify(env)})`);
   return {
     url: member.url, pid: member.child.pid!, schema, prefix, sql, stop,
-    async histogramPct(name, p) {
-      const text = await (await fetch(`${member.url}/metrics`)).text();
-      const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))]
-        .map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), n: Number(m[2]) }));
-      const total = buckets[buckets.length - 1]?.n ?? 0;
-      const hit = buckets.find((b) => b.n >= p * total);
-      if (!total || !hit) return 'n/a';
-      return Number.isFinite(hit.le) ? `≤ ${Math.round(hit.le * 1000)} ms` : `> ${Math.round(buckets[buckets.length - 2]!.le * 1000)} ms`;
-    },
     async counter(name) {
       const text = await (await fetch(`${member.url}/metrics`)).text();
       let sum = 0;
