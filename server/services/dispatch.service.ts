@@ -4,7 +4,6 @@
 import { isFinalState, type Severity } from '../../shared/domain.ts';
 import { findCandidates } from '../geo/matcher.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
-import { refreshHeroStatus } from '../store/heroes.store.ts';
 import { assignmentsOf, getIncident, lockIncident, setDeadline, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { countPending, insertOffers } from '../store/offers.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
@@ -16,7 +15,8 @@ export type RoundOutcome = 'gone' | 'filled' | 'pending' | 'offered' | 'nobody';
 /** States in which an incident still looks for heroes. */
 export const DISPATCHABLE: ReadonlySet<string> = new Set(['reported', 'dispatching', 'escalated']);
 
-function openSlot(row: IncidentRow): number | null {
+/** The first slot nobody fills yet, or null when every slot is filled. */
+export function openSlot(row: IncidentRow): number | null {
   const { slots, filled } = row.snapshot.context;
   const idx = slots.findIndex((_, i) => !filled.some((f) => f.slot === i));
   return idx < 0 ? null : idx;
@@ -72,7 +72,7 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       return 'nobody';
     }
     const saved = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
-      actor: 'system:dispatch', deadlineAt: new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS),
+      actor: 'system:dispatch', deadlineAt: new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS), heroes: offered,
     });
 
     if (offers.length === 0) {
@@ -91,7 +91,6 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
         { topic: 'offer:expire' as const, payload: { offerId: offer.id, incidentId, expiresAt: push.expiresAt }, incidentId },
       ];
     }));
-    await refreshHeroStatus(tx, offered);
     if (locked.snapshot.context.round === 0) ctx.metrics.reportToFirstOffer.observe((Date.now() - locked.created_at.getTime()) / 1000);
     ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
     ctx.log.info({ incidentId, offered, radiusKm, round: saved.snapshot.context.round }, 'offers sent');

@@ -35,7 +35,8 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
     })));
   },
   async releaseAssignments(tx, row, event, touched) {
-    const reason = event.type === 'CANCEL' ? 'cancelled' : 'released';
+    // Only a cancel releases every assignment at once (the machine asks for it on CANCEL).
+    const reason = 'cancelled';
     for (const a of await endAssignments(tx, row.id, 'released', reason)) {
       touched.add(a.hero_id);
       await enqueue(tx, 'push:released', { heroId: a.hero_id, incidentId: row.id, reason }, row.id);

@@ -12,6 +12,7 @@ import { withdrawPending } from '../store/offers.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
 import type { Tx } from '../db.ts';
 import { inTx, type ServiceContext } from './context.ts';
+import { openSlot } from './dispatch.service.ts';
 import { applyEvent } from './incident.runner.ts';
 import { releaseHeroes } from './release.service.ts';
 
@@ -45,9 +46,9 @@ export async function assignByHand(ctx: ServiceContext, who: TokenClaims, id: st
   try {
     await inTx(ctx, 'manual assign', async (tx) => {
       const row = await lockOpen(tx, id);
-      const { slots, filled } = row.snapshot.context;
-      const slot = slots.findIndex((_, i) => !filled.some((f) => f.slot === i));
-      if (slot < 0) throw new AppError('conflict', 'every slot is filled; reassign first');
+      const { slots } = row.snapshot.context;
+      const slot = openSlot(row);
+      if (slot === null) throw new AppError('conflict', 'every slot is filled; reassign first');
       const hero = await getHero(tx, heroId);
       if (!hero) throw new AppError('not_found', 'no such hero');
       if (await activeAssignmentOfHero(tx, heroId)) throw new AppError('busy', 'hero already holds an active assignment');
