@@ -31,6 +31,7 @@ import { registerHeroHandlers } from './sockets/hero.handlers.ts';
 import { createIo } from './sockets/io.ts';
 import { createOutboxExecutor } from './workers/outbox.executor.ts';
 import { OutboxRelay } from './workers/outbox.relay.ts';
+import { AcceptGate } from './services/accept.gate.ts';
 import { Queues } from './workers/queues.ts';
 import { Notifier } from './notify/notifier.ts';
 import { createProvider } from './notify/providers.ts';
@@ -63,11 +64,10 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const sub = pub.duplicate();
   const auth = createAuth(config.JWT_SECRET);
   const positions = new HeroPositions(redis, keys);
-  const outboxChannel = `outbox_${config.DB_SCHEMA}`;
   let draining = false;
 
   let relay: OutboxRelay | undefined;
-  const ctx: ServiceContext = { config, sql, log, metrics, outboxChannel, kickRelay: () => relay?.kick() };
+  const ctx: ServiceContext = { config, sql, log, metrics, afterCommit: (rows) => relay?.carry(rows), acceptGate: new AcceptGate() };
 
   const router = new Router(log);
   const http = createServer((req, res) => {
@@ -133,7 +133,6 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   registerCivilianHandlers(nsp.civilian, ctx, sql, positions);
   registerDispatchHandlers(nsp.dispatch, ctx, sql, positions);
 
-  let unlisten: (() => Promise<void>) | undefined;
   let rescheduler: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -143,13 +142,16 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     async start() {
       const applied = await migrate(sql, config.DB_SCHEMA);
       if (applied.length) log.info({ applied }, 'migrations applied');
-      relay = new OutboxRelay(sql, createOutboxExecutor({ ctx, sql, nsp, queues, positions, heroMap, notifier, log }), {
+      const runRound = (incidentId: string) => runDispatchRound(ctx, positions, incidentId);
+      relay = new OutboxRelay(sql, createOutboxExecutor({ ctx, sql, nsp, queues, positions, heroMap, notifier, runRound, log }), {
         pollMs: config.OUTBOX_POLL_MS, log, metrics,
+        // A carry holds its claim transaction's connection while an inline round takes
+        // another: a third of the pool leaves the rest for reports and accepts.
+        carryConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 3)),
+        carryMaxWaiting: 64,
       });
-      const listener = await sql.listen(outboxChannel, () => relay?.kick());
-      unlisten = listener.unlisten;
       queues.startWorkers({
-        dispatch: (job) => runDispatchRound(ctx, positions, job.incidentId),
+        dispatch: (job) => runRound(job.incidentId),
         expire: (job) => expireOffer(ctx, job.offerId),
         sweep: () => sweep(ctx, positions),
       });
@@ -203,7 +205,6 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       await queues.close();
       await notifier.close();
       await relay?.stop();
-      await unlisten?.().catch(() => {});
       await sql.end({ timeout: 5 });
       redis.disconnect();
       bullConnection.disconnect();

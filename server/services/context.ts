@@ -6,37 +6,45 @@ import { isTransient, withDeadline } from '../db.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { AcceptGate } from './accept.gate.ts';
+import { bufferOutbox, flushOutbox, type Written } from '../store/outbox.store.ts';
 
 export interface ServiceContext {
   config: Config;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
-  /** Postgres NOTIFY channel the outbox relays of this cluster listen on. */
-  outboxChannel: string;
-  /** Wakes this process's relay at once after a commit (others wake on NOTIFY). */
-  kickRelay: () => void;
+  /**
+   * Hands the outbox rows a transaction just committed to this process's relay, which
+   * carries them out at once. Never throws; rows it cannot take now wait for a relay pass.
+   */
+  afterCommit: (rows: Written[]) => void;
+  /** This process's queue of accepts per incident and its memory of closed offers. */
+  acceptGate: AcceptGate;
 }
 
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock detected, serialization failure
 
 /**
- * One transaction with a deadline, retried on deadlock. Commits wake the outbox
- * relays: NOTIFY is delivered by Postgres only if the transaction commits.
+ * One transaction with a deadline, retried on deadlock. The outbox rows it wrote are
+ * carried out by this process right after the commit; if this process dies first, the
+ * relay pass of any process finds them (they are in Postgres either way).
  */
 export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
+      let written: Written[] = [];
       const result = await withDeadline(
         ctx.sql.begin(async (tx) => {
+          bufferOutbox(tx);
           const value = await work(tx);
-          await tx`select pg_notify(${ctx.outboxChannel}, '')`;
+          written = await flushOutbox(tx);
           return value;
         }) as Promise<T>,
         ctx.config.DB_QUERY_TIMEOUT_MS * 2,
         what,
       );
-      ctx.kickRelay();
+      if (written.length) ctx.afterCommit(written);
       return result;
     } catch (e) {
       const code = (e as { code?: string }).code;

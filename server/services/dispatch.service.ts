@@ -4,7 +4,7 @@
 import { isFinalState, type Severity } from '../../shared/domain.ts';
 import { findCandidates } from '../geo/matcher.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
-import { assignmentsOf, getIncident, lockIncident, setDeadline, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
+import { getIncident, lockIncident, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
 import { countPending, insertOffers } from '../store/offers.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
@@ -32,11 +32,11 @@ function batchSize(ctx: ServiceContext, severity: Severity): number {
 }
 
 export async function runDispatchRound(ctx: ServiceContext, positions: HeroPositions, incidentId: string): Promise<RoundOutcome> {
-  const row = await getIncident(ctx.sql, incidentId);
+  const [row, pendingBefore] = await Promise.all([getIncident(ctx.sql, incidentId), countPending(ctx.sql, incidentId)]);
   if (!row || isFinalState(row.state) || !DISPATCHABLE.has(row.state)) return 'gone';
   const slot = openSlot(row);
   if (slot === null) return 'filled';
-  if (await countPending(ctx.sql, incidentId) > 0) return 'pending';
+  if (pendingBefore > 0) return 'pending';
 
   // Search outside the transaction: Redis round trips must not hold row locks.
   const { config } = ctx;
@@ -50,11 +50,12 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
   }
 
   return inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
-    const locked = await lockIncident(tx, incidentId);
+    // Sent together, run in order: the count is read with the lock held.
+    const [locked, pending] = await Promise.all([lockIncident(tx, incidentId), countPending(tx, incidentId)]);
     if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
     const lockedSlot = openSlot(locked);
     if (lockedSlot === null) return 'filled';
-    if (await countPending(tx, incidentId) > 0) return 'pending';
+    if (pending > 0) return 'pending';
 
     const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
     const offers = await insertOffers(tx, {
@@ -71,7 +72,7 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       await setDeadline(tx, incidentId, new Date(Date.now() + config.ESCALATED_RETRY_MS + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }
-    const saved = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
+    const { row: saved, view } = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
       actor: 'system:dispatch', deadlineAt: new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS), heroes: offered,
     });
 
@@ -83,9 +84,8 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       await setDeadline(tx, incidentId, new Date(Date.now() + delayMs + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }
-    const incident = toIncidentView(saved, (await assignmentsOf(tx, [incidentId])).get(incidentId) ?? []);
     await enqueueMany(tx, offers.flatMap((offer) => {
-      const push = { offerId: offer.id, incident, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
+      const push = { offerId: offer.id, incident: view, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
       return [
         { topic: 'push:offer' as const, payload: { heroId: offer.hero_id, offer: push }, incidentId },
         { topic: 'offer:expire' as const, payload: { offerId: offer.id, incidentId, expiresAt: push.expiresAt }, incidentId },

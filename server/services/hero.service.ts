@@ -62,7 +62,7 @@ export async function reportProgress(ctx: ServiceContext, heroId: string, incide
     if (mine.state === 'released') throw new AppError('released', 'you no longer hold this incident');
     if (row.state === state) return { state: row.state }; // a repeat changes nothing
     if (mine.state === 'completed') throw new AppError('invalid_transition', `incident is ${row.state}`);
-    const saved = await applyEvent(ctx, tx, row, PROGRESS_EVENT[state](heroId), {
+    const { row: saved } = await applyEvent(ctx, tx, row, PROGRESS_EVENT[state](heroId), {
       actor: `hero:${heroId}`, deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
     });
     return { state: saved.state };

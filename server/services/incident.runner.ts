@@ -11,6 +11,7 @@ import { assignmentsOf, saveStep, toIncidentView, type IncidentRow } from '../st
 import { withdrawPending } from '../store/offers.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import type { ServiceContext } from './context.ts';
+import type { IncidentView } from '../../shared/types.ts';
 
 export interface ApplyOptions {
   actor: string;
@@ -18,17 +19,20 @@ export interface ApplyOptions {
   deadlineAt?: Date | null;
   /** Heroes whose status the caller changed too: refreshed with the rest, in one locked pass. */
   heroes?: string[];
+  /** Told which offers this step withdrew (they are closed once the transaction commits). */
+  onWithdrawn?: (offerIds: string[]) => void;
 }
 
-type EffectRunner = (tx: Tx, row: IncidentRow, event: IncidentEvent, touched: Set<string>) => Promise<void>;
+type EffectRunner = (tx: Tx, row: IncidentRow, event: IncidentEvent, touched: Set<string>, opts: ApplyOptions) => Promise<void>;
 
 const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   async requestDispatch(tx, row) {
     await enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
   },
-  async withdrawOffers(tx, row, event, touched) {
+  async withdrawOffers(tx, row, event, touched, opts) {
     const reason = event.type === 'CANCEL' ? 'cancelled' : 'taken';
     const withdrawn = await withdrawPending(tx, { incidentId: row.id }, reason);
+    opts.onWithdrawn?.(withdrawn.map((o) => o.id));
     for (const offer of withdrawn) touched.add(offer.hero_id);
     await enqueueMany(tx, withdrawn.map((offer) => ({
       topic: 'push:withdrawn' as const, payload: { heroId: offer.hero_id, offerId: offer.id, reason }, incidentId: row.id,
@@ -57,7 +61,10 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
  * Throws `invalid_transition` if the machine refuses the event. The caller holds the
  * incident's row lock, so the guarded update failing means a bug, not a race.
  */
-export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, event: IncidentEvent, opts: ApplyOptions): Promise<IncidentRow> {
+/** The incident as the step saved it, and the view every screen is sent. */
+export interface Applied { row: IncidentRow; view: IncidentView }
+
+export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, event: IncidentEvent, opts: ApplyOptions): Promise<Applied> {
   const step = stepIncident(row.snapshot, event);
   if (!step.ok) throw new AppError('invalid_transition', `${event.type} is not allowed while the incident is ${row.state}`);
   const { type, ...data } = event;
@@ -68,12 +75,12 @@ export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, 
   });
   if (!saved) throw new AppError('conflict', `incident ${row.id} changed underneath us`);
   const touched = new Set<string>(opts.heroes);
-  for (const effect of step.effects) await EFFECTS[effect](tx, saved, event, touched);
+  for (const effect of step.effects) await EFFECTS[effect](tx, saved, event, touched, opts);
   await refreshHeroStatus(tx, [...touched]);
-  const assignments = (await assignmentsOf(tx, [saved.id])).get(saved.id) ?? [];
-  await enqueue(tx, 'push:incident', { incident: toIncidentView(saved, assignments), coReporters: saved.co_reporters }, saved.id);
+  const view = toIncidentView(saved, (await assignmentsOf(tx, [saved.id])).get(saved.id) ?? []);
+  await enqueue(tx, 'push:incident', { incident: view, coReporters: saved.co_reporters }, saved.id);
   if (saved.state !== row.state) {
     ctx.log.info({ incidentId: saved.id, from: row.state, to: saved.state, event: type, actor: opts.actor }, 'incident moved');
   }
-  return saved;
+  return { row: saved, view };
 }

@@ -32,11 +32,24 @@ export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: 
     ctx.metrics.acceptConflicts.inc({ reason: closedReason(first) });
     throw new AppError(closedReason(first), `offer is ${first.state}`);
   }
+  // One accept per incident at a time in this process; those behind a winner are
+  // answered from what its commit closed.
+  return ctx.acceptGate.run(first.incident_id, () => acceptPending(ctx, heroId, offerId, first));
+}
+
+async function acceptPending(ctx: ServiceContext, heroId: string, offerId: string, first: OfferRow): Promise<{ incidentId: string }> {
+  const known = ctx.acceptGate.refusal(offerId);
+  if (known) {
+    ctx.metrics.acceptConflicts.inc({ reason: known });
+    throw new AppError(known, known === 'taken' ? 'slot already filled' : 'offer is closed');
+  }
+  let withdrawn: string[] = [];
   try {
     const result = await inTx(ctx, 'accept', async (tx) => {
-      // Lock order everywhere: incident, then offer, then heroes.
-      const incident = await lockIncident(tx, first.incident_id);
-      const offer = await lockOffer(tx, offerId);
+      withdrawn = []; // a retried attempt starts over
+      // Lock order everywhere: incident, then offer, then heroes. The three are sent
+      // together (postgres.js pipelines a transaction's queries) and run in this order.
+      const [incident, offer, busy] = await Promise.all([lockIncident(tx, first.incident_id), lockOffer(tx, offerId), activeAssignmentOfHero(tx, heroId)]);
       if (!incident || !offer) throw new AppError('not_found', 'no such offer');
       if (offer.state === 'accepted') {
         // A repeated accept: answer what the first one committed.
@@ -49,16 +62,20 @@ export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: 
       if (isFinalState(incident.state)) throw new AppError('withdrawn', `incident is ${incident.state}`);
       if (incident.snapshot.context.filled.some((f) => f.slot === offer.slot)) throw new AppError('taken', 'slot already filled');
       // The index refuses a second active assignment anyway; this check gives the clear answer first.
-      if (await activeAssignmentOfHero(tx, heroId)) throw new AppError('busy', 'you already hold an active assignment');
+      if (busy) throw new AppError('busy', 'you already hold an active assignment');
 
-      await closeOffer(tx, offer.id, 'accepted', null);
-      await insertAssignment(tx, { incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null, offerId: offer.id });
-      const saved = await applyEvent(ctx, tx, incident, { type: 'ASSIGN', heroId, slot: offer.slot, by: 'hero' }, {
+      await Promise.all([
+        closeOffer(tx, offer.id, 'accepted', null),
+        insertAssignment(tx, { incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null, offerId: offer.id }),
+      ]);
+      const { row: saved } = await applyEvent(ctx, tx, incident, { type: 'ASSIGN', heroId, slot: offer.slot, by: 'hero' }, {
         actor: `hero:${heroId}`, heroes: [heroId], deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
+        onWithdrawn: (ids) => { withdrawn = ids; },
       });
       if (saved.state === 'assigned') ctx.metrics.reportToAssigned.observe((Date.now() - saved.created_at.getTime()) / 1000);
       return { incidentId: incident.id };
     });
+    ctx.acceptGate.remember(withdrawn, 'taken');
     ctx.metrics.offersTotal.inc({ outcome: 'accepted' });
     if (ctx.config.FAULT_INJECTION === 'kill-after-accept-commit') process.kill(process.pid, 'SIGKILL');
     return result;

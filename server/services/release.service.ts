@@ -22,7 +22,7 @@ export async function releaseHeroes(ctx: ServiceContext, tx: Tx, row: IncidentRo
   await enqueueMany(tx, released.map((heroId) => ({
     topic: 'push:released' as const, payload: { heroId, incidentId: row.id, reason: opts.notice ?? opts.reason }, incidentId: row.id,
   })));
-  const saved = await applyEvent(ctx, tx, row, { type: 'RELEASE', heroIds: released, reason: opts.reason }, {
+  const { row: saved } = await applyEvent(ctx, tx, row, { type: 'RELEASE', heroIds: released, reason: opts.reason }, {
     actor: opts.actor, heroes: released, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
   });
   return { row: saved, released };

@@ -6,7 +6,7 @@ import type { ReportInput } from '../../shared/schemas.ts';
 import type { IncidentView, Need } from '../../shared/types.ts';
 import type { Db } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { addCoReporter, findDuplicate, getIncident, incidentViews, insertIncident, toIncidentView } from '../store/incidents.store.ts';
+import { addCoReporter, findDuplicate, incidentView, insertIncident, toIncidentView } from '../store/incidents.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 
@@ -44,7 +44,7 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
       if (prior.request_hash !== hash) {
         throw new AppError('idempotency_mismatch', 'This Idempotency-Key was already used for a different report.');
       }
-      return { created: false, id: prior.incident_id };
+      return { created: false as const, id: prior.incident_id };
     }
     // The same emergency reported again (same kind, close by, recently): link this
     // civilian to it instead of sending more heroes. Reports in one ~1 km cell and kind
@@ -59,7 +59,7 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
         await addCoReporter(tx, same.id, civilianId);
         await tx`update idempotency_keys set incident_id = ${same.id} where actor = ${civilianId} and key = ${key}`;
         ctx.log.info({ incidentId: same.id, civilianId }, 'duplicate report linked');
-        return { created: false, id: same.id };
+        return { created: false as const, id: same.id };
       }
     }
     const slots = needs.flatMap((n) => Array.from({ length: n.count }, () => ({ skill: n.skill })));
@@ -68,13 +68,19 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
       id, kind: input.kind, severity: input.severity, location: input.location, description: input.description ?? '',
       needs, reportedBy: civilianId, snapshot, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
     });
+    const incident = toIncidentView(inserted, []);
     await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: input.severity }, id);
-    await enqueue(tx, 'push:incident', { incident: toIncidentView(inserted, []) }, id);
-    return { created: true, id };
+    await enqueue(tx, 'push:incident', { incident }, id);
+    return { created: true as const, id, incident };
   });
-  const row = await getIncident(ctx.sql, outcome.id);
-  if (!row) throw new AppError('internal', `incident ${outcome.id} missing after commit`);
   ctx.metrics.reportsTotal.inc({ outcome: outcome.created ? 'created' : 'replayed' });
-  if (outcome.created) ctx.log.info({ incidentId: row.id, kind: row.kind, severity: row.severity }, 'incident reported');
-  return { created: outcome.created, incident: (await incidentViews(ctx.sql, [row]))[0]! };
+  if (outcome.created) {
+    // Answered as this request committed it; dispatch may already be under way.
+    ctx.log.info({ incidentId: outcome.id, kind: input.kind, severity: input.severity }, 'incident reported');
+    return { created: true, incident: outcome.incident };
+  }
+  // A replay or a linked report: the incident as it is now.
+  const incident = await incidentView(ctx.sql, outcome.id);
+  if (!incident) throw new AppError('internal', `incident ${outcome.id} missing after commit`);
+  return { created: false, incident };
 }

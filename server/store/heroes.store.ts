@@ -59,8 +59,9 @@ export function toHeroView(row: HeroRow, live: { location?: { lat: number; lng: 
 export async function refreshHeroStatus(tx: Tx, heroIds: string[]): Promise<HeroStatusChange[]> {
   const ids = [...new Set(heroIds)].sort();
   if (ids.length === 0) return [];
-  await tx`select id from heroes where id = any(${ids}) order by id for update`;
-  const changed = await tx<{ id: string; status: HeroStatus; status_version: string; mode: HeroMode }[]>`
+  // Two statements sent together: the update's snapshot is taken after the locks are
+  // held (in one statement it would predate the wait and could miss a commit).
+  const [, changed] = await Promise.all([tx`select id from heroes where id = any(${ids}) order by id for update`, tx<{ id: string; status: HeroStatus; status_version: string; mode: HeroMode }[]>`
     update heroes h
        set status = s.status, status_version = h.status_version + 1, updated_at = now()
       from (
@@ -74,7 +75,7 @@ export async function refreshHeroStatus(tx: Tx, heroIds: string[]): Promise<Hero
           from heroes h2 where h2.id = any(${ids})
       ) s
      where h.id = s.id and h.status <> s.status
-    returning h.id, h.status, h.status_version, h.mode`;
+    returning h.id, h.status, h.status_version, h.mode`]);
   const changes = changed.map((r) => ({ id: r.id, status: r.status, version: Number(r.status_version), mode: r.mode }));
   await enqueueMany(tx, changes.map((c) => ({ topic: 'hero:status' as const, payload: c, incidentId: null })));
   return changes;

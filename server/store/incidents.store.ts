@@ -29,17 +29,17 @@ export async function insertIncident(tx: Tx, row: {
   id: string; kind: IncidentKind; severity: Severity; location: LatLng; description: string; needs: Need[];
   reportedBy: string; snapshot: PersistedIncident; deadlineAt: Date;
 }): Promise<IncidentRow> {
-  const [inserted] = await tx<IncidentRow[]>`
+  // Sent together (postgres.js pipelines a transaction's queries), run in order.
+  const [[inserted]] = await Promise.all([tx<IncidentRow[]>`
     insert into incidents (id, kind, severity, severity_rank, state, lat, lng, description, needs, reported_by,
                            snapshot, version, deadline_at)
     values (${row.id}, ${row.kind}, ${row.severity}, ${SEVERITY_RANK[row.severity]}, ${row.snapshot.value},
             ${row.location.lat}, ${row.location.lng}, ${row.description}, ${tx.json(row.needs as never)},
             ${row.reportedBy}, ${tx.json(row.snapshot as never)}, 1, ${row.deadlineAt})
-    returning *`;
-  await tx`
+    returning *`, tx`
     insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
     values (${row.id}, 1, 'REPORTED', null, ${row.snapshot.value}, ${`civilian:${row.reportedBy}`},
-            ${tx.json({ slots: row.snapshot.context.slots, maxRounds: row.snapshot.context.maxRounds } as never)})`;
+            ${tx.json({ slots: row.snapshot.context.slots, maxRounds: row.snapshot.context.maxRounds } as never)})`]);
   return inserted!;
 }
 
@@ -63,18 +63,18 @@ export async function saveStep(tx: Tx, row: IncidentRow, step: {
   next: PersistedIncident; eventType: string; eventData: Record<string, unknown>; actor: string; deadlineAt?: Date | null;
 }): Promise<IncidentRow | null> {
   const deadline = step.deadlineAt === undefined ? row.deadline_at : step.deadlineAt;
-  const [saved] = await tx<IncidentRow[]>`
+  // Sent together (postgres.js pipelines a transaction's queries), run in order. If the
+  // guard matched nothing, the caller's transaction rolls the audit row back with it.
+  const [[saved]] = await Promise.all([tx<IncidentRow[]>`
     update incidents
        set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
            deadline_at = ${deadline}, updated_at = now()
      where id = ${row.id} and version = ${row.version}
-    returning *`;
-  if (!saved) return null;
-  await tx`
+    returning *`, tx`
     insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
-    values (${row.id}, ${saved.version}, ${step.eventType}, ${row.state}, ${saved.state}, ${step.actor},
-            ${tx.json(step.eventData as never)})`;
-  return saved;
+    values (${row.id}, ${row.version + 1}, ${step.eventType}, ${row.state}, ${step.next.value}, ${step.actor},
+            ${tx.json(step.eventData as never)})`]);
+  return saved ?? null;
 }
 
 /** The reporter, or a civilian whose report was linked to it. */

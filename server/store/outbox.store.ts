@@ -34,20 +34,61 @@ export async function enqueue<T extends OutboxTopic>(tx: Tx, topic: T, payload: 
 
 export type OutboxEntry = { [T in OutboxTopic]: { topic: T; payload: OutboxTopics[T]; incidentId: string | null } }[OutboxTopic];
 
-/** Many rows in one statement: a batch of offers or withdrawals costs one round trip. */
+/** What a transaction wrote to the outbox, for the process that commits it to carry out. */
+export interface Written { id: string; incidentId: string | null; urgent: boolean }
+
+// Rows enqueued inside `inTx` are buffered and written in one statement at its end:
+// a dispatch round's statuses, screen push, offers and expiry jobs cost one round trip.
+const buffers = new WeakMap<Tx, OutboxEntry[]>();
+
+/** From now on this transaction's rows are written by `flushOutbox`. */
+export function bufferOutbox(tx: Tx): void {
+  buffers.set(tx, []);
+}
+
+/** Writes the buffered rows; what it returns is for the committing process to carry out. */
+export async function flushOutbox(tx: Tx): Promise<Written[]> {
+  const entries = buffers.get(tx) ?? [];
+  buffers.delete(tx);
+  const ids = await insertOutbox(tx, entries);
+  return ids.map((id, i) => ({ id, incidentId: entries[i]!.incidentId, urgent: isUrgent(entries[i]!) }));
+}
+
+/** Work on a critical incident: carried out ahead of the rest when there is a backlog. */
+function isUrgent(e: OutboxEntry): boolean {
+  if (e.topic === 'dispatch') return e.payload.severity === 'critical';
+  if (e.topic === 'push:offer') return e.payload.offer.incident.severity === 'critical';
+  return false;
+}
+
+/** Many rows at once: buffered inside `inTx`, written at once otherwise. */
 export async function enqueueMany(tx: Tx, entries: OutboxEntry[]): Promise<void> {
-  if (entries.length === 0) return;
-  await tx`
+  const buffer = buffers.get(tx);
+  if (buffer) buffer.push(...entries);
+  else await insertOutbox(tx, entries);
+}
+
+/** Inserts in the entries' order; returns the new ids in that order. */
+async function insertOutbox(tx: Tx, entries: OutboxEntry[]): Promise<string[]> {
+  if (entries.length === 0) return [];
+  const rows = await tx<{ id: string }[]>`
     insert into outbox (topic, incident_id, payload)
     select e->>'topic', e->>'incidentId', e->'payload'
       from jsonb_array_elements(${tx.json(entries as never)}) with ordinality as t(e, n)
-     order by n`;
+     order by n
+    returning id`;
+  // Ids are drawn in insert order, which is the entries' order: sorted, they pair up.
+  return rows.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
 }
-
 
 /** Claims due rows; rows another relay holds are skipped, not waited for. */
 export async function claimOutbox(tx: Tx, limit: number): Promise<OutboxRow[]> {
   return tx<OutboxRow[]>`select id, topic, incident_id, payload from outbox order by id limit ${limit} for update skip locked`;
+}
+
+/** Claims these rows if still there and nobody else holds them (the committing process's fast path). */
+export async function claimOutboxIds(tx: Tx, ids: string[]): Promise<OutboxRow[]> {
+  return tx<OutboxRow[]>`select id, topic, incident_id, payload from outbox where id = any(${ids}::bigint[]) order by id for update skip locked`;
 }
 
 export async function deleteOutbox(tx: Tx, ids: string[]): Promise<void> {

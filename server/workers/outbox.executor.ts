@@ -14,7 +14,7 @@ import { rooms, type Namespaces } from '../sockets/namespaces.ts';
 import type { Queues } from './queues.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { markOfferSeen } from '../services/notify.service.ts';
-import type { OutboxExecutor } from './outbox.relay.ts';
+import type { OutboxExecutor, OutboxMode } from './outbox.relay.ts';
 
 export interface ExecutorDeps {
   ctx: ServiceContext;
@@ -24,16 +24,39 @@ export interface ExecutorDeps {
   positions: HeroPositions;
   heroMap: HeroMapBatcher;
   notifier: Notifier;
+  /** Runs a dispatch round now, in this process (the carry path's shortcut past BullMQ). */
+  runRound: (incidentId: string) => Promise<unknown>;
   log: Logger;
 }
 
 const EFFECT_DEADLINE_MS = 3_000;
+/** Incidents whose rows a relay pass carries out side by side. */
+const PASS_CONCURRENCY = 8;
 
-type Handlers = { [T in OutboxTopic]: (payload: OutboxTopics[T], row: OutboxRow<T>) => Promise<void> };
+/** Effects of one transaction carried out side by side. */
+const CARRY_CONCURRENCY = 16;
+
+/** Runs `work` over `items`, at most `lanes` at a time. */
+async function inLanes<T>(items: T[], lanes: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+}
+
+type Effect<T extends OutboxTopic = OutboxTopic> = OutboxRow<T> & { mode: OutboxMode };
+type Handlers = { [T in OutboxTopic]: (payload: OutboxTopics[T], row: Effect<T>) => Promise<void> };
 
 export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
   const handlers: Handlers = {
     dispatch: async (p, row) => {
+      // Right after the commit that asked for it, the round runs here and now; BullMQ
+      // holds delayed rounds and the backlog, in severity order.
+      if (row.mode === 'carry' && p.delayMs <= 0) {
+        await d.runRound(p.incidentId);
+        return;
+      }
       // Paths that start from an offer do not know the severity; the incident does.
       const severity = p.severity ?? (await getIncident(d.sql, p.incidentId))?.severity ?? 'high';
       await d.queues.addDispatch(p.incidentId, row.id, p.delayMs, severity);
@@ -70,18 +93,40 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
     alert: async (p) => { d.nsp.dispatch.to(rooms.dispatchers).emit('alert', p); },
   };
 
-  return async (rows) => {
-    const done = new Set<string>();
-    for (const row of rows) {
-      try {
-        // A hung effect (Redis away) fails this row for a later pass instead of
-        // holding the relay, and with it every other push, hostage.
-        await withDeadline((handlers[row.topic] as (p: unknown, r: OutboxRow) => Promise<void>)(row.payload, row), EFFECT_DEADLINE_MS, row.topic);
-        done.add(row.id);
-      } catch (err) {
-        d.log.warn({ err, topic: row.topic, incidentId: row.incident_id ?? undefined, outboxId: row.id }, 'outbox effect failed; will retry');
-      }
+  const runOne = async (row: OutboxRow, mode: OutboxMode, done: Set<string>) => {
+    try {
+      // A hung effect (Redis away) fails this row for a later pass instead of
+      // holding the relay, and with it every other push, hostage.
+      await withDeadline((handlers[row.topic] as (p: unknown, r: Effect) => Promise<void>)(row.payload, { ...row, mode }), EFFECT_DEADLINE_MS, row.topic);
+      done.add(row.id);
+    } catch (err) {
+      d.log.warn({ err, topic: row.topic, incidentId: row.incident_id ?? undefined, outboxId: row.id }, 'outbox effect failed; will retry');
     }
+  };
+
+  return async (rows, mode) => {
+    const done = new Set<string>();
+    if (mode === 'carry') {
+      // One transaction's rows are consequences of one commit, each for a different
+      // hero or screen: offers first, then the rest side by side (a round with 50 offers
+      // has 150 rows). The next transaction's rows for this incident wait for these.
+      const first = rows.filter((r) => r.topic === 'push:offer');
+      const rest = rows.filter((r) => r.topic !== 'push:offer');
+      await Promise.all(first.map((row) => runOne(row, mode, done)));
+      await inLanes(rest, CARRY_CONCURRENCY, (row) => runOne(row, mode, done));
+      return done;
+    }
+    // A backlog: incidents side by side, each incident's rows in order.
+    const byIncident = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      const key = row.incident_id ?? `row:${row.id}`;
+      const group = byIncident.get(key);
+      if (group) group.push(row);
+      else byIncident.set(key, [row]);
+    }
+    await inLanes([...byIncident.values()], PASS_CONCURRENCY, async (group) => {
+      for (const row of group) await runOne(row, mode, done);
+    });
     return done;
   };
 }

@@ -1,15 +1,34 @@
-// Carries out outbox rows after their transaction commits. Wakes on NOTIFY (and on a
-// local kick), polls as a backstop, and claims rows with SKIP LOCKED so every process
-// of a cluster can relay at once. A row is deleted only after its effect succeeded:
-// effects run at least once and are idempotent.
-import type { Sql } from '../db.ts';
+// Carries out outbox rows after their transaction commits, two ways:
+// - carry: the process that committed a transaction carries out its rows at once,
+//   one transaction's rows at a time per incident (so an incident's pushes keep their
+//   order), urgent (critical) work first when there is a backlog;
+// - pass: a poll claims whatever is left (rows of a process that died, rows a busy
+//   process left behind, rows whose effect failed) in id order.
+// Both claim rows with SKIP LOCKED, so no row is carried out twice at once, and a row
+// is deleted only after its effect succeeded: effects run at least once and are
+// idempotent.
+import type { Sql, Tx } from '../db.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { claimOutbox, deleteOutbox, type OutboxRow } from '../store/outbox.store.ts';
+import { KeyedMutex } from '../concurrency/keyed-mutex.ts';
+import { PriorityLimiter } from '../concurrency/priority-limiter.ts';
+import { claimOutbox, claimOutboxIds, deleteOutbox, type OutboxRow, type Written } from '../store/outbox.store.ts';
 
-export type OutboxExecutor = (rows: OutboxRow[]) => Promise<Set<string>>; // ids carried out
+/** `carry` runs a committed transaction's rows (dispatch rounds inline); `pass` is the backlog. */
+export type OutboxMode = 'carry' | 'pass';
+export type OutboxExecutor = (rows: OutboxRow[], mode: OutboxMode) => Promise<Set<string>>; // ids carried out
 
 const BATCH = 200;
+
+export interface RelayOptions {
+  pollMs: number;
+  /** Transactions carried out at once; each may hold two pooled connections. */
+  carryConcurrency: number;
+  /** Beyond this many waiting, new rows are left to the next pass (work goes through BullMQ). */
+  carryMaxWaiting: number;
+  log: Logger;
+  metrics: Metrics;
+}
 
 export class OutboxRelay {
   private running = false;
@@ -17,16 +36,38 @@ export class OutboxRelay {
   private stopped = false;
   private poll: NodeJS.Timeout | undefined;
   private current: Promise<void> = Promise.resolve();
+  private readonly perIncident = new KeyedMutex();
+  private readonly carriers: PriorityLimiter;
+  private readonly carrying = new Set<Promise<void>>();
 
   constructor(
     private readonly sql: Sql,
     private readonly execute: OutboxExecutor,
-    private readonly opts: { pollMs: number; log: Logger; metrics: Metrics },
-  ) {}
+    private readonly opts: RelayOptions,
+  ) {
+    this.carriers = new PriorityLimiter(opts.carryConcurrency);
+  }
 
   start(): void {
     this.poll = setInterval(() => this.kick(), this.opts.pollMs);
     this.kick();
+  }
+
+  /** Carries out rows this process just committed. Never throws. */
+  carry(rows: Written[]): void {
+    if (this.stopped || rows.length === 0) return;
+    if (this.carriers.waiting >= this.opts.carryMaxWaiting && !rows.some((r) => r.urgent)) {
+      // A backlog: batched passes are cheaper per row than a transaction per commit.
+      this.kick();
+      return;
+    }
+    const key = rows.find((r) => r.incidentId)?.incidentId ?? rows[0]!.id;
+    const rank = rows.some((r) => r.urgent) ? 0 : 1;
+    const ids = rows.map((r) => r.id);
+    const done = this.perIncident.run(key, () => this.carriers.run(rank, () => this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry')))
+      .then(() => undefined, (err) => this.opts.log.warn({ err, incidentId: key }, 'carrying out outbox rows failed; the relay pass will retry'));
+    this.carrying.add(done);
+    void done.finally(() => this.carrying.delete(done));
   }
 
   /** Runs a relay pass now, or right after the one under way. */
@@ -41,21 +82,21 @@ export class OutboxRelay {
     do {
       this.again = false;
       try {
-        while (!this.stopped && (await this.relayOnce()) === BATCH) { /* a full batch: more may wait */ }
+        while (!this.stopped && (await this.claimAndRun((tx) => claimOutbox(tx, BATCH), 'pass')) === BATCH) { /* a full batch: more may wait */ }
       } catch (err) {
         this.opts.log.error({ err }, 'outbox relay pass failed; will retry');
       }
     } while (this.again && !this.stopped);
   }
 
-  private async relayOnce(): Promise<number> {
+  private async claimAndRun(claim: (tx: Tx) => Promise<OutboxRow[]>, mode: OutboxMode): Promise<number> {
     return (await this.sql.begin(async (tx) => {
-      const rows = await claimOutbox(tx, BATCH);
+      const rows = await claim(tx);
       if (rows.length === 0) return 0;
-      const done = await this.execute(rows);
+      const done = await this.execute(rows, mode);
       await deleteOutbox(tx, [...done]);
       for (const row of rows) {
-        if (done.has(row.id)) this.opts.metrics.outboxRelayed.inc({ topic: row.topic });
+        if (done.has(row.id)) this.opts.metrics.outboxRelayed.inc({ topic: row.topic, mode });
         else this.opts.metrics.outboxFailures.inc({ topic: row.topic });
       }
       return done.size;
@@ -65,6 +106,6 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.poll);
-    await this.current;
+    await Promise.all([this.current, ...this.carrying]);
   }
 }
