@@ -76,8 +76,9 @@ export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, 
   if (!saved) throw new AppError('conflict', `incident ${row.id} changed underneath us`);
   const touched = new Set<string>(opts.heroes);
   for (const effect of step.effects) await EFFECTS[effect](tx, saved, event, touched, opts);
-  await refreshHeroStatus(tx, [...touched]);
-  const view = toIncidentView(saved, (await assignmentsOf(tx, [saved.id])).get(saved.id) ?? []);
+  // Sent together, run in order (postgres.js pipelines a transaction's queries).
+  const [, assignments] = await Promise.all([refreshHeroStatus(tx, [...touched]), assignmentsOf(tx, [saved.id])]);
+  const view = toIncidentView(saved, assignments.get(saved.id) ?? []);
   await enqueue(tx, 'push:incident', { incident: view, coReporters: saved.co_reporters }, saved.id);
   if (saved.state !== row.state) {
     ctx.log.info({ incidentId: saved.id, from: row.state, to: saved.state, event: type, actor: opts.actor }, 'incident moved');

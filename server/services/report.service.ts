@@ -51,10 +51,13 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
     // are serialised so two reports at once cannot both miss each other.
     if (ctx.config.DEDUPE_RADIUS_M > 0) {
       const cell = `${input.kind}:${Math.round(input.location.lat * 100)}:${Math.round(input.location.lng * 100)}`;
-      await tx`select pg_advisory_xact_lock(hashtext(${cell}))`;
-      const same = await findDuplicate(tx, {
+      // Sent together, run in order: the search starts once the lock is held. A
+      // postgres.js query is sent when first awaited, so the lock is sent explicitly
+      // before findDuplicate (which awaits its own query at once) is called.
+      const locked = tx`select pg_advisory_xact_lock(hashtext(${cell}))`.execute();
+      const [, same] = await Promise.all([locked, findDuplicate(tx, {
         kind: input.kind, ...input.location, radiusM: ctx.config.DEDUPE_RADIUS_M, windowMs: ctx.config.DEDUPE_WINDOW_MS,
-      });
+      })]);
       if (same) {
         await addCoReporter(tx, same.id, civilianId);
         await tx`update idempotency_keys set incident_id = ${same.id} where actor = ${civilianId} and key = ${key}`;

@@ -64,7 +64,14 @@ export class OutboxRelay {
     const key = rows.find((r) => r.incidentId)?.incidentId ?? rows[0]!.id;
     const rank = rows.some((r) => r.urgent) ? 0 : 1;
     const ids = rows.map((r) => r.id);
-    const done = this.perIncident.run(key, () => this.carriers.run(rank, () => this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry')))
+    let whole: Promise<unknown> = Promise.resolve();
+    // The incident's next transaction may start once these effects ran; deleting the
+    // rows and committing need not hold it up.
+    const executed = this.perIncident.run(key, () => new Promise<void>((ran) => {
+      whole = this.carriers.run(rank, () => this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry', ran));
+      whole.finally(ran).catch(() => {});
+    }));
+    const done = executed.then(() => whole)
       .then(() => undefined, (err) => this.opts.log.warn({ err, incidentId: key }, 'carrying out outbox rows failed; the relay pass will retry'));
     this.carrying.add(done);
     void done.finally(() => this.carrying.delete(done));
@@ -89,11 +96,12 @@ export class OutboxRelay {
     } while (this.again && !this.stopped);
   }
 
-  private async claimAndRun(claim: (tx: Tx) => Promise<OutboxRow[]>, mode: OutboxMode): Promise<number> {
+  private async claimAndRun(claim: (tx: Tx) => Promise<OutboxRow[]>, mode: OutboxMode, executed?: () => void): Promise<number> {
     return (await this.sql.begin(async (tx) => {
       const rows = await claim(tx);
       if (rows.length === 0) return 0;
       const done = await this.execute(rows, mode);
+      executed?.();
       await deleteOutbox(tx, [...done]);
       for (const row of rows) {
         if (done.has(row.id)) this.opts.metrics.outboxRelayed.inc({ topic: row.topic, mode });
