@@ -24,8 +24,10 @@ const flag = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const opts: Opts = { quick: args.includes('--quick') };
-const out = flag('out');
+// `npm run bench --quick` (without `--`) reaches us as npm_config_quick, not as an argument.
+const npmFlag = (name: string) => process.env[`npm_config_${name}`];
+const opts: Opts = { quick: args.includes('--quick') || npmFlag('quick') === 'true' };
+const out = flag('out') ?? (npmFlag('out') && npmFlag('out') !== 'true' ? npmFlag('out') : undefined);
 
 // Each group returns its rows; a group that fails still gets rows, marked as errors.
 const GROUPS: { name: string; rows: string[]; run: (o: Opts) => Promise<Metric[]> }[] = [
