@@ -6,6 +6,8 @@ export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Severity = (typeof SEVERITIES)[number];
+/** 0 for critical, the most urgent, up to 3 for low: orders every queue by severity. */
+export const SEVERITY_RANK = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>;
 
 export const INCIDENT_STATES = [
   'reported', 'dispatching', 'assigned', 'en_route', 'on_scene', 'resolved', 'cancelled', 'escalated',

@@ -39,7 +39,7 @@ test('a keyed mutex goes on after a failure', async () => {
 });
 
 test('a priority limiter caps concurrency and starts the lowest rank first', async () => {
-  const limiter = new PriorityLimiter(2);
+  const limiter = new PriorityLimiter({ concurrency: 2 });
   const started: string[] = [];
   let running = 0;
   let peak = 0;
@@ -58,7 +58,7 @@ test('a priority limiter caps concurrency and starts the lowest rank first', asy
 });
 
 test('a priority limiter frees its slot when a task fails', async () => {
-  const limiter = new PriorityLimiter(1);
+  const limiter = new PriorityLimiter({ concurrency: 1 });
   assert.is(await rejection(limiter.run(0, async () => { throw new Error('boom'); })), 'boom');
   assert.is(await Promise.race([limiter.run(0, async () => 'ran'), sleep(1000).then(() => 'stuck')]), 'ran');
 });

@@ -1,12 +1,23 @@
 // At most `concurrency` tasks at once; waiting tasks start lowest rank first, then in
-// arrival order. Used where urgent work (critical incidents) must overtake a backlog.
-interface Waiting { rank: number; start: () => void }
+// arrival order. Optionally bounded: beyond `maxWaiting` a task is refused (or takes
+// the place of the least urgent one waiting), and one that waits `maxWaitMs` is
+// refused. Used where urgent work (critical incidents) must overtake a backlog: the
+// report admission gate and the outbox carriers.
+export interface LimiterOptions {
+  concurrency: number;
+  maxWaiting?: number;
+  maxWaitMs?: number;
+  /** The error a refused task rejects with. */
+  refusal?: () => Error;
+}
+
+interface Waiter { rank: number; start: () => void; refuse: (e: Error) => void; timer?: NodeJS.Timeout }
 
 export class PriorityLimiter {
   private running = 0;
-  private readonly queue: Waiting[] = [];
+  private queue: Waiter[] = [];
 
-  constructor(private readonly concurrency: number) {}
+  constructor(private readonly opts: LimiterOptions) {}
 
   /** Tasks waiting for a slot. */
   get waiting(): number {
@@ -14,22 +25,51 @@ export class PriorityLimiter {
   }
 
   async run<T>(rank: number, work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
-      await new Promise<void>((start) => {
-        const at = this.queue.findIndex((w) => w.rank > rank);
-        if (at < 0) this.queue.push({ rank, start });
-        else this.queue.splice(at, 0, { rank, start });
-      });
-    } else {
-      this.running += 1;
-    }
+    await this.acquire(rank);
     try {
       return await work();
     } finally {
-      // Hand the slot straight to the next task (running stays the same), or free it.
-      const next = this.queue.shift();
-      if (next) next.start();
-      else this.running -= 1;
+      this.release();
+    }
+  }
+
+  private acquire(rank: number): Promise<void> {
+    if (this.running < this.opts.concurrency) {
+      this.running += 1;
+      return Promise.resolve();
+    }
+    if (this.queue.length >= (this.opts.maxWaiting ?? Infinity)) {
+      // Full: a more urgent task takes the place of the least urgent one waiting.
+      const last = this.queue[this.queue.length - 1];
+      if (!last || last.rank <= rank) return Promise.reject(this.refused());
+      this.drop(last);
+    }
+    return new Promise<void>((start, refuse) => {
+      const waiter: Waiter = { rank, start, refuse };
+      if (this.opts.maxWaitMs !== undefined) waiter.timer = setTimeout(() => this.drop(waiter), this.opts.maxWaitMs);
+      const at = this.queue.findIndex((w) => w.rank > rank);
+      if (at < 0) this.queue.push(waiter);
+      else this.queue.splice(at, 0, waiter);
+    });
+  }
+
+  private refused(): Error {
+    return this.opts.refusal?.() ?? new Error('too many tasks waiting');
+  }
+
+  private drop(waiter: Waiter): void {
+    this.queue = this.queue.filter((w) => w !== waiter);
+    clearTimeout(waiter.timer);
+    waiter.refuse(this.refused());
+  }
+
+  private release(): void {
+    const next = this.queue.shift();
+    if (next) {
+      clearTimeout(next.timer);
+      next.start(); // the slot passes straight to the next task
+    } else {
+      this.running -= 1;
     }
   }
 }

@@ -1,6 +1,6 @@
 // Incident rows: insert, lock, the guarded update with its audit event, and views.
 import type { Db, Tx } from '../db.ts';
-import type { IncidentKind, IncidentState, Severity } from '../../shared/domain.ts';
+import { SEVERITY_RANK, type IncidentKind, type IncidentState, type Severity } from '../../shared/domain.ts';
 import type { AssignmentView, IncidentEventView, IncidentView, LatLng, Need } from '../../shared/types.ts';
 import type { PersistedIncident } from '../../machines/incident.machine.ts';
 
@@ -23,7 +23,6 @@ export interface IncidentRow {
   updated_at: Date;
 }
 
-export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 export async function insertIncident(tx: Tx, row: {
   id: string; kind: IncidentKind; severity: Severity; location: LatLng; description: string; needs: Need[];

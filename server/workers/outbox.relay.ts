@@ -45,7 +45,7 @@ export class OutboxRelay {
     private readonly execute: OutboxExecutor,
     private readonly opts: RelayOptions,
   ) {
-    this.carriers = new PriorityLimiter(opts.carryConcurrency);
+    this.carriers = new PriorityLimiter({ concurrency: opts.carryConcurrency });
   }
 
   start(): void {
@@ -56,13 +56,14 @@ export class OutboxRelay {
   /** Carries out rows this process just committed. Never throws. */
   carry(rows: Written[]): void {
     if (this.stopped || rows.length === 0) return;
-    if (this.carriers.waiting >= this.opts.carryMaxWaiting && !rows.some((r) => r.urgent)) {
+    const urgent = rows.some((r) => r.urgent);
+    if (this.carriers.waiting >= this.opts.carryMaxWaiting && !urgent) {
       // A backlog: batched passes are cheaper per row than a transaction per commit.
       this.kick();
       return;
     }
     const key = rows.find((r) => r.incidentId)?.incidentId ?? rows[0]!.id;
-    const rank = rows.some((r) => r.urgent) ? 0 : 1;
+    const rank = urgent ? 0 : 1;
     const ids = rows.map((r) => r.id);
     let whole: Promise<unknown> = Promise.resolve();
     // The incident's next transaction may start once these effects ran; deleting the

@@ -2,7 +2,7 @@
 // job id de-duplicates only while the job exists: every handler is idempotent.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Severity } from '../../shared/domain.ts';
+import { SEVERITY_RANK, type Severity } from '../../shared/domain.ts';
 import type { Logger } from '../log.ts';
 
 export interface DispatchJob { incidentId: string }
@@ -14,7 +14,6 @@ export interface QueueHandlers {
   sweep: () => Promise<unknown>;
 }
 
-const PRIORITY: Record<Severity, number> = { critical: 1, high: 2, medium: 3, low: 4 };
 
 const JOB_DEFAULTS = {
   removeOnComplete: true,
@@ -56,7 +55,7 @@ export class Queues {
    */
   async addDispatch(incidentId: string, key: string, delayMs: number, severity: Severity): Promise<void> {
     await this.dispatch.add('round', { incidentId }, {
-      ...JOB_DEFAULTS, jobId: `dispatch-${incidentId}-${key}`, delay: Math.max(0, delayMs), priority: PRIORITY[severity],
+      ...JOB_DEFAULTS, jobId: `dispatch-${incidentId}-${key}`, delay: Math.max(0, delayMs), priority: SEVERITY_RANK[severity] + 1, // BullMQ: 0 is no priority
     });
   }
 
