@@ -68,7 +68,7 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
     if (offers.length === 0 && locked.state === 'escalated') {
       // Humans were alerted already; a retry that finds nobody again changes nothing
       // worth an audit row and a push to every screen.
-      await enqueue(tx, 'dispatch', { incidentId, delayMs: config.ESCALATED_RETRY_MS, severity: locked.severity }, incidentId);
+      enqueue(tx, 'dispatch', { incidentId, delayMs: config.ESCALATED_RETRY_MS, severity: locked.severity }, incidentId);
       await setDeadline(tx, incidentId, new Date(Date.now() + config.ESCALATED_RETRY_MS + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }
@@ -80,11 +80,11 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       // Nobody free in range: try again later, slower once humans have been alerted
       // (by the state after this round, which may just have escalated).
       const delayMs = saved.state === 'escalated' ? config.ESCALATED_RETRY_MS : config.DISPATCH_RETRY_MS;
-      await enqueue(tx, 'dispatch', { incidentId, delayMs, severity: locked.severity }, incidentId);
+      enqueue(tx, 'dispatch', { incidentId, delayMs, severity: locked.severity }, incidentId);
       await setDeadline(tx, incidentId, new Date(Date.now() + delayMs + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }
-    await enqueueMany(tx, offers.flatMap((offer) => {
+    enqueueMany(tx, offers.flatMap((offer) => {
       const push = { offerId: offer.id, incident: view, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
       return [
         { topic: 'push:offer' as const, payload: { heroId: offer.hero_id, offer: push }, incidentId },

@@ -18,8 +18,8 @@ export async function setHeroDuty(ctx: ServiceContext, heroId: string, onDuty: b
     // Offers before the hero row: the same lock order as an accept (offer, then hero).
     if (!onDuty) {
       for (const offer of await withdrawPending(tx, { heroId }, 'off_duty')) {
-        await enqueue(tx, 'push:withdrawn', { heroId, offerId: offer.id, reason: 'withdrawn' }, offer.incident_id);
-        await enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
+        enqueue(tx, 'push:withdrawn', { heroId, offerId: offer.id, reason: 'withdrawn' }, offer.incident_id);
+        enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
       }
     }
     await setDuty(tx, heroId, onDuty);

@@ -27,14 +27,14 @@ type EffectRunner = (tx: Tx, row: IncidentRow, event: IncidentEvent, touched: Se
 
 const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   async requestDispatch(tx, row) {
-    await enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
+    enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
   },
   async withdrawOffers(tx, row, event, touched, opts) {
     const reason = event.type === 'CANCEL' ? 'cancelled' : 'taken';
     const withdrawn = await withdrawPending(tx, { incidentId: row.id }, reason);
     opts.onWithdrawn?.(withdrawn.map((o) => o.id));
     for (const offer of withdrawn) touched.add(offer.hero_id);
-    await enqueueMany(tx, withdrawn.map((offer) => ({
+    enqueueMany(tx, withdrawn.map((offer) => ({
       topic: 'push:withdrawn' as const, payload: { heroId: offer.hero_id, offerId: offer.id, reason }, incidentId: row.id,
     })));
   },
@@ -43,14 +43,14 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
     const reason = 'cancelled';
     for (const a of await endAssignments(tx, row.id, 'released', reason)) {
       touched.add(a.hero_id);
-      await enqueue(tx, 'push:released', { heroId: a.hero_id, incidentId: row.id, reason }, row.id);
+      enqueue(tx, 'push:released', { heroId: a.hero_id, incidentId: row.id, reason }, row.id);
     }
   },
   async completeAssignments(tx, row, _event, touched) {
     for (const a of await endAssignments(tx, row.id, 'completed', 'resolved')) touched.add(a.hero_id);
   },
   async alertNoHeroFound(tx, row) {
-    await enqueue(tx, 'alert', {
+    enqueue(tx, 'alert', {
       type: 'no_hero_found', incidentId: row.id, at: Date.now(),
       detail: `No hero accepted ${row.severity} ${row.kind} incident after ${row.snapshot.context.round} rounds; assign by hand.`,
     }, row.id);
@@ -79,7 +79,7 @@ export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, 
   // Sent together, run in order (postgres.js pipelines a transaction's queries).
   const [, assignments] = await Promise.all([refreshHeroStatus(tx, [...touched]), assignmentsOf(tx, [saved.id])]);
   const view = toIncidentView(saved, assignments.get(saved.id) ?? []);
-  await enqueue(tx, 'push:incident', { incident: view, coReporters: saved.co_reporters }, saved.id);
+  enqueue(tx, 'push:incident', { incident: view, coReporters: saved.co_reporters }, saved.id);
   if (saved.state !== row.state) {
     ctx.log.info({ incidentId: saved.id, from: row.state, to: saved.state, event: type, actor: opts.actor }, 'incident moved');
   }

@@ -28,7 +28,7 @@ export async function deadLetter(ctx: ServiceContext, msg: Message, error: strin
       values (${msg.key}, ${msg.channel}, ${msg.heroId}, ${msg.offerId}, ${msg.incidentId}, ${error.slice(0, 1000)})
       on conflict do nothing returning key`;
     if (!fresh) return;
-    await enqueue(tx, 'alert', {
+    enqueue(tx, 'alert', {
       type: 'delivery_failed', incidentId: msg.incidentId, heroId: msg.heroId, at: Date.now(),
       detail: `${msg.channel} to hero about offer ${msg.offerId} failed after every retry: ${error.slice(0, 200)}`,
     }, msg.incidentId);

@@ -93,7 +93,7 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
 /** Closes an offer and asks for the next round; the round itself checks whether one is due. */
 async function closeAndRedispatch(ctx: ServiceContext, tx: Tx, offer: OfferRow, outcome: 'declined' | 'expired'): Promise<void> {
   await refreshHeroStatus(tx, [offer.hero_id]);
-  await enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
+  enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
   ctx.metrics.offersTotal.inc({ outcome });
 }
 
@@ -119,7 +119,7 @@ export async function expireOffer(ctx: ServiceContext, offerId: string): Promise
     const closed = await closeOffer(tx, offerId, 'expired', 'expired', { onlyIfDue: true });
     if (!closed) return false;
     ctx.log.info({ incidentId: closed.incident_id, heroId: closed.hero_id, offerId }, 'offer expired');
-    await enqueue(tx, 'push:withdrawn', { heroId: closed.hero_id, offerId, reason: 'expired' }, closed.incident_id);
+    enqueue(tx, 'push:withdrawn', { heroId: closed.hero_id, offerId, reason: 'expired' }, closed.incident_id);
     await closeAndRedispatch(ctx, tx, closed, 'expired');
     return true;
   });

@@ -54,15 +54,15 @@ export async function assignByHand(ctx: ServiceContext, who: TokenClaims, id: st
       if (await activeAssignmentOfHero(tx, heroId)) throw new AppError('busy', 'hero already holds an active assignment');
       // The hero's pending offer elsewhere goes back to that incident's dispatch.
       for (const offer of await withdrawPending(tx, { heroId }, 'reassigned')) {
-        await enqueue(tx, 'push:withdrawn', { heroId, offerId: offer.id, reason: 'withdrawn' }, offer.incident_id);
-        if (offer.incident_id !== id) await enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
+        enqueue(tx, 'push:withdrawn', { heroId, offerId: offer.id, reason: 'withdrawn' }, offer.incident_id);
+        if (offer.incident_id !== id) enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
       }
       await insertAssignment(tx, { incidentId: id, slot, heroId, skill: slots[slot]?.skill ?? null, offerId: null });
       await applyEvent(ctx, tx, row, { type: 'ASSIGN', heroId, slot, by: 'dispatcher' }, {
         actor: actorOf(who), heroes: [heroId], deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
       });
       // The hero app learns of a hand-made assignment by a fresh `session`.
-      await enqueue(tx, 'push:session', { heroId }, id);
+      enqueue(tx, 'push:session', { heroId }, id);
     });
   } catch (e) {
     const constraint = uniqueViolation(e);

@@ -19,7 +19,7 @@ export async function releaseHeroes(ctx: ServiceContext, tx: Tx, row: IncidentRo
   const ended = await endAssignments(tx, row.id, 'released', opts.reason, opts.heroIds);
   const released = ended.map((a) => a.hero_id);
   if (released.length === 0) return { row, released };
-  await enqueueMany(tx, released.map((heroId) => ({
+  enqueueMany(tx, released.map((heroId) => ({
     topic: 'push:released' as const, payload: { heroId, incidentId: row.id, reason: opts.notice ?? opts.reason }, incidentId: row.id,
   })));
   const { row: saved } = await applyEvent(ctx, tx, row, { type: 'RELEASE', heroIds: released, reason: opts.reason }, {

@@ -72,8 +72,8 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
       needs, reportedBy: civilianId, snapshot, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
     });
     const incident = toIncidentView(inserted, []);
-    await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: input.severity }, id);
-    await enqueue(tx, 'push:incident', { incident }, id);
+    enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: input.severity }, id);
+    enqueue(tx, 'push:incident', { incident }, id);
     return { created: true as const, id, incident };
   });
   ctx.metrics.reportsTotal.inc({ outcome: outcome.created ? 'created' : 'replayed' });

@@ -77,7 +77,7 @@ export async function refreshHeroStatus(tx: Tx, heroIds: string[]): Promise<Hero
      where h.id = s.id and h.status <> s.status
     returning h.id, h.status, h.status_version, h.mode`]);
   const changes = changed.map((r) => ({ id: r.id, status: r.status, version: Number(r.status_version), mode: r.mode }));
-  await enqueueMany(tx, changes.map((c) => ({ topic: 'hero:status' as const, payload: c, incidentId: null })));
+  enqueueMany(tx, changes.map((c) => ({ topic: 'hero:status' as const, payload: c, incidentId: null })));
   return changes;
 }
 

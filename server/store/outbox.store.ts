@@ -28,8 +28,8 @@ export interface OutboxRow<T extends OutboxTopic = OutboxTopic> {
   payload: OutboxTopics[T];
 }
 
-export async function enqueue<T extends OutboxTopic>(tx: Tx, topic: T, payload: OutboxTopics[T], incidentId: string | null): Promise<void> {
-  await enqueueMany(tx, [{ topic, payload, incidentId } as OutboxEntry]);
+export function enqueue<T extends OutboxTopic>(tx: Tx, topic: T, payload: OutboxTopics[T], incidentId: string | null): void {
+  enqueueMany(tx, [{ topic, payload, incidentId } as OutboxEntry]);
 }
 
 export type OutboxEntry = { [T in OutboxTopic]: { topic: T; payload: OutboxTopics[T]; incidentId: string | null } }[OutboxTopic];
@@ -61,11 +61,11 @@ function isUrgent(e: OutboxEntry): boolean {
   return false;
 }
 
-/** Many rows at once: buffered inside `inTx`, written at once otherwise. */
-export async function enqueueMany(tx: Tx, entries: OutboxEntry[]): Promise<void> {
+/** Buffers rows for `flushOutbox`: outbox rows are written only through `inTx`, whose commit carries them out. */
+export function enqueueMany(tx: Tx, entries: OutboxEntry[]): void {
   const buffer = buffers.get(tx);
-  if (buffer) buffer.push(...entries);
-  else await insertOutbox(tx, entries);
+  if (!buffer) throw new Error('outbox rows are written inside inTx only');
+  buffer.push(...entries);
 }
 
 /** Inserts in the entries' order; returns the new ids in that order. */

@@ -46,9 +46,9 @@ async function healOverdueIncident(ctx: ServiceContext, id: string, report: Swee
         await setDeadline(tx, id, new Date(pending.last.getTime() + config.DISPATCH_DEADLINE_MS));
         return;
       }
-      await enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: row.severity }, id);
+      enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: row.severity }, id);
       await setDeadline(tx, id, new Date(now + config.DISPATCH_DEADLINE_MS));
-      await enqueue(tx, 'alert', {
+      enqueue(tx, 'alert', {
         type: 'incident_stuck', incidentId: id, at: now,
         detail: `${row.severity} ${row.kind} incident was ${row.state} with no dispatch work ${overdueS}s past its deadline; dispatch re-created.`,
       }, id);
@@ -58,7 +58,7 @@ async function healOverdueIncident(ctx: ServiceContext, id: string, report: Swee
     } else {
       // assigned, en_route or on_scene: the hero has not moved it on for too long.
       await setDeadline(tx, id, new Date(now + config.PROGRESS_DEADLINE_MS));
-      await enqueue(tx, 'alert', {
+      enqueue(tx, 'alert', {
         type: 'incident_stuck', incidentId: id, at: now,
         detail: `${row.severity} ${row.kind} incident has been ${row.state} without progress for ${Math.round(config.PROGRESS_DEADLINE_MS / 60_000)} min.`,
       }, id);
@@ -92,7 +92,7 @@ async function releaseLostHeroes(ctx: ServiceContext, positions: HeroPositions, 
       if (!row || isFinalState(row.state)) return;
       const { released } = await releaseHeroes(ctx, tx, row, { heroIds: [a.hero_id], reason: 'hero_unreachable', actor: 'system:sweeper' });
       if (released.length === 0) return;
-      await enqueue(tx, 'alert', {
+      enqueue(tx, 'alert', {
         type: 'hero_unreachable', incidentId: a.incident_id, heroId: a.hero_id, at: now,
         detail: `Hero silent for ${Math.round(silentMs / 1000)}s while ${row.state}; released, incident back to dispatch.`,
       }, a.incident_id);
@@ -107,7 +107,7 @@ async function dropStaleHeroes(ctx: ServiceContext, positions: HeroPositions, re
   const stale = await positions.dropStale(now - ctx.config.LOCATION_FRESH_MS);
   if (stale.length === 0) return;
   report.heroesStale += stale.length;
-  await inTx(ctx, 'stale alerts', (tx) => enqueueMany(tx, stale.map((h) => alertRow({
+  await inTx(ctx, 'stale alerts', async (tx) => enqueueMany(tx, stale.map((h) => alertRow({
     type: 'location_stale', heroId: h.heroId, at: now,
     detail: h.lastSeenAt ? `No location for ${Math.round((now - h.lastSeenAt) / 1000)}s; out of matching until the next ping.` : 'No location known; out of matching until the next ping.',
   }))));
