@@ -4,6 +4,9 @@ import { z } from 'zod';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
+/** The development secret printed in this repository: never accepted in production. */
+export const DEV_SECRET = 'dev-only-secret-change-me-please';
+
 const schema = z.object({
   PORT: int(3000),
   HOST: z.string().default('0.0.0.0'),
@@ -16,7 +19,35 @@ const schema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key we own; tests give each suite its own. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).default('sd'),
-  JWT_SECRET: z.string().min(16).default('dev-only-secret-change-me-please'),
+  JWT_SECRET: z.string().min(16).default(DEV_SECRET),
+  /** When set, tokens must carry this `aud` (and this `iss`); tokens we sign carry them. */
+  JWT_AUDIENCE: z.string().min(1).max(200).optional(),
+  JWT_ISSUER: z.string().min(1).max(200).optional(),
+  /** `production` refuses the default or a weak JWT_SECRET (see assertProductionSafe). */
+  NODE_ENV: z.string().max(40).default('development'),
+  /** Origins allowed to open Socket.IO connections besides the page's own (comma-separated). */
+  CORS_ORIGINS: z.string().max(2_000).default(''),
+  /** When set, `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16).max(500).optional(),
+  /** `/metrics` is computed at most once per this interval, however often it is scraped. */
+  METRICS_CACHE_MS: int(1_000, 0),
+  /** Deadline for each Redis call on the report path: intake never waits longer on Redis. */
+  REDIS_INTAKE_DEADLINE_MS: int(150, 10),
+  /** Per-user budget for every socket event other than pings (per 10 s, per process). */
+  SOCKET_EVENTS_PER_10S: int(40, 1),
+  /** Per-IP budget of failed authentications (HTTP and sockets), per minute, per process. */
+  AUTH_FAILURES_PER_MIN: int(30, 1),
+  /**
+   * Per-IP budget of new socket connections, per 10 s, per process. Sized for a carrier
+   * NAT: a thousand phones behind one address reconnecting at once must get through.
+   */
+  CONNECTIONS_PER_10S: int(2_500, 1),
+  /** How many audit events one `GET …/events` page returns at most. */
+  EVENTS_PAGE_MAX: int(500, 1),
+  /** Idempotency keys are kept this long (a replay inside it answers as before), then purged. */
+  IDEMPOTENCY_RETENTION_MS: int(7 * 24 * 3_600_000, 60_000),
+  /** Consecutive failed dispatch rounds before dispatchers are alerted with the cause. */
+  DISPATCH_FAILURES_ALERT: int(3, 1),
   OFFER_TIMEOUT_MS: int(15_000, 1_000),
   HERO_LOST_AFTER_MS: int(60_000, 1_000),
   /** A hero silent for longer than this is not offered anything. */
@@ -87,7 +118,22 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
-  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_'];
+  'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_',
+  'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_'];
+
+/** Known example secrets: a production server refuses them whatever their length. */
+const EXAMPLE_SECRETS = new Set([DEV_SECRET, 'changeme', 'change-me', 'secret', 'password', 'jwt-secret', 'your-secret']);
+
+/**
+ * Why this secret is unfit for production, or null. Weak: shorter than 32 characters,
+ * a known example, or fewer than 8 distinct characters ("aaaa…", "1212…").
+ */
+export function weakSecret(secret: string): string | null {
+  if (EXAMPLE_SECRETS.has(secret.toLowerCase())) return 'it is the default or an example secret';
+  if (secret.length < 32) return `it is ${secret.length} characters; production needs at least 32`;
+  if (new Set(secret).size < 8) return 'it repeats too few distinct characters';
+  return null;
+}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const unknown = [...Object.keys(env).filter((k) => FAMILIES.some((f) => k.startsWith(f))), ...Object.keys(overrides)]
@@ -97,6 +143,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (parsed.data.NODE_ENV === 'production') {
+    const weak = weakSecret(parsed.data.JWT_SECRET);
+    if (weak) {
+      throw new Error(`Invalid configuration:\n  JWT_SECRET: refusing to start in production: ${weak}.\n`
+        + '  Set JWT_SECRET to at least 32 random characters, for example: JWT_SECRET="$(openssl rand -base64 48)"');
+    }
   }
   if (parsed.data.NOTIFY_PROVIDER === 'webhook' && !parsed.data.NOTIFY_WEBHOOK_URL) {
     throw new Error('Invalid configuration:\n  NOTIFY_WEBHOOK_URL: required when NOTIFY_PROVIDER is webhook');

@@ -6,16 +6,33 @@ import {
 } from './domain.ts';
 import type { FieldError } from './ack.ts';
 
-const id = z.string().min(1).max(100);
-const text = (max: number) => z.string().max(max);
+/**
+ * Text Postgres can store: no NUL character (text and jsonb refuse it) and no lone
+ * UTF-16 surrogate (jsonb refuses its escape). Refused at the door, never a 500.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const storable = (s: string): boolean => !s.includes('\u0000') && !LONE_SURROGATE.test(s);
+const STORABLE = { message: 'contains a NUL character or malformed unicode' };
+const text = (max: number) => z.string().max(max).refine(storable, STORABLE);
+
+/** Ids: 1-100 printable characters (no control characters, well-formed unicode). */
+// eslint-disable-next-line no-control-regex
+export const idSchema = z.string().min(1).max(100).regex(/^[^\u0000-\u001f\u007f]+$/, 'contains control characters').refine(storable, STORABLE);
+const id = idSchema;
+
+/**
+ * The location index (Redis GEO, Web Mercator) cannot hold latitudes beyond this:
+ * such a report or ping is refused rather than accepted and never dispatched.
+ */
+export const MAX_INDEXABLE_LAT = 85.05112878;
 
 export const latLngSchema = z.strictObject({
-  lat: z.number().min(-90).max(90),
+  lat: z.number().min(-MAX_INDEXABLE_LAT).max(MAX_INDEXABLE_LAT),
   lng: z.number().min(-180).max(180),
 });
 
 export const needSchema = z.strictObject({
-  skill: z.string().min(1).max(40).nullable(),
+  skill: text(40).pipe(z.string().min(1)).nullable(),
   count: z.number().int().min(1).max(MAX_NEEDED_HEROES),
 });
 
@@ -30,22 +47,22 @@ export const reportSchema = z.strictObject({
 });
 export type ReportInput = z.infer<typeof reportSchema>;
 
-export const idempotencyKeySchema = z.string().min(1).max(200);
+export const idempotencyKeySchema = z.string().min(1).max(200).refine(storable, STORABLE);
 
 export const createHeroSchema = z.strictObject({
-  name: z.string().min(1).max(100),
-  skills: z.array(z.string().min(1).max(40)).max(20),
+  name: text(100).pipe(z.string().min(1)),
+  skills: z.array(text(40).pipe(z.string().min(1))).max(20),
   mode: z.enum(HERO_MODES),
 });
 export type CreateHeroInput = z.infer<typeof createHeroSchema>;
 
-export const reasonSchema = z.strictObject({ reason: z.string().min(1).max(500) });
+export const reasonSchema = z.strictObject({ reason: text(500).pipe(z.string().min(1)) });
 export const assignSchema = z.strictObject({ heroId: id });
 
 export const dutySchema = z.strictObject({ onDuty: z.boolean() });
 
 export const locationSchema = z.strictObject({
-  lat: z.number().min(-90).max(90),
+  lat: z.number().min(-MAX_INDEXABLE_LAT).max(MAX_INDEXABLE_LAT),
   lng: z.number().min(-180).max(180),
   at: z.number().int().nonnegative().optional(),
   accuracy: z.number().nonnegative().max(100_000).optional(),
