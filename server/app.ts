@@ -124,7 +124,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, onWritten: (e) => heroMap.mark(e), onUnknown: heal,
   });
 
-  healthRoutes(router, { sql, redis, metrics, isDraining: () => draining });
+  healthRoutes(router, { sql, redis, metrics, config, isDraining: () => draining });
   pageRoutes(router, { tilesUrl: config.MAP_TILES_URL });
   heroRoutes(router, { ctx, auth, positions });
   const admission = new Admission({ concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS });

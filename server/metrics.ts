@@ -18,12 +18,40 @@ export function createMetrics() {
     outboxFailures: new Counter({ name: 'dispatch_outbox_failures_total', help: 'Outbox rows that failed and will be retried', labelNames: ['topic'], registers: [registry] }),
     incidentsStuck: new Counter({ name: 'dispatch_incidents_stuck_total', help: 'Incidents found past their deadline by the sweeper', labelNames: ['state'], registers: [registry] }),
     notificationsTotal: new Counter({ name: 'dispatch_notifications_total', help: 'Push/SMS/voice messages by outcome', labelNames: ['channel', 'outcome'], registers: [registry] }),
+    redisIntakeMisses: new Counter({ name: 'dispatch_redis_intake_misses_total', help: 'Redis calls on the report path skipped because Redis answered after REDIS_INTAKE_DEADLINE_MS (slow) or failed (error)', labelNames: ['call', 'why'], registers: [registry] }),
+    metricsComputations: new Counter({ name: 'dispatch_metrics_computations_total', help: 'Times /metrics was computed (scrapes inside METRICS_CACHE_MS share one computation)', registers: [registry] }),
     socketsConnected: new Gauge({ name: 'dispatch_sockets_connected', help: 'Connected sockets by namespace (this process)', labelNames: ['namespace'], registers: [registry] }),
   };
   return m;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The scrape text, computed at most once per `cacheMs` however often it is asked for:
+ * scrapes arriving while a computation runs share it (single flight), and scrapes
+ * within `cacheMs` of its start get its text. Each computation runs several Postgres
+ * and Redis queries, so an eager or hostile scraper must not multiply them.
+ */
+export function cachedScrape(m: Metrics, cacheMs: number): () => Promise<string> {
+  let cached: { text: string; at: number } | undefined;
+  let computing: Promise<string> | undefined;
+  return () => {
+    if (cached && Date.now() - cached.at < cacheMs) return Promise.resolve(cached.text);
+    computing ??= (async () => {
+      const at = Date.now();
+      try {
+        m.metricsComputations.inc(); // before collecting, so the text counts itself
+        const text = await m.registry.metrics();
+        cached = { text, at };
+        return text;
+      } finally {
+        computing = undefined;
+      }
+    })();
+    return computing;
+  };
+}
 
 /** Levels read from the truth at scrape time, so every process reports the cluster's view. */
 export interface LiveProbes {
@@ -33,16 +61,25 @@ export interface LiveProbes {
   staleHeroes(): Promise<number>;
 }
 
+/** How long one scrape waits for a probe: a hung Redis or Postgres must not hang /metrics. */
+const PROBE_DEADLINE_MS = 1_000;
+
 export function addLiveGauges(m: Metrics, probes: LiveProbes): void {
   const registers = [m.registry];
-  // A probe that fails (a dependency down) leaves the gauge at its last value.
-  const safely = async (run: () => Promise<void>) => { try { await run(); } catch { /* readiness reports it */ } };
+  // A probe that fails or is late (a dependency down or hung) leaves the gauge at its
+  // last value; readiness reports the dependency.
+  const safely = async (run: () => Promise<void>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, PROBE_DEADLINE_MS); });
+    try { await Promise.race([run(), late]); } catch { /* see above */ } finally { clearTimeout(timer); }
+  };
   new Gauge({
     name: 'dispatch_open_incidents', help: 'Incidents not yet resolved or cancelled, by state', labelNames: ['state'], registers,
     async collect() {
       await safely(async () => {
+        const counts = await probes.openIncidentsByState();
         this.reset();
-        for (const [state, n] of Object.entries(await probes.openIncidentsByState())) this.set({ state }, n);
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       });
     },
   });

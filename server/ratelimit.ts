@@ -1,7 +1,7 @@
 // Per-user budgets. Pings use an in-memory token bucket per socket (hot path, no
 // round trip). Reports use a fixed window in Redis so the budget holds cluster-wide;
-// if Redis is down we let reports through: an emergency is never refused because a
-// counter is unavailable.
+// if Redis is down or slower than the caller's deadline we let reports through: an
+// emergency is never refused, nor delayed, because a counter is unavailable.
 import type { Redis } from 'ioredis';
 
 export class TokenBucket {
@@ -21,15 +21,41 @@ export class TokenBucket {
   }
 }
 
-/** Returns 0 when allowed, otherwise the seconds to wait. */
-export async function fixedWindow(redis: Redis, key: string, limit: number, windowS: number): Promise<number> {
+/** Why a budget check let the request through unchecked. */
+export type BudgetMiss = 'slow' | 'error';
+
+export interface FixedWindowOptions {
+  /**
+   * How long the caller may wait on Redis. Past it the request passes unchecked; the
+   * command itself stays in flight (ioredis cannot recall it) and counts when it lands.
+   */
+  deadlineMs: number;
+  /** Told when the check was skipped (Redis too slow, or failing). */
+  onMiss?: (why: BudgetMiss) => void;
+}
+
+/**
+ * Returns 0 when allowed (or when Redis cannot say in time), otherwise the seconds to
+ * wait. Never throws, and never takes longer than `deadlineMs`.
+ */
+export async function fixedWindow(redis: Redis, key: string, limit: number, windowS: number, opts: FixedWindowOptions): Promise<number> {
   const window = Math.floor(Date.now() / 1000 / windowS);
   const k = `${key}:${window}`;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), opts.deadlineMs); });
   try {
-    const [[, count]] = (await redis.multi().incr(k).expire(k, windowS * 2).exec()) as [[Error | null, number]];
+    const counted = redis.multi().incr(k).expire(k, windowS * 2).exec() as Promise<[[Error | null, number]] | null>;
+    counted.catch(() => {}); // answered late or never: nobody is waiting any more
+    const outcome = await Promise.race([counted, late]);
+    if (outcome === 'late') { opts.onMiss?.('slow'); return 0; }
+    const count = outcome?.[0]?.[1];
+    if (typeof count !== 'number') { opts.onMiss?.('error'); return 0; }
     if (count <= limit) return 0;
     return Math.max(1, (window + 1) * windowS - Math.floor(Date.now() / 1000));
   } catch {
+    opts.onMiss?.('error');
     return 0;
+  } finally {
+    clearTimeout(timer);
   }
 }

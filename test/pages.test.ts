@@ -4,35 +4,19 @@
 // UPDATE_SCREENSHOTS=1 writes the README's screenshots to server/pages/screenshots/.
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { suite } from 'uvu';
+import type { Page } from 'playwright-core';
 import * as assert from 'uvu/assert';
-import { checkInvariants } from './helpers/invariants.ts';
-import { launchBrowser, openPage, type WatchedPage } from './helpers/browser.ts';
+import { openPage, pageSuite, type PageCtx } from './helpers/browser.ts';
 import { http } from './helpers/clients.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid } from './helpers/server.ts';
 import { area, east, heroOnline, matchable, registerHero, report } from './helpers/world.ts';
 
 const SHOTS = fileURLToPath(new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../server/pages/screenshots/' : './artifacts/', import.meta.url));
 mkdirSync(SHOTS, { recursive: true });
 
-interface Ctx { server: TestServer; browser: Browser; pages: WatchedPage[] }
-const test = suite<Ctx>('pages in Chromium');
+type Ctx = PageCtx;
+const test = pageSuite('pages in Chromium', { DISPATCH_RETRY_MS: 300, OFFER_TIMEOUT_MS: 20_000 });
 
-test.before(async (ctx) => {
-  ctx.server = await startServer({ DISPATCH_RETRY_MS: 300, OFFER_TIMEOUT_MS: 20_000 });
-  ctx.browser = await launchBrowser();
-  ctx.pages = [];
-});
-test.after(async (ctx) => {
-  await ctx.browser?.close();
-  await ctx.server?.stop();
-});
-test.after.each(async (ctx) => {
-  for (const p of ctx.pages) assert.equal(p.errors, [], `console errors on ${p.page.url()}`);
-  for (const p of ctx.pages.splice(0)) await p.context.close();
-  await checkInvariants(ctx.server);
-});
 
 async function open(ctx: Ctx, path: string, token: string, size: 'phone' | 'desktop', at?: { lat: number; lng: number }): Promise<Page> {
   const watched = await openPage(ctx.browser, `${ctx.server.url}${path}#token=${token}`, size,

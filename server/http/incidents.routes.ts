@@ -51,7 +51,7 @@ export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
     // A retry of a report already accepted is answered, never throttled. Postgres is
     // asked only once the budget is spent: in a burst every query before the admission
     // gate takes a connection from the reports already admitted.
-    const wait = await fixedWindow(d.redis, d.keys.rate('report', who.sub), ctx.config.REPORTS_PER_MINUTE, 60);
+    const wait = await fixedWindow(d.redis, d.keys.rate('report', who.sub), ctx.config.REPORTS_PER_MINUTE, 60, { deadlineMs: ctx.config.REDIS_INTAKE_DEADLINE_MS, onMiss: (why) => ctx.metrics.redisIntakeMisses.inc({ call: 'report_budget', why }) });
     if (wait > 0 && !(await idempotencyKeyExists(ctx.sql, who.sub, key.data))) {
       throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
     }

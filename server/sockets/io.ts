@@ -1,7 +1,6 @@
 // The Socket.IO server: payload cap, Redis adapter for cluster-wide broadcasts, and
 // per-namespace authentication (`connect_error` says `unauthorized` or `forbidden`).
 import type { Server as HttpServer } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import type { Role } from '../../shared/domain.ts';
@@ -10,6 +9,7 @@ import type { Auth } from '../auth.ts';
 import type { Db } from '../db.ts';
 import { getHero } from '../store/heroes.store.ts';
 import { namespacesOf, type Namespaces } from './namespaces.ts';
+import { tolerantRedisAdapter } from './tolerant-adapter.ts';
 
 export interface IoDeps {
   auth: Auth;
@@ -45,7 +45,7 @@ export function createIo(http: HttpServer, deps: IoDeps): { io: Server; nsp: Nam
     // Transport cap: a frame a little over 64 KiB closes the connection; payloads over
     // 64 KiB that fit in it are refused by the handlers with reason `invalid`.
     maxHttpBufferSize: MAX_SOCKET_PAYLOAD_BYTES + 4096,
-    adapter: createAdapter(deps.pub, deps.sub, { key: deps.adapterKey }),
+    adapter: tolerantRedisAdapter(deps.pub, deps.sub, deps.adapterKey),
     cors: { origin: true },
     pingInterval: 10_000,
     pingTimeout: 5_000,

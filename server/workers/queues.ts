@@ -36,6 +36,8 @@ export class Queues {
     this.dispatch = new Queue<DispatchJob>('dispatch', { connection: producer, prefix });
     this.expiry = new Queue<ExpiryJob>('expiry', { connection: producer, prefix });
     this.sweeps = new Queue('sweep', { connection: producer, prefix });
+    // Without a listener BullMQ prints every connection error while Redis is away.
+    for (const q of [this.dispatch, this.expiry, this.sweeps]) q.on('error', (err) => log.warn({ queue: q.name, err }, 'queue error'));
   }
 
   /**

@@ -1,6 +1,11 @@
 // Headless Debian Chromium driven by playwright-core (never a downloaded browser).
 // Every page records console errors and page errors so tests can assert there were none.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { suite, type Test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Config } from '../../server/config.ts';
+import { checkInvariants } from './invariants.ts';
+import { startServer, type TestServer } from './server.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -34,4 +39,29 @@ export async function openPage(browser: Browser, url: string, size: 'phone' | 'd
   });
   await page.goto(url, { waitUntil: 'domcontentloaded' });
   return { page, context, errors };
+}
+
+export interface PageCtx { server: TestServer; browser: Browser; pages: WatchedPage[] }
+
+/**
+ * A suite with its own server and browser. After each test: no console error on any
+ * page it opened (tests push them to `ctx.pages`), pages closed, invariants checked.
+ */
+export function pageSuite(name: string, overrides: Partial<Record<keyof Config, unknown>> = {}): Test<PageCtx> {
+  const test = suite<PageCtx>(name);
+  test.before(async (ctx) => {
+    ctx.server = await startServer(overrides);
+    ctx.browser = await launchBrowser();
+    ctx.pages = [];
+  });
+  test.after(async (ctx) => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  test.after.each(async (ctx) => {
+    for (const p of ctx.pages) assert.equal(p.errors, [], `console errors on ${p.page.url()}`);
+    for (const p of ctx.pages.splice(0)) await p.context.close();
+    await checkInvariants(ctx.server);
+  });
+  return test;
 }

@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { createApp, type App } from '../../server/app.ts';
 import { loadConfig, type Config } from '../../server/config.ts';
+import type { Logger } from '../../server/log.ts';
 import type { Role } from '../../shared/domain.ts';
 
 export interface TestServer {
@@ -18,14 +19,15 @@ export interface TestServer {
 
 export const uid = (p = '') => `${p}${randomBytes(5).toString('hex')}`;
 
-export async function startServer(overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<TestServer> {
+/** `opts.log` replaces the server's logger (a suite may capture what the server logs). */
+export async function startServer(overrides: Partial<Record<keyof Config, unknown>> = {}, opts: { log?: Logger } = {}): Promise<TestServer> {
   const schema = uid('t_');
   const prefix = uid('t');
   const config = loadConfig(process.env, {
     PORT: 0, HOST: '127.0.0.1', DB_SCHEMA: schema, REDIS_PREFIX: prefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', OUTBOX_POLL_MS: 200, ...overrides,
   });
-  const app = createApp(config);
+  const app = createApp(config, opts.log ? { log: opts.log } : {});
   const port = await app.start();
   return {
     app, url: `http://127.0.0.1:${port}`, schema, prefix,

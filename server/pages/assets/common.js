@@ -2,14 +2,27 @@
 // messages. Plain ES module, no build step; Socket.IO's client comes from the server.
 import { io } from '/socket.io/socket.io.esm.min.js';
 
-/** The token: from `#token=<jwt>` (kept for reloads), else from the sign-in box. */
+/**
+ * The token: from `#token=<jwt>` (kept in session storage for reloads), else from the
+ * sign-in box. The token is taken out of the address bar at once, so it is not left
+ * in history, bookmarks or a screenshot of the page.
+ */
 export function getToken(storageKey) {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const fromHash = hash.get('token');
+  if (hash.has('token')) forgetTokenInAddress(hash);
   if (fromHash) {
     sessionStorage.setItem(storageKey, fromHash);
     return fromHash;
   }
   return sessionStorage.getItem(storageKey);
+}
+
+/** Rewrites the address without `token=` in its fragment (other fragment keys stay). */
+export function forgetTokenInAddress(hash = new URLSearchParams(location.hash.slice(1))) {
+  hash.delete('token');
+  const rest = hash.toString();
+  history.replaceState(history.state, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
 }
 
 export function setToken(storageKey, token) {

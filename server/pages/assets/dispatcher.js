@@ -362,5 +362,6 @@ for (const f of [ui.fState, ui.fSeverity]) f.addEventListener('change', () => re
 ui.fText.addEventListener('input', () => renderList(Date.now()));
 setInterval(guard(() => { if (state.token) { renderAll(); detail.tick(); } }), 1000);
 
+// getToken also takes `#token=` out of the address bar, as on the other pages.
 const initial = getToken(TOKEN_KEY);
 if (initial) boot(initial); else showSignin();
