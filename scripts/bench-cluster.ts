@@ -18,7 +18,7 @@ const HEROES = arg('heroes', 300);
 const RATE = arg('rate', 600); // reports per minute
 const SECONDS = arg('seconds', 30);
 const CENTER = { lat: 40.75, lng: -73.98 };
-const auth = createAuth(loadConfig(process.env).JWT_SECRET);
+const auth = createAuth(loadConfig(process.env));
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

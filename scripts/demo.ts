@@ -107,7 +107,7 @@ try {
   start('server', 'scripts/start.ts', [], env);
   await waitFor('the server', async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200, 60_000);
 
-  const auth = createAuth(config.JWT_SECRET);
+  const auth = createAuth(config);
   const dispatcher = await auth.sign({ role: 'dispatcher', sub: 'demo-dispatcher' });
   const res = await fetch(`${base}/v1/heroes`, {
     method: 'POST', headers: { authorization: `Bearer ${dispatcher}`, 'content-type': 'application/json' },

@@ -1,14 +1,8 @@
 // `npm start`: one complete dispatch server. SIGTERM/SIGINT drain it within the grace.
 import { createApp } from '../server/app.ts';
-import { loadConfig } from '../server/config.ts';
+import { loadConfigOrExit } from '../server/config.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (e) {
-  console.error((e as Error).message);
-  process.exit(2);
-}
+const config = loadConfigOrExit();
 const app = createApp(config);
 app.start().catch((err) => {
   app.log.fatal({ err }, 'could not start');

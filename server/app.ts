@@ -62,7 +62,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const bullConnection = createRedis(config, 'bull', { blocking: true });
   const pub = createRedis(config, 'pub');
   const sub = pub.duplicate();
-  const auth = createAuth(config.JWT_SECRET);
+  const auth = createAuth(config);
   const positions = new HeroPositions(redis, keys);
   let draining = false;
 
@@ -76,7 +76,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       (err) => { log.error({ err }, 'unhandled request error'); if (!res.headersSent) problem(res, 500, 'internal', 'internal error'); },
     );
   });
-  const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter });
+  const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, (ids) => positions.live(ids));
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
   const notifier = new Notifier({

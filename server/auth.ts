@@ -1,40 +1,89 @@
 // JWT identity (HS256). Only HS256 is accepted, which refuses `alg: none` and any
-// key-confusion trick; `exp` is required.
+// key-confusion trick; `exp` is required, and `aud`/`iss` when configured. Failed
+// verifications count against the caller's address (AUTH_FAILURES_PER_MIN), shared by
+// HTTP and sockets: past it, failing attempts are answered `rate_limited` instead of
+// `unauthorized`, while valid tokens from the same address still pass (a thousand
+// phones behind one carrier NAT must not be locked out by a few bad tokens).
+import type { IncomingHttpHeaders } from 'node:http';
 import { SignJWT, jwtVerify } from 'jose';
 import { ROLES, type Role } from '../shared/domain.ts';
+import { idSchema } from '../shared/schemas.ts';
 import type { TokenClaims } from '../shared/types.ts';
+import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
+import { KeyedBuckets } from './security/buckets.ts';
+import { clientIp } from './security/client-ip.ts';
 
-export interface Auth {
-  verify(token: string | undefined): Promise<TokenClaims>;
-  sign(claims: TokenClaims, ttlSeconds?: number): Promise<string>;
+/** The longest token `npm run token` mints: a leaked token is useful for a day at most. */
+export const MAX_TOKEN_TTL_S = 24 * 3600;
+
+/** Verified claims, with the token's expiry (seconds since the epoch) so sessions can end with it. */
+export interface VerifiedClaims extends TokenClaims {
+  exp: number;
 }
 
-export function createAuth(secret: string): Auth {
-  const key = new TextEncoder().encode(secret);
+export type AuthConfig = Pick<Config, 'JWT_SECRET'> & Partial<Pick<Config, 'JWT_AUDIENCE' | 'JWT_ISSUER' | 'AUTH_FAILURES_PER_MIN' | 'TRUST_PROXY'>>;
+
+export interface Auth {
+  /** With `from`, a failure counts against that address's budget of failed authentications. */
+  verify(token: string | undefined, from?: { ip: string }): Promise<VerifiedClaims>;
+  sign(claims: TokenClaims, ttlSeconds?: number): Promise<string>;
+  /** The address a request is charged to, honouring TRUST_PROXY. */
+  addressOf(remoteAddress: string | undefined, headers: IncomingHttpHeaders): string;
+}
+
+/** A bare secret (scripts) or the configuration (server): aud/iss and the failure budget. */
+export function createAuth(config: string | AuthConfig): Auth {
+  const cfg: AuthConfig = typeof config === 'string' ? { JWT_SECRET: config } : config;
+  const key = new TextEncoder().encode(cfg.JWT_SECRET);
+  const failures = new KeyedBuckets(cfg.AUTH_FAILURES_PER_MIN ?? 30, 60_000);
+  const trustProxy = cfg.TRUST_PROXY ?? 0;
+
+  async function check(token: string | undefined): Promise<VerifiedClaims> {
+    if (!token || token.length > 4096) throw new AppError('unauthorized', 'missing token');
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ['HS256'],
+        requiredClaims: ['exp', 'sub'],
+        ...(cfg.JWT_AUDIENCE ? { audience: cfg.JWT_AUDIENCE } : {}),
+        ...(cfg.JWT_ISSUER ? { issuer: cfg.JWT_ISSUER } : {}),
+      });
+      const role = payload.role;
+      if (!idSchema.safeParse(payload.sub).success || typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+        throw new AppError('unauthorized', 'token lacks a valid sub or role');
+      }
+      return { sub: payload.sub as string, role: role as Role, exp: payload.exp! };
+    } catch (e) {
+      if (e instanceof AppError) throw e;
+      throw new AppError('unauthorized', 'invalid or expired token', { cause: e });
+    }
+  }
+
   return {
-    async verify(token) {
-      if (!token || token.length > 4096) throw new AppError('unauthorized', 'missing token');
+    async verify(token, from) {
       try {
-        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] });
-        const role = payload.role;
-        if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 100
-          || typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
-          throw new AppError('unauthorized', 'token lacks a valid sub or role');
-        }
-        return { sub: payload.sub, role: role as Role };
+        return await check(token);
       } catch (e) {
-        if (e instanceof AppError) throw e;
-        throw new AppError('unauthorized', 'invalid or expired token', { cause: e });
+        if (from && !failures.take(from.ip)) {
+          throw new AppError('rate_limited', 'too many failed authentications from this address', {
+            retryAfterS: failures.retryAfterS(from.ip), cause: e,
+          });
+        }
+        throw e;
       }
     },
     async sign(claims, ttlSeconds = 12 * 3600) {
-      return new SignJWT({ role: claims.role })
+      const jwt = new SignJWT({ role: claims.role })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(claims.sub)
         .setIssuedAt()
-        .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-        .sign(key);
+        .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+      if (cfg.JWT_AUDIENCE) jwt.setAudience(cfg.JWT_AUDIENCE);
+      if (cfg.JWT_ISSUER) jwt.setIssuer(cfg.JWT_ISSUER);
+      return jwt.sign(key);
+    },
+    addressOf(remoteAddress, headers) {
+      return clientIp(remoteAddress, headers['x-forwarded-for'], trustProxy);
     },
   };
 }

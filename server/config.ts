@@ -35,6 +35,8 @@ const schema = z.object({
   REDIS_INTAKE_DEADLINE_MS: int(150, 10),
   /** Per-user budget for every socket event other than pings (per 10 s, per process). */
   SOCKET_EVENTS_PER_10S: int(40, 1),
+  /** Per-user budget of socket connects (each costs Postgres queries), per 10 s, per process. */
+  SOCKET_CONNECTS_PER_10S: int(10, 1),
   /** Per-IP budget of failed authentications (HTTP and sockets), per minute, per process. */
   AUTH_FAILURES_PER_MIN: int(30, 1),
   /**
@@ -42,6 +44,11 @@ const schema = z.object({
    * NAT: a thousand phones behind one address reconnecting at once must get through.
    */
   CONNECTIONS_PER_10S: int(2_500, 1),
+  /**
+   * Proxy hops in front of the server whose X-Forwarded-For is trusted for the client
+   * address (budgets per IP). 0: the peer address itself; 1 behind the compose nginx.
+   */
+  TRUST_PROXY: int(0, 0),
   /** How many audit events one `GET …/events` page returns at most. */
   EVENTS_PAGE_MAX: int(500, 1),
   /** Idempotency keys are kept this long (a replay inside it answers as before), then purged. */
@@ -119,7 +126,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
   'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_',
-  'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_'];
+  'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_', 'TRUST_', 'SOCKET_CONNECTS_'];
 
 /** Known example secrets: a production server refuses them whatever their length. */
 const EXAMPLE_SECRETS = new Set([DEV_SECRET, 'changeme', 'change-me', 'secret', 'password', 'jwt-secret', 'your-secret']);
@@ -155,4 +162,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error('Invalid configuration:\n  NOTIFY_WEBHOOK_URL: required when NOTIFY_PROVIDER is webhook');
   }
   return Object.freeze(parsed.data);
+}
+
+/** For entry points: the config, or its message on stderr and exit code 2. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
 }

@@ -6,11 +6,15 @@ import type {
 } from './types.ts';
 import type { IncidentState } from './domain.ts';
 
+/** Sent just before the server cuts a socket whose token expired (extension, README). */
+export interface SessionExpired { reason: 'unauthorized' }
+
 export interface HeroServerEvents {
   session: (session: HeroSession) => void;
   offer: (offer: OfferPush) => void;
   'offer:withdrawn': (payload: { offerId: string; reason: string }) => void;
   'assignment:released': (payload: { incidentId: string; reason: string }) => void;
+  'session:expired': (notice: SessionExpired) => void;
 }
 
 export interface HeroClientEvents {
@@ -23,6 +27,7 @@ export interface HeroClientEvents {
 
 export interface CivilianServerEvents {
   'incident:status': (status: CivilianStatus) => void;
+  'session:expired': (notice: SessionExpired) => void;
 }
 
 export interface CivilianClientEvents {
@@ -34,6 +39,7 @@ export interface DispatchServerEvents {
   incident: (incident: IncidentView) => void;
   heroes: (batch: HeroMapEntry[]) => void;
   alert: (alert: Alert) => void;
+  'session:expired': (notice: SessionExpired) => void;
 }
 
 // The dispatcher namespace takes no commands over the socket: overrides are HTTP.

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { SignJWT } from 'jose';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, eventually, http, type HttpAnswer } from './helpers/clients.ts';
+import { connect, eventually, http, type HttpAnswer, connectOutcome } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { area, dispatcherToken, registerHero, report } from './helpers/world.ts';
@@ -32,6 +32,9 @@ async function badTokens(server: TestServer): Promise<Record<string, string | un
     expired: await jwt(secret, claims, now() - 60),
     'no exp': await jwt(secret, claims, null),
     'unknown role': await jwt(secret, { sub: 'x', role: 'admin' }),
+    'sub with a control character': await jwt(secret, { ...claims, sub: 'd-\n1' }),
+    'sub with NUL': await jwt(secret, { ...claims, sub: 'd-\u00001' }),
+    'sub not a string': await jwt(secret, { ...claims, sub: 42 }),
   };
 }
 
@@ -42,15 +45,6 @@ function assertProblem(res: HttpAnswer, status: number, what: string): void {
   assert.type(res.body.detail, 'string', what);
 }
 
-async function refusal(server: TestServer, namespace: 'hero' | 'civilian' | 'dispatch', token: string | undefined): Promise<string> {
-  try {
-    const client = await connect(server, namespace, token);
-    client.close();
-    return 'connected';
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -62,7 +56,9 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 
 const test = suite<{ server: TestServer }>('auth');
 
-test.before(async (ctx) => { ctx.server = await startServer({ DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000 }); });
+// This suite sends dozens of bad tokens from one address on purpose: the failed-auth
+// budget (AUTH_FAILURES_PER_MIN, test/identity.test.ts) is raised so each is answered 401.
+test.before(async (ctx) => { ctx.server = await startServer({ DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000, AUTH_FAILURES_PER_MIN: 10_000 }); });
 test.after(async (ctx) => { await ctx.server?.stop(); });
 test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
 
@@ -119,24 +115,24 @@ test('sockets: bad tokens are unauthorized on every namespace', async ({ server 
   const bad = await badTokens(server);
   for (const namespace of ['hero', 'civilian', 'dispatch'] as const) {
     for (const [what, token] of Object.entries(bad)) {
-      assert.is(await refusal(server, namespace, token), 'unauthorized', `${what} on /${namespace}`);
+      assert.is(await connectOutcome(server, namespace, token), 'unauthorized', `${what} on /${namespace}`);
     }
   }
 });
 
 test('sockets: a valid token of the wrong role, or an unregistered hero, is forbidden', async ({ server }) => {
   const civ = await server.token('civilian', uid('civ-'));
-  assert.is(await refusal(server, 'hero', civ), 'forbidden', 'civilian on /hero');
-  assert.is(await refusal(server, 'dispatch', civ), 'forbidden', 'civilian on /dispatch');
+  assert.is(await connectOutcome(server, 'hero', civ), 'forbidden', 'civilian on /hero');
+  assert.is(await connectOutcome(server, 'dispatch', civ), 'forbidden', 'civilian on /dispatch');
   const ghost = await server.token('hero', uid('ghost-'));
-  assert.is(await refusal(server, 'hero', ghost), 'forbidden', 'unregistered hero on /hero');
-  assert.is(await refusal(server, 'dispatch', ghost), 'forbidden', 'hero on /dispatch');
+  assert.is(await connectOutcome(server, 'hero', ghost), 'forbidden', 'unregistered hero on /hero');
+  assert.is(await connectOutcome(server, 'dispatch', ghost), 'forbidden', 'hero on /dispatch');
   const disp = await dispatcherToken(server);
-  assert.is(await refusal(server, 'hero', disp), 'forbidden', 'dispatcher on /hero');
-  assert.is(await refusal(server, 'civilian', disp), 'forbidden', 'dispatcher on /civilian');
+  assert.is(await connectOutcome(server, 'hero', disp), 'forbidden', 'dispatcher on /hero');
+  assert.is(await connectOutcome(server, 'civilian', disp), 'forbidden', 'dispatcher on /civilian');
 
   const hero = await registerHero(server);
-  assert.is(await refusal(server, 'hero', await server.token('hero', hero.id)), 'connected', 'registered hero on /hero');
+  assert.is(await connectOutcome(server, 'hero', await server.token('hero', hero.id)), 'connected', 'registered hero on /hero');
   const { incident } = await report(server, civ, { kind: 'other', severity: 'low', location: area() });
   const dispatcher = await connect(server, 'dispatch', disp);
   const snapshot = await dispatcher.next('snapshot');
@@ -171,6 +167,26 @@ test('npm run token: prints a token the server accepts; a bad role is a usage er
   assert.ok(wizard.code !== 0 && wizard.code !== null, `exit code ${wizard.code}`);
   assert.match(wizard.stderr, /usage: .*<civilian\|hero\|dispatcher> <id>/);
   assert.is(wizard.stdout.trim(), '', 'no token printed');
+});
+
+test('npm run token: the lifetime is capped at 24 h; aud/iss are included when configured', async () => {
+  const env = { ...process.env, JWT_SECRET: 'a-test-secret-for-the-token-script-0123456789', JWT_AUDIENCE: 'sd-aud', JWT_ISSUER: 'sd-iss' };
+  const [day, long, junk, nul] = await Promise.all([
+    run(['dispatcher', 'd1', '86400'], env), run(['dispatcher', 'd1', '86401'], env),
+    run(['dispatcher', 'd1', 'forever'], env), run(['dispatcher', 'd\u0001x'], env),
+  ]);
+  assert.is(day.code, 0, day.stderr);
+  const claims = JSON.parse(Buffer.from(day.stdout.trim().split('\n').pop()!.split('.')[1]!, 'base64url').toString());
+  assert.ok(claims.exp - claims.iat === 86_400, `lifetime ${claims.exp - claims.iat}`);
+  assert.is(claims.aud, 'sd-aud');
+  assert.is(claims.iss, 'sd-iss');
+  for (const [what, res] of [['86401 s', long], ['not a number', junk]] as const) {
+    assert.is(res.code, 2, `${what}: exit ${res.code}`);
+    assert.match(res.stderr, /at most|from 1 to 86400/, what);
+    assert.is(res.stdout.trim(), '', `${what}: no token printed`);
+  }
+  assert.is(nul.code, 2, 'an id with a control character is refused');
+  assert.is(nul.stdout.trim(), '');
 });
 
 test.run();

@@ -11,7 +11,7 @@ import { startCluster } from '../cluster.ts';
 import { Child } from './ipc.ts';
 
 export const config = loadConfig(process.env);
-export const auth = createAuth(config.JWT_SECRET);
+export const auth = createAuth(config);
 
 export interface Opts { quick: boolean }
 

@@ -6,6 +6,7 @@ import { MAX_SOCKET_PAYLOAD_BYTES } from '../../shared/domain.ts';
 import { toFieldErrors } from '../../shared/schemas.ts';
 import { isAppError, toRefusalReason } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { budgetOf } from './budgets.ts';
 
 type Reply = (answer: Ack) => void;
 
@@ -18,13 +19,19 @@ function tooLarge(payload: unknown): boolean {
   }
 }
 
+/**
+ * An acked event handler for `socket.on(event, …)`. Past size and schema checks, the
+ * event is charged to the user's budget (SOCKET_EVENTS_PER_10S, found from the socket
+ * it is registered on: Socket.IO calls listeners with the socket as `this`); over
+ * budget it answers `rate_limited` and `run` (Postgres) is never reached.
+ */
 export function acked<S extends z.ZodType, R extends object>(
   log: Logger,
   event: string,
   schema: S,
   run: (input: z.infer<S>) => Promise<R> | R,
 ): (...args: unknown[]) => void {
-  return (...args: unknown[]) => {
+  return function (this: unknown, ...args: unknown[]) {
     const last = args[args.length - 1];
     const reply: Reply = typeof last === 'function' ? (last as Reply) : () => {};
     // With an ack callback as the only argument, there is no payload at all.
@@ -36,6 +43,10 @@ export function acked<S extends z.ZodType, R extends object>(
     const parsed = schema.safeParse(payload);
     if (!parsed.success) {
       reply({ ok: false, reason: 'invalid', errors: toFieldErrors(parsed.error) });
+      return;
+    }
+    if (budgetOf(this)?.event() === false) {
+      reply({ ok: false, reason: 'rate_limited' });
       return;
     }
     Promise.resolve()

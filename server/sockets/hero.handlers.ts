@@ -5,8 +5,8 @@ import type { LocationWriter } from '../geo/location.writer.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { heroSession, reportProgress, setHeroDuty } from '../services/hero.service.ts';
 import { acceptOffer, declineOffer } from '../services/offer.service.ts';
-import { TokenBucket } from '../ratelimit.ts';
 import { acked } from './ack.ts';
+import { budgetOf } from './budgets.ts';
 import { rooms, type HeroNamespace } from './namespaces.ts';
 
 export function registerHeroHandlers(nsp: HeroNamespace, ctx: ServiceContext, locations: LocationWriter): void {
@@ -22,12 +22,14 @@ export function registerHeroHandlers(nsp: HeroNamespace, ctx: ServiceContext, lo
       (err) => log.error({ err, heroId }, 'could not build hero session'),
     );
 
-    const pings = new TokenBucket(ctx.config.PINGS_PER_10S, 10_000);
+    // Budgets are the hero's, shared by all their sockets (budgets.ts): pings here, the
+    // acked events inside `acked`.
+    const budget = budgetOf(socket);
     socket.on('location', (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (a: unknown) => void) : null;
       const parsed = locationSchema.safeParse(args[0]);
       if (!parsed.success) { ack?.({ ok: false, reason: 'invalid', errors: toFieldErrors(parsed.error) }); return; }
-      if (!pings.take()) { ack?.({ ok: false, reason: 'rate_limited' }); return; }
+      if (budget?.ping() === false) { ack?.({ ok: false, reason: 'rate_limited' }); return; }
       locations.add(heroId, parsed.data.lat, parsed.data.lng);
       ack?.({ ok: true });
     });

@@ -26,9 +26,16 @@ export class Client {
   }
 
   /** The first recorded event (past or future) with this name that satisfies `match`. */
-  async next<T = any>(name: string, match: (p: T) => boolean = () => true, ms = 5_000): Promise<T> {
-    const found = await eventually(`event ${name}`, () => this.events.find((e) => e.name === name && match(e.payload)), ms);
-    return found.payload as T;
+  async next<T = any>(name: string, match?: (p: T) => boolean, ms = 5_000): Promise<T> {
+    const what = `event ${name}${match ? ` matching ${String(match)}` : ''}`;
+    try {
+      const found = await eventually(what, () => this.events.find((e) => e.name === name && (!match || match(e.payload))), ms);
+      return found.payload as T;
+    } catch (e) {
+      // Say what did arrive: a near miss (wrong id, wrong reason) is the usual cause.
+      const seen = this.all(name);
+      throw new Error(`${(e as Error).message} (${seen.length} ${name} received${seen.length ? `, last: ${JSON.stringify(seen.at(-1)).slice(0, 300)}` : ''})`);
+    }
   }
 
   all<T = any>(name: string): T[] {
@@ -36,7 +43,9 @@ export class Client {
   }
 
   ask<T = any>(event: string, payload: unknown, ms = 5_000): Promise<T> {
-    return this.socket.timeout(ms).emitWithAck(event, payload) as Promise<T>;
+    return (this.socket.timeout(ms).emitWithAck(event, payload) as Promise<T>).catch((e: Error) => {
+      throw new Error(`no ack for ${event} ${JSON.stringify(payload)?.slice(0, 200)} within ${ms} ms: ${e.message}`);
+    });
   }
 
   close(): void {
@@ -73,4 +82,15 @@ export async function http(server: TestServer, method: string, path: string, opt
   let body: unknown = text;
   try { body = text ? JSON.parse(text) : undefined; } catch { /* keep text */ }
   return { status: res.status, body, headers: res.headers };
+}
+
+/** Connects and closes at once: `'connected'`, or the refusal's `connect_error` message. */
+export async function connectOutcome(server: TestServer, namespace: 'hero' | 'civilian' | 'dispatch', token: string | undefined): Promise<string> {
+  try {
+    const client = await connect(server, namespace, token);
+    client.close();
+    return 'connected';
+  } catch (e) {
+    return (e as Error).message;
+  }
 }

@@ -23,7 +23,7 @@ export interface Stores {
 const base = loadConfig(process.env);
 
 export function openStores(schema: string, prefix: string): Stores {
-  const auth = createAuth(base.JWT_SECRET);
+  const auth = createAuth(base);
   const sql = postgres(base.DATABASE_URL, { onnotice: () => {}, max: 4, connection: { search_path: schema } });
   const redis = new Redis(base.REDIS_URL, { maxRetriesPerRequest: 3 });
   return {
