@@ -3,7 +3,7 @@
 import { initialTransition, transition } from 'xstate';
 import {
   INCIDENT_EFFECTS, incidentMachine,
-  type IncidentEffect, type IncidentEvent, type IncidentInput, type PersistedIncident,
+  type IncidentEffect, type IncidentEvent, type IncidentEventType, type IncidentInput, type PersistedIncident,
 } from './incident.machine.ts';
 
 export type StepResult =
@@ -11,6 +11,19 @@ export type StepResult =
   | { ok: false };
 
 const isEffect = (type: string): type is IncidentEffect => (INCIDENT_EFFECTS as readonly string[]).includes(type);
+
+// The audit trail names some events as the contract does (PROTOCOL v1.1 `LINKED`);
+// every other event is recorded under its own type.
+const AUDIT_TYPES: Partial<Record<IncidentEventType, string>> = { LINK: 'LINKED', WITHDRAW: 'WITHDRAWN' };
+const EVENT_TYPES = new Map(Object.entries(AUDIT_TYPES).map(([event, audit]) => [audit, event as IncidentEventType]));
+
+/** The `type` an event is recorded under in the audit trail. */
+export const auditType = (type: IncidentEventType): string => AUDIT_TYPES[type] ?? type;
+
+/** An audit row (`{ type, ...data }`) back as the machine event it records. */
+export function fromAudit(row: { type: string } & Record<string, unknown>): IncidentEvent {
+  return { ...row, type: EVENT_TYPES.get(row.type) ?? row.type } as IncidentEvent;
+}
 
 function persist(snapshot: { value: unknown; context: PersistedIncident['context'] }): PersistedIncident {
   // A structured copy keeps the stored snapshot plain JSON, detached from xstate's objects.
@@ -30,12 +43,16 @@ export function stepIncident(current: PersistedIncident, event: IncidentEvent): 
   return { ok: true, next: persist(next), effects: actions.map((a) => a.type).filter(isEffect) };
 }
 
-/** Rebuilds an incident from its audit trail; used to check invariant I5. */
-export function replayIncident(input: IncidentInput, events: IncidentEvent[]): PersistedIncident {
+/**
+ * Rebuilds an incident from its audit trail; used to check invariant I5. Events may
+ * carry their machine type or their audit type (`LINKED`, `WITHDRAWN`).
+ */
+export function replayIncident(input: IncidentInput, events: ({ type: string } & Record<string, unknown>)[] | IncidentEvent[]): PersistedIncident {
   let state = startIncident(input);
-  for (const event of events) {
+  for (const raw of events) {
+    const event = fromAudit(raw as { type: string } & Record<string, unknown>);
     const step = stepIncident(state, event);
-    if (!step.ok) throw new Error(`replay: ${event.type} refused in ${state.value}`);
+    if (!step.ok) throw new Error(`replay: ${raw.type} refused in ${state.value}`);
     state = step.next;
   }
   return state;

@@ -48,6 +48,12 @@ export const ALERT_TYPES = [
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
+/**
+ * Stands in for an identity a civilian may not see: another civilian's id (a linked
+ * report's reporter) or a dispatcher's, in views and audit trails served to civilians.
+ */
+export const HIDDEN = '(hidden)';
+
 /** The largest socket payload the server reads (PROTOCOL "Bad input"). */
 export const MAX_SOCKET_PAYLOAD_BYTES = 64 * 1024;
 /** The most heroes one incident may need (PROTOCOL `needs`). */

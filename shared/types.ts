@@ -28,8 +28,11 @@ export interface IncidentView {
   location: LatLng;
   description: string;
   needs: Need[];
+  /** The reporter; `HIDDEN` (shared/domain.ts) when another civilian whose report was linked reads it. */
   reportedBy: string;
   assignments: AssignmentView[];
+  /** How many reports stand on it (PROTOCOL v1.1 "Linked reports"). */
+  reports: number;
   version: number;
   createdAt: number;
   updatedAt: number;
@@ -43,6 +46,12 @@ export interface IncidentEventView {
   actor: string;
   at: number;
   data: Record<string, unknown>;
+}
+
+/** A page of the audit trail (extension: `?after=<seq>&limit=<n>`); `next` is the `after` of the next page. */
+export interface IncidentEventsPage {
+  items: IncidentEventView[];
+  next?: number;
 }
 
 export interface HeroView {

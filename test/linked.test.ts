@@ -1,12 +1,16 @@
 // Duplicate reports of one emergency (same kind, within DEDUPE_RADIUS_M, within
 // DEDUPE_WINDOW_MS) are linked to one incident instead of pulling more heroes; the
-// second civilian follows it like its reporter.
+// second civilian follows it like its reporter, without learning who that is. A report
+// asking for heroes the incident has no slot for is never linked. (The severity story
+// is in linked-severity.test.ts.)
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { slotsCover } from '../server/services/report.service.ts';
 import { connect, http } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
-import { area, closeAll, east, heroOnline, matchable, report } from './helpers/world.ts';
+import { area, closeAll, dispatcherToken, east, heroOnline, matchable, report } from './helpers/world.ts';
+import { HIDDEN } from '../shared/domain.ts';
 
 const test = suite<{ server: TestServer }>('linked reports');
 
@@ -39,8 +43,18 @@ test('a second report of the same fire 50 m away is linked, and its reporter fol
   const status = await bobSocket.next('incident:status', (s) => s.incidentId === first.incident.id && s.state === 'assigned');
   assert.equal(status.heroes.map((h: { id: string }) => h.id), [hero.id]);
   assert.is(hero.client.all('offer').length, 1, 'the duplicate pulled no second hero');
-  // Only the original reporter (or a dispatcher) may cancel it.
-  assert.is((await http(server, 'POST', `/v1/incidents/${first.incident.id}/cancel`, { token: bob, body: { reason: 'mine' } })).status, 403);
+  // Bob's cancel withdraws only his own report: Alice's stands, and so does the hero.
+  const cancel = await http(server, 'POST', `/v1/incidents/${first.incident.id}/cancel`, { token: bob, body: { reason: 'mine' } });
+  assert.is(cancel.status, 200, JSON.stringify(cancel.body));
+  assert.is(cancel.body.state, 'assigned');
+  assert.is(cancel.body.reports, 1);
+  assert.is(cancel.body.reportedBy, HIDDEN);
+  const again = await http(server, 'POST', `/v1/incidents/${first.incident.id}/cancel`, { token: bob, body: { reason: 'mine' } });
+  assert.is(again.status, 409, 'his report is already withdrawn');
+  const stranger = await server.token('civilian', uid('eve-'));
+  assert.is((await http(server, 'POST', `/v1/incidents/${first.incident.id}/cancel`, { token: stranger, body: { reason: 'x' } })).status, 403);
+  const [row] = await server.app.sql`select state from incidents where id = ${first.incident.id}`;
+  assert.is(row!.state, 'assigned');
   closeAll(hero, bobSocket);
 });
 
@@ -60,6 +74,91 @@ test('two reports of one emergency at the same instant still make one incident',
     report(server, await server.token('civilian', uid('c-')), { kind: 'accident', severity: 'medium', location: center })));
   assert.is(new Set(answers.map((a) => a.incident.id)).size, 1);
   assert.equal(answers.map((a) => a.status).sort(), [200, 200, 200, 200, 200, 201]);
+});
+
+test('a linked civilian reads and watches the incident without the first reporter\'s identity', async ({ server }) => {
+  const center = area();
+  const [aliceId, bobId] = [uid('alice-'), uid('bob-')];
+  const [alice, bob] = [await server.token('civilian', aliceId), await server.token('civilian', bobId)];
+  const first = await report(server, alice, { kind: 'crime', severity: 'medium', location: center, description: 'window smashed' });
+  assert.is(first.status, 201);
+  const bobKey = uid('key-bob-');
+  const second = await report(server, bob, { kind: 'crime', severity: 'high', location: east(center, 0.04), description: 'they have a knife' }, bobKey);
+  assert.is(second.status, 200);
+  assert.is(second.incident.id, first.incident.id);
+  const id = first.incident.id;
+  const leaks = (what: string, body: unknown) => {
+    const text = JSON.stringify(body);
+    assert.not.ok(text.includes(aliceId), `${what} names alice: ${text}`);
+  };
+  leaks('the link answer', second.incident);
+  assert.is(second.incident.reportedBy, HIDDEN);
+
+  const read = await http(server, 'GET', `/v1/incidents/${id}`, { token: bob });
+  assert.is(read.status, 200);
+  leaks('GET incident', read.body);
+  assert.equal([read.body.reportedBy, read.body.severity, read.body.reports, read.body.description], [HIDDEN, 'high', 2, 'window smashed']);
+
+  const trail = await http(server, 'GET', `/v1/incidents/${id}/events`, { token: bob });
+  assert.is(trail.status, 200);
+  leaks('GET events', trail.body);
+  const types = trail.body.items.map((e: { type: string }) => e.type);
+  assert.equal(types.slice(0, 1), ['REPORTED']);
+  const linked = trail.body.items.find((e: { type: string }) => e.type === 'LINKED');
+  // The emergency facts stay; his own report is his to see in full.
+  assert.equal(linked.data, { civilianId: bobId, severity: 'high', description: 'they have a knife', key: bobKey });
+  assert.is(linked.actor, `civilian:${bobId}`);
+  const reported = trail.body.items[0];
+  assert.equal([reported.actor, reported.data.reporter, reported.data.severity], [`civilian:${HIDDEN}`, HIDDEN, 'medium']);
+
+  const socket = await connect(server, 'civilian', bob);
+  const watched = await socket.ask('incident:watch', { incidentId: id });
+  assert.is(watched.ok, true);
+  leaks('the watch ack', watched);
+  assert.is(watched.incident.reportedBy, HIDDEN);
+
+  // Alice sees her own incident whole, but not who Bob is.
+  const aliceTrail = await http(server, 'GET', `/v1/incidents/${id}/events`, { token: alice });
+  const text = JSON.stringify(aliceTrail.body);
+  assert.not.ok(text.includes(bobId) || text.includes(bobKey), text);
+  assert.is((await http(server, 'GET', `/v1/incidents/${id}`, { token: alice })).body.reportedBy, aliceId);
+  // A dispatcher sees everyone.
+  const full = await http(server, 'GET', `/v1/incidents/${id}/events`, { token: await dispatcherToken(server) });
+  const all = JSON.stringify(full.body);
+  for (const s of [aliceId, bobId, bobKey]) assert.ok(all.includes(s), s);
+  assert.is((await http(server, 'GET', `/v1/incidents/${id}`, { token: await dispatcherToken(server) })).body.reportedBy, aliceId);
+  closeAll(socket);
+});
+
+test('never linked: a report asking for a skill the incident has no slot for is its own incident', async ({ server }) => {
+  const center = area();
+  const civ = async () => server.token('civilian', uid('c-'));
+  const anyHero = await report(server, await civ(), { kind: 'medical', severity: 'high', location: center });
+  assert.is(anyHero.status, 201);
+  // Asks for a medic; the incident under way only has a slot for any hero: split.
+  const medic = await report(server, await civ(), { kind: 'medical', severity: 'high', location: east(center, 0.03), needs: [{ skill: 'medic', count: 1 }] });
+  assert.is(medic.status, 201, JSON.stringify(medic.incident));
+  assert.is.not(medic.incident.id, anyHero.incident.id);
+  // A report asking for any hero is covered by a medic's slot: linked (to the older one).
+  const plain = await report(server, await civ(), { kind: 'medical', severity: 'low', location: east(center, 0.02) });
+  assert.is(plain.status, 200);
+  assert.is(plain.incident.id, anyHero.incident.id);
+  const medic2 = await report(server, await civ(), { kind: 'medical', severity: 'low', location: east(center, 0.05), needs: [{ skill: 'medic', count: 1 }] });
+  assert.is(medic2.status, 201, 'still no medic slot on the oldest incident nearby');
+  const reports = await server.app.sql`select id, jsonb_array_length(snapshot->'context'->'reports')::int as n from incidents
+    where id = any(${[anyHero.incident.id, medic.incident.id, medic2.incident.id]})`;
+  assert.equal(Object.fromEntries(reports.map((r) => [r.id, r.n])), { [anyHero.incident.id]: 2, [medic.incident.id]: 1, [medic2.incident.id]: 1 });
+});
+
+test('slotsCover: skilled needs take slots of their skill, the rest any slot left', () => {
+  const slots = [{ skill: 'medic' }, { skill: null }];
+  assert.ok(slotsCover(slots, [{ skill: null, count: 1 }]));
+  assert.ok(slotsCover(slots, [{ skill: 'medic', count: 1 }, { skill: null, count: 1 }]));
+  assert.ok(slotsCover(slots, [{ skill: null, count: 2 }]));
+  assert.not.ok(slotsCover(slots, [{ skill: null, count: 3 }]), 'more heroes than slots');
+  assert.not.ok(slotsCover(slots, [{ skill: 'medic', count: 2 }]), 'an any-hero slot does not promise a medic');
+  assert.not.ok(slotsCover(slots, [{ skill: 'fire', count: 1 }]));
+  assert.not.ok(slotsCover([{ skill: null }], [{ skill: 'medic', count: 1 }]));
 });
 
 test.run();

@@ -11,6 +11,7 @@ import type { ServiceContext } from '../services/context.ts';
 import { assignByHand, cancelIncident, reassign } from '../services/override.service.ts';
 import { idempotencyKeyExists, reportIncident } from '../services/report.service.ts';
 import { incidentEvents, incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
+import { eventsFor, incidentFor } from '../services/views.ts';
 import type { IncidentView } from '../../shared/types.ts';
 import { body, identify } from './parse.ts';
 import type { Router } from './router.ts';
@@ -37,6 +38,25 @@ function parseStates(raw: string | null): IncidentState[] | undefined {
   const bad = states.filter((s) => !(INCIDENT_STATES as readonly string[]).includes(s));
   if (bad.length) throw new AppError('invalid', `unknown state(s): ${bad.join(', ')}`, { errors: [{ path: 'state', message: `expected one of ${INCIDENT_STATES.join(', ')}` }] });
   return states as IncidentState[];
+}
+
+// The audit trail is read in pages (an extension, see README): at most EVENTS_PAGE_MAX
+// events after `after` (a seq), oldest first; `next` is the `after` of the next page.
+const SEQ = /^(0|[1-9][0-9]{0,8})$/;
+
+function parseEventsPage(query: URLSearchParams, max: number): { after: number; limit: number } {
+  const errors: { path: string; message: string }[] = [];
+  const read = (name: string, min: number, top: number, fallback: number): number => {
+    const all = query.getAll(name);
+    if (all.length === 0) return fallback;
+    const n = all.length === 1 && SEQ.test(all[0]!) ? Number(all[0]) : NaN;
+    if (Number.isInteger(n) && n >= min && n <= top) return n;
+    errors.push({ path: name, message: `expected one integer from ${min} to ${top}` });
+    return fallback;
+  };
+  const page = { after: read('after', 0, 999_999_999, 0), limit: read('limit', 1, max, max) };
+  if (errors.length) throw new AppError('invalid', 'bad paging parameters', { errors });
+  return page;
 }
 
 export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
@@ -68,21 +88,23 @@ export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
 
   router.add('GET', '/v1/incidents/:id', async (req) => {
     const who = await identify(auth, req);
-    return { status: 200, body: await readable(d, who, req.params.id!) };
+    return { status: 200, body: incidentFor(who, await readable(d, who, req.params.id!)) };
   });
 
   router.add('GET', '/v1/incidents/:id/events', async (req) => {
     const who = await identify(auth, req);
     requireRole(who, 'dispatcher', 'civilian');
+    const page = parseEventsPage(req.query, ctx.config.EVENTS_PAGE_MAX);
     await readable(d, who, req.params.id!);
-    return { status: 200, body: { items: await incidentEvents(ctx.sql, req.params.id!) } };
+    const { items, next } = await incidentEvents(ctx.sql, req.params.id!, page);
+    return { status: 200, body: { items: eventsFor(who, items), ...(next !== undefined ? { next } : {}) } };
   });
 
   router.add('POST', '/v1/incidents/:id/cancel', async (req) => {
     const who = await identify(auth, req);
     requireRole(who, 'dispatcher', 'civilian');
     const { reason } = await body(req, reasonSchema);
-    return { status: 200, body: await cancelIncident(ctx, who, req.params.id!, reason) };
+    return { status: 200, body: incidentFor(who, await cancelIncident(ctx, who, req.params.id!, reason)) };
   });
 
   router.add('POST', '/v1/incidents/:id/assign', async (req) => {

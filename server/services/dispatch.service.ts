@@ -1,12 +1,15 @@
 // One dispatch round: find candidates, offer to a batch, record the round. Runs as a
 // BullMQ job; safe to run twice or concurrently (the incident row lock serialises it,
-// and a round with offers still pending does nothing).
-import { isFinalState, type Severity } from '../../shared/domain.ts';
+// and a round with offers still pending does nothing, unless a linked report raised
+// the severity since its offers went out: then it tops them up to the new batch size).
+import { isFinalState, SEVERITY_RANK, type Severity } from '../../shared/domain.ts';
 import { findCandidates } from '../geo/matcher.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import { getIncident, lockIncident, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
-import { countPending, insertOffers } from '../store/offers.store.ts';
+import { countPending, insertOffers, type Candidate, type OfferRow } from '../store/offers.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
+import type { Tx } from '../db.ts';
+import type { IncidentView } from '../../shared/types.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
 
@@ -31,12 +34,23 @@ function batchSize(ctx: ServiceContext, severity: Severity): number {
   return { critical: c.OFFER_BATCH_CRITICAL, high: c.OFFER_BATCH_HIGH, medium: c.OFFER_BATCH_MEDIUM, low: c.OFFER_BATCH_LOW }[severity];
 }
 
+/**
+ * Offers still wanted for the pending round: none, unless a linked report raised the
+ * severity since its offers went out (the machine keeps the severity a round was sized
+ * for). An incident whose severity never rose keeps one batch per round, as before.
+ */
+function topUpWanted(ctx: ServiceContext, row: IncidentRow, pending: number): number {
+  const { severity, roundSeverity } = row.snapshot.context;
+  if (pending === 0 || !severity || !roundSeverity || SEVERITY_RANK[severity] >= SEVERITY_RANK[roundSeverity]) return 0;
+  return Math.max(0, batchSize(ctx, severity) - pending);
+}
+
 export async function runDispatchRound(ctx: ServiceContext, positions: HeroPositions, incidentId: string): Promise<RoundOutcome> {
   const [row, pendingBefore] = await Promise.all([getIncident(ctx.sql, incidentId), countPending(ctx.sql, incidentId)]);
   if (!row || isFinalState(row.state) || !DISPATCHABLE.has(row.state)) return 'gone';
   const slot = openSlot(row);
   if (slot === null) return 'filled';
-  if (pendingBefore > 0) return 'pending';
+  if (pendingBefore > 0 && topUpWanted(ctx, row, pendingBefore) === 0) return 'pending';
 
   // Search outside the transaction: Redis round trips must not hold row locks.
   const { config } = ctx;
@@ -55,7 +69,10 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
     if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
     const lockedSlot = openSlot(locked);
     if (lockedSlot === null) return 'filled';
-    if (pending > 0) return 'pending';
+    if (pending > 0) {
+      const more = topUpWanted(ctx, locked, pending);
+      return more > 0 ? topUp(ctx, tx, locked, lockedSlot, more, candidates, radiusKm) : 'pending';
+    }
 
     const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
     const offers = await insertOffers(tx, {
@@ -84,16 +101,45 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
       await setDeadline(tx, incidentId, new Date(Date.now() + delayMs + config.DISPATCH_DEADLINE_MS));
       return 'nobody';
     }
-    enqueueMany(tx, offers.flatMap((offer) => {
-      const push = { offerId: offer.id, incident: view, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
-      return [
-        { topic: 'push:offer' as const, payload: { heroId: offer.hero_id, offer: push }, incidentId },
-        { topic: 'offer:expire' as const, payload: { offerId: offer.id, incidentId, expiresAt: push.expiresAt }, incidentId },
-      ];
-    }));
+    sendOffers(tx, offers, view);
     if (locked.snapshot.context.round === 0) ctx.metrics.reportToFirstOffer.observe((Date.now() - locked.created_at.getTime()) / 1000);
     ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
     ctx.log.info({ incidentId, offered, radiusKm, round: saved.snapshot.context.round }, 'offers sent');
     return 'offered';
   });
+}
+
+function sendOffers(tx: Tx, offers: OfferRow[], view: IncidentView): void {
+  enqueueMany(tx, offers.flatMap((offer) => {
+    const push = { offerId: offer.id, incident: view, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
+    return [
+      { topic: 'push:offer' as const, payload: { heroId: offer.hero_id, offer: push }, incidentId: offer.incident_id },
+      { topic: 'offer:expire' as const, payload: { offerId: offer.id, incidentId: offer.incident_id, expiresAt: push.expiresAt }, incidentId: offer.incident_id },
+    ];
+  }));
+}
+
+/**
+ * The pending round's slot gets `more` offers at once, carrying the raised severity
+ * (a critical offer starts the notification chain without delay). It stays the same
+ * round: the rounds that lead to escalation are not spent faster.
+ */
+async function topUp(ctx: ServiceContext, tx: Tx, row: IncidentRow, slot: number, more: number, candidates: Candidate[], radiusKm: number): Promise<RoundOutcome> {
+  const { config } = ctx;
+  const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
+  const offers = await insertOffers(tx, {
+    incidentId: row.id, slot, round: row.snapshot.context.round,
+    skill: row.snapshot.context.slots[slot]?.skill ?? null,
+    candidates: candidates.map((c) => ({ heroId: c.heroId, distanceKm: c.distanceKm })),
+    batch: more, expiresAt, retryExpired: row.state === 'escalated',
+  });
+  // Nobody else free: the pending offers stand; the next round is sized for the new severity.
+  if (offers.length === 0) return 'pending';
+  const offered = offers.map((o) => o.hero_id);
+  const deadlineAt = new Date(Math.max(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS, row.deadline_at?.getTime() ?? 0));
+  const { view } = await applyEvent(ctx, tx, row, { type: 'TOP_UP', offered, radiusKm }, { actor: 'system:dispatch', deadlineAt, heroes: offered });
+  sendOffers(tx, offers, view);
+  ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
+  ctx.log.info({ incidentId: row.id, offered, severity: row.severity }, 'offers topped up after a severity rise');
+  return 'offered';
 }

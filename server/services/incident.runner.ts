@@ -1,6 +1,6 @@
 // Applies one machine event to one incident: pure step, guarded update, audit event,
 // and the effects the step asked for, all inside the caller's transaction.
-import { stepIncident } from '../../machines/incident.logic.ts';
+import { auditType, stepIncident } from '../../machines/incident.logic.ts';
 import type { IncidentEffect, IncidentEvent } from '../../machines/incident.machine.ts';
 import { isFinalState } from '../../shared/domain.ts';
 import type { Tx } from '../db.ts';
@@ -30,7 +30,8 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
     enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
   },
   async withdrawOffers(tx, row, event, touched, opts) {
-    const reason = event.type === 'CANCEL' ? 'cancelled' : 'taken';
+    // A cancel, or the withdrawal of the last report, closes the incident itself.
+    const reason = event.type === 'CANCEL' || event.type === 'WITHDRAW' ? 'cancelled' : 'taken';
     const withdrawn = await withdrawPending(tx, { incidentId: row.id }, reason);
     opts.onWithdrawn?.(withdrawn.map((o) => o.id));
     for (const offer of withdrawn) touched.add(offer.hero_id);
@@ -39,7 +40,8 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
     })));
   },
   async releaseAssignments(tx, row, event, touched) {
-    // Only a cancel releases every assignment at once (the machine asks for it on CANCEL).
+    // Only a cancel releases every assignment at once (the machine asks for it on CANCEL,
+    // and on the WITHDRAW of the last report).
     const reason = 'cancelled';
     for (const a of await endAssignments(tx, row.id, 'released', reason)) {
       touched.add(a.hero_id);
@@ -49,6 +51,12 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   async completeAssignments(tx, row, _event, touched) {
     for (const a of await endAssignments(tx, row.id, 'completed', 'resolved')) touched.add(a.hero_id);
   },
+  // A linked report raised the severity of an incident still looking for heroes: a
+  // round now, queued at the new severity. It tops up pending offers to the new batch
+  // size (dispatch.service.ts), or starts the round if none are pending.
+  async reprioritise(tx, row) {
+    enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
+  },
   async alertNoHeroFound(tx, row) {
     enqueue(tx, 'alert', {
       type: 'no_hero_found', incidentId: row.id, at: Date.now(),
@@ -57,20 +65,20 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   },
 };
 
+/** The incident as the step saved it, and the view every screen is sent. */
+export interface Applied { row: IncidentRow; view: IncidentView }
+
 /**
  * Throws `invalid_transition` if the machine refuses the event. The caller holds the
  * incident's row lock, so the guarded update failing means a bug, not a race.
  */
-/** The incident as the step saved it, and the view every screen is sent. */
-export interface Applied { row: IncidentRow; view: IncidentView }
-
 export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, event: IncidentEvent, opts: ApplyOptions): Promise<Applied> {
   const step = stepIncident(row.snapshot, event);
   if (!step.ok) throw new AppError('invalid_transition', `${event.type} is not allowed while the incident is ${row.state}`);
   const { type, ...data } = event;
   const final = isFinalState(step.next.value);
   const saved = await saveStep(tx, row, {
-    next: step.next, eventType: type, eventData: data, actor: opts.actor,
+    next: step.next, eventType: auditType(type), eventData: data, actor: opts.actor,
     deadlineAt: final ? null : opts.deadlineAt,
   });
   if (!saved) throw new AppError('conflict', `incident ${row.id} changed underneath us`);

@@ -31,13 +31,27 @@ async function viewAfter(ctx: ServiceContext, id: string): Promise<IncidentView>
   return view;
 }
 
+/**
+ * A dispatcher's cancel cancels the incident. A civilian's withdraws only their own
+ * report: the incident is cancelled with the last one (PROTOCOL v1.1 "Linked reports").
+ * An incident older than linked reports is cancelled by its reporter, as before.
+ */
 export async function cancelIncident(ctx: ServiceContext, who: TokenClaims, id: string, reason: string): Promise<IncidentView> {
   await inTx(ctx, 'cancel', async (tx) => {
     const row = await lockIncident(tx, id);
     if (!row) throw new AppError('not_found', 'no such incident');
-    if (who.role === 'civilian' && row.reported_by !== who.sub) throw new AppError('forbidden', 'not your incident');
+    const { reports } = row.snapshot.context;
+    if (who.role === 'civilian') {
+      const reported = row.reported_by === who.sub || (reports !== undefined && row.co_reporters.includes(who.sub));
+      if (!reported) throw new AppError('forbidden', 'not your incident');
+    }
     if (isFinalState(row.state)) throw new AppError('conflict', `incident is already ${row.state}`);
-    await applyEvent(ctx, tx, row, { type: 'CANCEL', reason }, { actor: actorOf(who) });
+    if (who.role !== 'civilian' || reports === undefined) {
+      await applyEvent(ctx, tx, row, { type: 'CANCEL', reason }, { actor: actorOf(who) });
+      return;
+    }
+    if (!reports.some((r) => r.civilianId === who.sub)) throw new AppError('conflict', 'your report is already withdrawn');
+    await applyEvent(ctx, tx, row, { type: 'WITHDRAW', civilianId: who.sub, reason }, { actor: actorOf(who) });
   });
   return viewAfter(ctx, id);
 }

@@ -2,13 +2,16 @@
 // incident with its first audit event, and the outbox row that starts dispatch.
 import { createHash, randomUUID } from 'node:crypto';
 import { startIncident } from '../../machines/incident.logic.ts';
+import type { Slot } from '../../machines/incident.machine.ts';
 import type { ReportInput } from '../../shared/schemas.ts';
 import type { IncidentView, Need } from '../../shared/types.ts';
 import type { Db } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { addCoReporter, findDuplicate, incidentView, insertIncident, toIncidentView } from '../store/incidents.store.ts';
+import { addCoReporter, findDuplicate, incidentView, insertIncident, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
+import { applyEvent } from './incident.runner.ts';
+import { incidentFor } from './views.ts';
 
 /** A stable digest of the parsed body: key order and absent defaults do not matter. */
 const DEFAULT_NEEDS: Need[] = [{ skill: null, count: 1 }];
@@ -21,6 +24,31 @@ function requestHash(input: ReportInput): string {
   });
   return createHash('sha256').update(canonical).digest('hex');
 }
+
+/**
+ * Whether the incident's slots can take every hero this report asks for: each skilled
+ * need by slots of that skill, the rest by any slots left. A report that asks for more
+ * (more heroes, or a skill nobody was sent for) is a different or a bigger emergency
+ * than the one under way, and is never linked: a false split costs a hero, a false link
+ * may leave someone without the help they asked for.
+ */
+export function slotsCover(slots: Slot[], needs: Need[]): boolean {
+  const free = slots.map((s) => s.skill);
+  const take = (ok: (skill: string | null) => boolean) => {
+    const i = free.findIndex(ok);
+    if (i >= 0) free.splice(i, 1);
+    return i >= 0;
+  };
+  const skilled = needs.filter((n) => n.skill !== null);
+  const any = needs.filter((n) => n.skill === null);
+  for (const n of skilled) for (let k = 0; k < n.count; k++) if (!take((s) => s === n.skill)) return false;
+  for (const n of any) for (let k = 0; k < n.count; k++) if (!take(() => true)) return false;
+  return true;
+}
+
+/** An open incident this report may join (see slotsCover); incidents older than linked reports are never joined. */
+const linkable = (row: IncidentRow, needs: Need[]) =>
+  row.snapshot.context.reports !== undefined && slotsCover(row.snapshot.context.slots, needs);
 
 export async function idempotencyKeyExists(db: Db, civilianId: string, key: string): Promise<boolean> {
   const [row] = await db`select 1 from idempotency_keys where actor = ${civilianId} and key = ${key}`;
@@ -58,32 +86,42 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
       const [, same] = await Promise.all([locked, findDuplicate(tx, {
         kind: input.kind, ...input.location, radiusM: ctx.config.DEDUPE_RADIUS_M, windowMs: ctx.config.DEDUPE_WINDOW_MS,
       })]);
-      if (same) {
+      if (same && linkable(same, needs)) {
+        // The report joins through the machine, under findDuplicate's row lock: an audit
+        // event LINKED keeps what this civilian said, severity rises to the highest
+        // report, and dispatchers are pushed the change.
         await addCoReporter(tx, same.id, civilianId);
         await tx`update idempotency_keys set incident_id = ${same.id} where actor = ${civilianId} and key = ${key}`;
-        ctx.log.info({ incidentId: same.id, civilianId }, 'duplicate report linked');
-        return { created: false as const, id: same.id };
+        const { view } = await applyEvent(ctx, tx, same, {
+          type: 'LINK', civilianId, severity: input.severity, description: input.description ?? '', key,
+        }, { actor: `civilian:${civilianId}` });
+        ctx.log.info({ incidentId: same.id, civilianId, severity: input.severity, now: view.severity }, 'duplicate report linked');
+        return { created: false as const, id: same.id, incident: view };
       }
     }
     const slots = needs.flatMap((n) => Array.from({ length: n.count }, () => ({ skill: n.skill })));
-    const snapshot = startIncident({ slots, maxRounds: ctx.config.DISPATCH_MAX_ROUNDS });
+    const machineInput = { slots, maxRounds: ctx.config.DISPATCH_MAX_ROUNDS, severity: input.severity, reporter: civilianId };
+    const snapshot = startIncident(machineInput);
     const inserted = await insertIncident(tx, {
       id, kind: input.kind, severity: input.severity, location: input.location, description: input.description ?? '',
       needs, reportedBy: civilianId, snapshot, deadlineAt: new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS),
+      input: machineInput,
     });
     const incident = toIncidentView(inserted, []);
     enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: input.severity }, id);
     enqueue(tx, 'push:incident', { incident }, id);
     return { created: true as const, id, incident };
   });
-  ctx.metrics.reportsTotal.inc({ outcome: outcome.created ? 'created' : 'replayed' });
+  ctx.metrics.reportsTotal.inc({ outcome: outcome.created ? 'created' : 'incident' in outcome ? 'linked' : 'replayed' });
+  const who = { role: 'civilian' as const, sub: civilianId };
   if (outcome.created) {
     // Answered as this request committed it; dispatch may already be under way.
     ctx.log.info({ incidentId: outcome.id, kind: input.kind, severity: input.severity }, 'incident reported');
     return { created: true, incident: outcome.incident };
   }
-  // A replay or a linked report: the incident as it is now.
-  const incident = await incidentView(ctx.sql, outcome.id);
+  // A linked report: answered as it committed. A replay: the incident as it is now.
+  // Either may be another civilian's incident, so it is shown without their identity.
+  const incident = 'incident' in outcome ? outcome.incident : await incidentView(ctx.sql, outcome.id);
   if (!incident) throw new AppError('internal', `incident ${outcome.id} missing after commit`);
-  return { created: false, incident };
+  return { created: false, incident: incidentFor(who, incident) };
 }

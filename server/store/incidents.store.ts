@@ -2,7 +2,7 @@
 import type { Db, Tx } from '../db.ts';
 import { SEVERITY_RANK, type IncidentKind, type IncidentState, type Severity } from '../../shared/domain.ts';
 import type { AssignmentView, IncidentEventView, IncidentView, LatLng, Need } from '../../shared/types.ts';
-import type { PersistedIncident } from '../../machines/incident.machine.ts';
+import type { IncidentInput, PersistedIncident } from '../../machines/incident.machine.ts';
 
 export interface IncidentRow {
   id: string;
@@ -27,6 +27,8 @@ export interface IncidentRow {
 export async function insertIncident(tx: Tx, row: {
   id: string; kind: IncidentKind; severity: Severity; location: LatLng; description: string; needs: Need[];
   reportedBy: string; snapshot: PersistedIncident; deadlineAt: Date;
+  /** What the machine was started with: the REPORTED event's data, which replay starts from. */
+  input: IncidentInput;
 }): Promise<IncidentRow> {
   // Sent together (postgres.js pipelines a transaction's queries), run in order.
   const [[inserted]] = await Promise.all([tx<IncidentRow[]>`
@@ -38,7 +40,7 @@ export async function insertIncident(tx: Tx, row: {
     returning *`, tx`
     insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
     values (${row.id}, 1, 'REPORTED', null, ${row.snapshot.value}, ${`civilian:${row.reportedBy}`},
-            ${tx.json({ slots: row.snapshot.context.slots, maxRounds: row.snapshot.context.maxRounds } as never)})`]);
+            ${tx.json(row.input as never)})`]);
   return inserted!;
 }
 
@@ -56,17 +58,20 @@ export async function lockIncident(tx: Tx, id: string): Promise<IncidentRow | nu
 /**
  * The guarded update: writes the next snapshot only if nobody moved the incident
  * since `row` was read, and appends the audit event with seq = the new version.
- * Returns null when the guard fails.
+ * The row's severity follows the snapshot's (a linked report may raise it; incidents
+ * older than linked reports carry none and keep theirs). Returns null when the guard fails.
  */
 export async function saveStep(tx: Tx, row: IncidentRow, step: {
   next: PersistedIncident; eventType: string; eventData: Record<string, unknown>; actor: string; deadlineAt?: Date | null;
 }): Promise<IncidentRow | null> {
   const deadline = step.deadlineAt === undefined ? row.deadline_at : step.deadlineAt;
+  const severity = step.next.context.severity ?? row.severity;
   // Sent together (postgres.js pipelines a transaction's queries), run in order. If the
   // guard matched nothing, the caller's transaction rolls the audit row back with it.
   const [[saved]] = await Promise.all([tx<IncidentRow[]>`
     update incidents
        set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
+           severity = ${severity}, severity_rank = ${SEVERITY_RANK[severity]},
            deadline_at = ${deadline}, updated_at = now()
      where id = ${row.id} and version = ${row.version}
     returning *`, tx`
@@ -126,11 +131,14 @@ export async function assignmentsOf(db: Db, incidentIds: string[]): Promise<Map<
   return byIncident;
 }
 
+/** Reports standing on it; an incident older than linked reports counts its reporter and co-reporters. */
+const reportCount = (row: IncidentRow): number => row.snapshot.context.reports?.length ?? 1 + row.co_reporters.length;
+
 export function toIncidentView(row: IncidentRow, assignments: AssignmentView[]): IncidentView {
   return {
     id: row.id, kind: row.kind, severity: row.severity, state: row.state,
     location: { lat: row.lat, lng: row.lng }, description: row.description, needs: row.needs,
-    reportedBy: row.reported_by, assignments, version: row.version,
+    reportedBy: row.reported_by, assignments, reports: reportCount(row), version: row.version,
     createdAt: row.created_at.getTime(), updatedAt: row.updated_at.getTime(),
   };
 }
@@ -158,7 +166,12 @@ export async function listIncidents(db: Db, filter: { states?: IncidentState[]; 
 
 interface EventRow { seq: number; type: string; from_state: IncidentState | null; to_state: IncidentState; actor: string; at: Date; data: Record<string, unknown> }
 
-export async function incidentEvents(db: Db, id: string): Promise<IncidentEventView[]> {
-  const rows = await db<EventRow[]>`select * from incident_events where incident_id = ${id} order by seq`;
-  return rows.map((r) => ({ seq: r.seq, type: r.type, from: r.from_state, to: r.to_state, actor: r.actor, at: r.at.getTime(), data: r.data }));
+/** One page of the audit trail, oldest first: events after `after`, at most `limit`. */
+export async function incidentEvents(db: Db, id: string, page: { after: number; limit: number }): Promise<{ items: IncidentEventView[]; next?: number }> {
+  // One row past the page tells whether more remain.
+  const rows = await db<EventRow[]>`
+    select * from incident_events where incident_id = ${id} and seq > ${page.after} order by seq limit ${page.limit + 1}`;
+  const items = rows.slice(0, page.limit)
+    .map((r) => ({ seq: r.seq, type: r.type, from: r.from_state, to: r.to_state, actor: r.actor, at: r.at.getTime(), data: r.data }));
+  return rows.length > page.limit ? { items, next: items[items.length - 1]!.seq } : { items };
 }

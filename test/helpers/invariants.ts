@@ -39,6 +39,34 @@ async function check(sql: Sql, sweepMs: number): Promise<void> {
     select id from offers where state = 'pending' and expires_at < now() - make_interval(secs => ${(sweepMs + 2_000) / 1000})`;
   assert.is(overdue.length, 0, `I4 broken: ${JSON.stringify(overdue)}`);
 
+  // I6: every report answered 2xx is an incident or a LINKED event on one, with its
+  // severity and words kept: the key names an incident this civilian reported, or a
+  // LINKED event of theirs, and no incident is less severe than any of its reports.
+  const lost = await sql`
+    select k.actor, k.key, k.incident_id from idempotency_keys k
+     where not exists (select 1 from incidents i where i.id = k.incident_id and i.reported_by = k.actor)
+       and not exists (select 1 from incident_events e where e.incident_id = k.incident_id and e.type = 'LINKED'
+                          and e.data->>'civilianId' = k.actor and e.data->>'key' = k.key)`;
+  assert.is(lost.length, 0, `I6 broken (a report answered 2xx left no trace): ${JSON.stringify(lost)}`);
+  const wordless = await sql`
+    select incident_id, seq from incident_events
+     where type = 'LINKED' and (data->>'severity' is null or jsonb_typeof(data->'description') is distinct from 'string')`;
+  assert.is(wordless.length, 0, `I6 broken (a LINKED event lost the report's severity or words): ${JSON.stringify(wordless)}`);
+  const understated = await sql`
+    select i.id, i.severity, e.data->>'severity' as reported from incidents i
+      join incident_events e on e.incident_id = i.id and e.type = 'LINKED'
+     where i.severity_rank > array_position(array['critical','high','medium','low'], e.data->>'severity') - 1`;
+  assert.is(understated.length, 0, `I6 broken (an incident is less severe than one of its reports): ${JSON.stringify(understated)}`);
+
+  // I7: no open incident is stuck in silence. Every open deadline is either in the
+  // future or overdue by less than a sweep (the sweeper acts on it and alerts), with a
+  // margin for a loaded test machine; an open incident with no deadline has work queued (I3).
+  const silent = await sql`
+    select id, state, deadline_at from incidents
+     where state not in ('resolved', 'cancelled')
+       and deadline_at < now() - make_interval(secs => ${(sweepMs + 5_000) / 1000})`;
+  assert.is(silent.length, 0, `I7 broken (open incidents overdue with nobody acting): ${JSON.stringify(silent)}`);
+
   // I5: the audit trail replays to the stored snapshot, and every change is in it.
   const incidents = await sql<{ id: string; state: string; version: number; snapshot: PersistedIncident }[]>`select id, state, version, snapshot from incidents`;
   const events = await sql<{ incident_id: string; seq: number; type: string; data: Record<string, unknown> }[]>`

@@ -1,11 +1,13 @@
-// The incident detail panel of the dispatcher console: fields, assignments, the audit
-// trail, nearby heroes and the overrides (assign, reassign, cancel).
+// The incident detail panel of the dispatcher console: fields, assignments, the reports
+// linked to it, the audit trail, nearby heroes and the overrides (assign, reassign, cancel).
 import { api, problemText, el, text, fmtAge, fmtKm, haversineKm, STATE_TEXT } from '/assets/common.js';
 import { shownStatus, onMap } from '/assets/dispatcher-map.js';
 
 export const FINAL = new Set(['resolved', 'cancelled']);
 const NEARBY_MAX = 12;
 const NEARBY_RADIUS_KM = 100;
+/** Pages of the audit trail read at most (each up to the server's EVENTS_PAGE_MAX). */
+const EVENT_PAGES_MAX = 20;
 
 export const clock = (ms) => (Number.isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour12: false }) : '—');
 export const titleOf = (inc) => (inc.description && inc.description.trim()) || `${inc.kind} incident`;
@@ -61,12 +63,14 @@ export class IncidentDetail {
     this.cancelBtn = el('button', { type: 'button', class: 'danger', 'data-testid': 'cancel', onclick: () => this.cancel() }, 'Cancel incident');
     this.nearby = el('ul', { class: 'nearby', 'data-testid': 'nearby', 'aria-label': 'Nearby heroes' });
     this.nearbyEmpty = el('p', { class: 'muted' }, 'No on-duty hero with a known position nearby.');
+    this.reports = el('ul', { class: 'reports', 'data-testid': 'reports', 'aria-label': 'Reports' });
     this.audit = el('ol', { class: 'audit', 'data-testid': 'audit', 'aria-label': 'Audit trail' });
     this.auditStatus = el('p', { class: 'muted audit-status', 'aria-live': 'polite' });
     this.body = el('div', { class: 'detail-body', hidden: true },
       el('div', { class: 'detail-head' }, this.heading, this.closeBtn),
       this.fields,
       el('h3', {}, 'Assignments'), this.assignments,
+      el('h3', {}, 'Reports'), this.reports,
       el('div', { class: 'actions' },
         el('label', { for: 'override-reason' }, 'Reason (for reassign or cancel)'), this.reason,
         el('div', { class: 'action-buttons' }, this.reassignBtn, this.cancelBtn)),
@@ -82,6 +86,7 @@ export class IncidentDetail {
       this.incident = this.ctx.state.incidents.get(id) ?? null;
       this.eventsFor = null;
       this.audit.replaceChildren();
+      this.reports.replaceChildren();
       this.nearby.replaceChildren();
       this.reason.value = '';
     }
@@ -154,6 +159,7 @@ export class IncidentDetail {
       ['Description', inc.description || '—'],
       ['Location', loc],
       ['Needs', needs || '—'],
+      ['Reports', el('span', { 'data-testid': 'detail-reports' }, String(inc.reports ?? 1))],
       ['Reported by', inc.reportedBy ?? '—'],
       ['Reported', `${clock(inc.createdAt)} (${fmtAge(now - inc.createdAt)} ago)`],
       ['Updated', clock(inc.updatedAt)],
@@ -226,15 +232,22 @@ export class IncidentDetail {
   async loadEvents(id) {
     const req = ++this.eventsReq;
     text(this.auditStatus, this.audit.children.length ? '' : 'Loading the audit trail…');
-    const res = await api(this.ctx.state.token, 'GET', `/v1/incidents/${encodeURIComponent(id)}/events`);
-    if (req !== this.eventsReq || this.id !== id) return;
-    if (!res.ok || !res.body || !Array.isArray(res.body.items)) {
-      text(this.auditStatus, `Could not load the audit trail: ${problemText(res)}`);
-      this.eventsFor = null; // try again on the next change
-      return;
+    // The trail comes in pages (`next` is the `after` of the following one).
+    const items = [];
+    for (let after = 0, page = 0; after !== undefined && page < EVENT_PAGES_MAX; page++) {
+      const res = await api(this.ctx.state.token, 'GET', `/v1/incidents/${encodeURIComponent(id)}/events?after=${after}`);
+      if (req !== this.eventsReq || this.id !== id) return;
+      if (!res.ok || !res.body || !Array.isArray(res.body.items)) {
+        text(this.auditStatus, `Could not load the audit trail: ${problemText(res)}`);
+        this.eventsFor = null; // try again on the next change
+        return;
+      }
+      items.push(...res.body.items);
+      after = res.body.next;
     }
-    text(this.auditStatus, res.body.items.length ? '' : 'No events yet.');
-    this.audit.replaceChildren(...res.body.items.map((e) => {
+    this.renderReports(items);
+    text(this.auditStatus, items.length ? '' : 'No events yet.');
+    this.audit.replaceChildren(...items.map((e) => {
       const data = e.data && typeof e.data === 'object' ? Object.entries(e.data)
         .map(([k, v]) => `${k}: ${v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ') : '';
       return el('li', { dataset: { seq: String(e.seq), type: String(e.type), to: String(e.to) } },
@@ -242,6 +255,23 @@ export class IncidentDetail {
         el('strong', {}, String(e.type)), ` ${e.from ?? '∅'} → ${e.to}`,
         el('span', { class: 'muted' }, ` · ${e.actor ?? ''}${data ? ` · ${data}` : ''}`));
     }));
+  }
+
+  /** Each report on the incident, from the trail: the first (REPORTED) and every LINKED one. */
+  renderReports(items) {
+    const inc = this.incident;
+    const withdrawn = new Set(items.filter((e) => e.type === 'WITHDRAWN').map((e) => e.data?.civilianId));
+    const reports = items.filter((e) => e.type === 'REPORTED' || e.type === 'LINKED').map((e) => ({
+      who: e.type === 'REPORTED' ? e.data?.reporter ?? inc?.reportedBy : e.data?.civilianId,
+      severity: e.data?.severity ?? (e.type === 'REPORTED' ? '' : '—'),
+      description: e.type === 'REPORTED' ? inc?.description : e.data?.description,
+      at: e.at,
+    }));
+    this.reports.replaceChildren(...reports.map((r) => el('li', { class: withdrawn.has(r.who) ? 'muted' : '', dataset: { severity: String(r.severity) } },
+      el('span', { class: 'ev-time muted' }, clock(r.at)), ' ',
+      r.severity ? el('span', { class: `sev-badge sev-${r.severity}` }, r.severity) : '',
+      ` ${r.description || '(no description)'}`,
+      el('span', { class: 'muted' }, ` · ${r.who ?? ''}${withdrawn.has(r.who) ? ' · withdrawn' : ''}`))));
   }
 
   /** Runs one override; the answer (an incident) is applied, failures are shown. */
