@@ -21,7 +21,7 @@ import { outboxLag } from './store/outbox.store.ts';
 import { migrate } from './migrate.ts';
 import { createRedis, redisKeys, type Redis } from './redis.ts';
 import type { ServiceContext } from './services/context.ts';
-import { runDispatchRound } from './services/dispatch.service.ts';
+import { watchedRound } from './services/dispatch.watch.ts';
 import { expireOffer } from './services/offer.service.ts';
 import { getHeroes } from './store/heroes.store.ts';
 import { registerCivilianHandlers } from './sockets/civilian.handlers.ts';
@@ -142,7 +142,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     async start() {
       const applied = await migrate(sql, config.DB_SCHEMA);
       if (applied.length) log.info({ applied }, 'migrations applied');
-      const runRound = (incidentId: string) => runDispatchRound(ctx, positions, incidentId);
+      const runRound = watchedRound(ctx, positions);
       relay = new OutboxRelay(sql, createOutboxExecutor({ ctx, sql, nsp, queues, positions, heroMap, notifier, runRound, log }), {
         pollMs: config.OUTBOX_POLL_MS, log, metrics,
         // A carry holds its claim transaction's connection while an inline round takes

@@ -53,13 +53,22 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
     dispatch: async (p, row) => {
       // Right after the commit that asked for it, the round runs here and now; BullMQ
       // holds delayed rounds and the backlog, in severity order.
-      if (row.mode === 'carry' && p.delayMs <= 0) {
-        await d.runRound(p.incidentId);
-        return;
+      let delayMs = p.delayMs;
+      if (row.mode === 'carry' && delayMs <= 0) {
+        try {
+          await d.runRound(p.incidentId);
+          return;
+        } catch (err) {
+          // The round's watcher records failures and queues their retry itself; this is
+          // one it could not record (Postgres away). Hand it to BullMQ, delayed and with
+          // bounded attempts, instead of leaving this row to fail on every relay pass.
+          d.log.warn({ err, incidentId: p.incidentId }, 'inline dispatch round failed; handed to the dispatch queue');
+          delayMs = d.ctx.config.DISPATCH_RETRY_MS;
+        }
       }
       // Paths that start from an offer do not know the severity; the incident does.
       const severity = p.severity ?? (await getIncident(d.sql, p.incidentId))?.severity ?? 'high';
-      await d.queues.addDispatch(p.incidentId, row.id, p.delayMs, severity);
+      await d.queues.addDispatch(p.incidentId, row.id, delayMs, severity);
     },
     'offer:expire': (p) => d.queues.addExpiry(p.offerId, p.incidentId, p.expiresAt),
     'push:offer': async (p) => {

@@ -1,15 +1,21 @@
 // The safety net under every fast path (DESIGN §1, §3). Every deadline lives in
 // Postgres, so whatever Redis forgot, this finds: offers past `expires_at`, incidents
 // past `deadline_at` (dispatch work lost, or no progress from the hero), heroes on an
-// assignment who went silent, and available heroes whose position went stale.
+// assignment who went silent, and available heroes whose position went stale. It also
+// ends what must not grow forever: records of dispatch failures whose episode is over,
+// and idempotency keys past their retention window.
 // Runs as a BullMQ job scheduler: once per interval per cluster.
 import { isFinalState } from '../../shared/domain.ts';
 import type { Alert } from '../../shared/types.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import { inTx, type ServiceContext } from '../services/context.ts';
+import { failuresInWords } from '../services/dispatch.cause.ts';
 import { DISPATCHABLE } from '../services/dispatch.service.ts';
+import { failureQuietMs } from '../services/dispatch.watch.ts';
 import { expireOffer } from '../services/offer.service.ts';
 import { releaseHeroes } from '../services/release.service.ts';
+import { getFailure, markAlerted, purgeSettledFailures } from '../store/dispatch-failures.store.ts';
+import { purgeIdempotencyKeys } from '../store/idempotency.store.ts';
 import { lockIncident, setDeadline } from '../store/incidents.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 
@@ -19,9 +25,14 @@ export interface SweepReport {
   incidentsStuck: number;
   heroesReleased: number;
   heroesStale: number;
+  failuresCleared: number;
+  idempotencyKeysPurged: number;
 }
 
 const BATCH = 500;
+/** Idempotency keys deleted per statement, and statements per pass: bounded work. */
+const PURGE_BATCH = 1_000;
+const PURGE_BATCHES_PER_PASS = 5;
 
 const alertRow = (alert: Alert) => ({ topic: 'alert' as const, payload: alert, incidentId: alert.incidentId ?? null });
 
@@ -46,15 +57,24 @@ async function healOverdueIncident(ctx: ServiceContext, id: string, report: Swee
         await setDeadline(tx, id, new Date(pending.last.getTime() + config.DISPATCH_DEADLINE_MS));
         return;
       }
+      // Rounds for this incident have been failing: retry at the slower pace, and tell
+      // dispatchers once per episode (the watcher may have told them already).
+      const failure = await getFailure(tx, id);
       enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: row.severity }, id);
-      await setDeadline(tx, id, new Date(now + config.DISPATCH_DEADLINE_MS));
-      enqueue(tx, 'alert', {
-        type: 'incident_stuck', incidentId: id, at: now,
-        detail: `${row.severity} ${row.kind} incident was ${row.state} with no dispatch work ${overdueS}s past its deadline; dispatch re-created.`,
-      }, id);
+      await setDeadline(tx, id, new Date(now + (failure ? config.ESCALATED_RETRY_MS : 0) + config.DISPATCH_DEADLINE_MS));
       report.incidentsRedispatched += 1;
       ctx.metrics.incidentsStuck.inc({ state: row.state });
-      ctx.log.warn({ incidentId: id, state: row.state, overdueS }, 'dispatch work re-created by the sweeper');
+      if (failure?.alerted_at) {
+        ctx.log.warn({ incidentId: id, state: row.state, overdueS, failures: failure.failures }, 'dispatch work re-created for a failing incident (dispatchers already alerted)');
+        return;
+      }
+      if (failure) await markAlerted(tx, id);
+      const why = failure ? ` Before that, ${failuresInWords(failure)}.` : '';
+      enqueue(tx, 'alert', {
+        type: 'incident_stuck', incidentId: id, at: now,
+        detail: `${row.severity} ${row.kind} incident was ${row.state} with no dispatch work ${overdueS}s past its deadline; dispatch re-created.${why}`,
+      }, id);
+      ctx.log.warn({ incidentId: id, state: row.state, overdueS, cause: failure?.cause }, 'dispatch work re-created by the sweeper');
     } else {
       // assigned, en_route or on_scene: the hero has not moved it on for too long.
       await setDeadline(tx, id, new Date(now + config.PROGRESS_DEADLINE_MS));
@@ -113,14 +133,34 @@ async function dropStaleHeroes(ctx: ServiceContext, positions: HeroPositions, re
   }))));
 }
 
+async function clearSettledFailures(ctx: ServiceContext, report: SweepReport): Promise<void> {
+  report.failuresCleared += await purgeSettledFailures(ctx.sql, { dispatchable: [...DISPATCHABLE], quietMs: failureQuietMs(ctx.config), limit: BATCH });
+}
+
+/**
+ * Keys older than the retention window go, oldest first, a bounded amount per pass
+ * (a backlog after downtime drains over a few passes instead of one long statement).
+ */
+async function purgeOldIdempotencyKeys(ctx: ServiceContext, report: SweepReport): Promise<void> {
+  for (let i = 0; i < PURGE_BATCHES_PER_PASS; i++) {
+    const purged = await purgeIdempotencyKeys(ctx.sql, ctx.config.IDEMPOTENCY_RETENTION_MS, PURGE_BATCH);
+    report.idempotencyKeysPurged += purged;
+    if (purged < PURGE_BATCH) return;
+  }
+}
+
 /** One pass. Each part runs even if another failed (Redis down must not stop offer expiry). */
 export async function sweep(ctx: ServiceContext, positions: HeroPositions): Promise<SweepReport> {
-  const report: SweepReport = { offersExpired: 0, incidentsRedispatched: 0, incidentsStuck: 0, heroesReleased: 0, heroesStale: 0 };
+  const report: SweepReport = {
+    offersExpired: 0, incidentsRedispatched: 0, incidentsStuck: 0, heroesReleased: 0, heroesStale: 0, failuresCleared: 0, idempotencyKeysPurged: 0,
+  };
   const parts: [string, () => Promise<void>][] = [
     ['offers', () => expireOverdueOffers(ctx, report)],
     ['incidents', () => healOverdueIncidents(ctx, report)],
     ['lost heroes', () => releaseLostHeroes(ctx, positions, report)],
     ['stale heroes', () => dropStaleHeroes(ctx, positions, report)],
+    ['dispatch failures', () => clearSettledFailures(ctx, report)],
+    ['idempotency keys', () => purgeOldIdempotencyKeys(ctx, report)],
   ];
   for (const [part, run] of parts) {
     try { await run(); } catch (err) { ctx.log.error({ err, part }, 'sweep part failed'); }

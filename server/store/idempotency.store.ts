@@ -1,0 +1,20 @@
+// Retention of idempotency keys. A key is kept IDEMPOTENCY_RETENTION_MS (7 days by
+// default), far beyond any client's retry horizon; after that the sweeper purges it,
+// and the same key from the same civilian is a new report.
+import type { Sql } from '../db.ts';
+
+/**
+ * Deletes up to `limit` keys older than `olderThanMs`, oldest first. Rows a report
+ * transaction holds are skipped (the next pass takes them), never waited for.
+ */
+export async function purgeIdempotencyKeys(sql: Sql, olderThanMs: number, limit: number): Promise<number> {
+  const rows = await sql`
+    delete from idempotency_keys k using (
+      select actor, key from idempotency_keys
+       where created_at < now() - make_interval(secs => ${olderThanMs / 1000})
+       order by created_at limit ${limit}
+         for update skip locked) old
+     where k.actor = old.actor and k.key = old.key
+    returning k.key`;
+  return rows.length;
+}
