@@ -1,34 +1,29 @@
 // `npm run test:faults -- [rounds]`: runs the fault-injection suites (Redis flushes and
 // restart, lost and stale heroes, dropped Postgres connections, SIGKILLed servers)
 // `rounds` times and totals how many trials of each fault ran and how many broke an
-// invariant. Each round is a fresh test process; a failed test counts as broken.
+// invariant. Each round is a fresh test process. A failed trial counts as broken in its
+// row, and a row missing from a round (its test threw first, or the round crashed)
+// counts as one broken trial (scripts/fault-rows.ts).
 import { spawnSync } from 'node:child_process';
+import { parseRound, tally, type Round } from './fault-rows.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const SUITES = 'faults|crash|redis-restart';
-const totals = new Map<string, { trials: number; broken: number }>();
-const add = (name: string, trials: number, broken: number) => {
-  const t = totals.get(name) ?? { trials: 0, broken: 0 };
-  t.trials += trials; t.broken += broken;
-  totals.set(name, t);
-};
+const seen: Round[] = [];
 
 for (let round = 1; round <= rounds; round++) {
   const started = Date.now();
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/test.ts', SUITES], { encoding: 'utf8', timeout: 600_000 });
+  // eslint-disable-next-line no-control-regex
   const out = `${run.stdout}\n${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
-  for (const m of out.matchAll(/faults: (\S+) (\d+) trials, (\d+) broken/g)) add(m[1]!, Number(m[2]), Number(m[3]));
-  for (const m of out.matchAll(/crash: reports-stream (\d+) trials, \d+ reports, (\d+) lost/g)) add('sigkill-during-reports', Number(m[1]), Number(m[2]));
-  for (const m of out.matchAll(/crash: kill-after-accept-commit (\d+) trials/g)) add('sigkill-after-accept-commit', Number(m[1]), 0);
+  seen.push(parseRound(out));
   const summary = /(\d+) passed, (\d+) failed/.exec(out);
-  const failed = summary ? Number(summary[2]) : 1;
-  add('suite tests (incl. silent hero, stale hero, redis restart, metrics)', summary ? Number(summary[1]) + failed : 0, failed);
-  console.log(`round ${round}/${rounds}: ${summary ? summary[0] : 'no summary (crashed?)'} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`round ${round}/${rounds}: ${summary ? summary[0] : `no summary (${run.error ? run.error.message : `exit ${run.status ?? run.signal}`})`} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
 console.log('\n| fault | trials | broke an invariant or failed |\n|---|---|---|');
 let broken = 0;
-for (const [name, t] of totals) {
+for (const [name, t] of tally(seen)) {
   console.log(`| ${name} | ${t.trials} | ${t.broken} |`);
   broken += t.broken;
 }

@@ -117,7 +117,10 @@ export class Civilians {
         rng, maxAttempts: 10, giveUpAt: () => this.giveUpAt,
         onFailure: (k, detail) => {
           if (k === 'throttled') stats.reports.throttled += 1;
-          else if (k === 'server') stats.reports.serverErrors += 1;
+          else if (k === 'server') {
+            stats.reports.serverErrors += 1;
+            if (detail.startsWith('HTTP 503')) stats.reports.overloaded += 1;
+          }
           else stats.reports.networkErrors += 1;
           stats.note(`report attempt failed (${k})`, detail);
         },
@@ -135,6 +138,7 @@ export class Civilians {
       }
       if (res.status === 201) stats.reports.created += 1;
       else stats.reports.replayed += 1;
+      if (attempts > 1) stats.reports.answeredAfterRetry += 1;
       stats.reportMs.push(res.ms);
       stats.noteReported(incident.id, { t0, severity, kind, hotspot });
       if (doubleTap) await this.replay(token, key, body, incident.id);

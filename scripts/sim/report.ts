@@ -39,7 +39,7 @@ export function finalReport(f: FinalInput): string {
     `city       ${opts.cityKm} km square around ${opts.center.lat},${opts.center.lng}; hot spots ${f.city.hotspots.map((h) => h.name).join(', ')}`,
     `stopped    ${f.stopReason}; reported for ${f.reportingS.toFixed(1)} s, ${((performance.now() - s.createdAt) / 1000).toFixed(1)} s in all (setup and checks included)`,
     '',
-    `reports    sent ${r.sent}: 201 ${r.created}, 200 ${r.replayed} (linked to an earlier incident: duplicate report or replay), refused ${r.refused}, unanswered ${r.unanswered}; retries ${r.retries} (429 ${r.throttled}, 5xx ${r.serverErrors}, network/timeout ${r.networkErrors}); double taps ${r.doubleTaps}`,
+    `reports    sent ${r.sent}: 201 ${r.created}, 200 ${r.replayed} (linked to an earlier incident: duplicate report or replay), refused ${r.refused}, unanswered ${r.unanswered}; retries ${r.retries} (429 ${r.throttled}, 5xx ${r.serverErrors} of which 503 ${r.overloaded}, network/timeout ${r.networkErrors}; ${r.answeredAfterRetry} answered after a retry); double taps ${r.doubleTaps}`,
     `           HTTP latency ${pcts(s.reportMs)}`,
     `incidents  ${s.reported.size} distinct; by GET at the end: ${audit ? states(audit.finalStates) : 'not read'}`,
     `           by /dispatch then: ${states(f.statesAtCheck)}`,

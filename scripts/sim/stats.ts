@@ -17,6 +17,10 @@ export class Stats {
   reports = {
     sent: 0, created: 0, replayed: 0, retries: 0, throttled: 0, serverErrors: 0, networkErrors: 0,
     refused: 0, unanswered: 0, inflight: 0, doubleTaps: 0, doubleTapMismatch: 0,
+    /** Attempts answered 503 (overload, retried), a part of serverErrors. */
+    overloaded: 0,
+    /** Reports answered 2xx only after at least one failed attempt (503, 429, 5xx, network). */
+    answeredAfterRetry: 0,
   };
   /** Latency of the answered attempt of each report. */
   readonly reportMs: number[] = [];
