@@ -14,12 +14,13 @@ import { redisKeys } from '../server/redis.ts';
 import type { Role } from '../shared/domain.ts';
 import type { HeroSession, OfferPush } from '../shared/types.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
+import { checkInvariants } from './helpers/invariants.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 
 const test = suite('crash');
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const base = loadConfig(process.env); // the child inherits the same environment, so the same URLs and secret
-const auth = createAuth(base.JWT_SECRET);
+const auth = createAuth(base);
 const token = (role: Role, id: string) => auth.sign({ role, sub: id });
 const pgOpts = { onnotice: () => {}, max: 2 } as const;
 
@@ -76,15 +77,27 @@ test.after(async () => {
   redis.disconnect();
 });
 
-/** I1/I2 (and I3 as far as rows go), straight from the database. */
-async function checkI1I2(sql: Sql): Promise<void> {
-  const slots = await sql`select incident_id, slot, count(*)::int as n from assignments where state = 'active' group by 1, 2 having count(*) > 1`;
-  assert.is(slots.length, 0, `I1 broken: ${JSON.stringify(slots)}`);
-  const heroes = await sql`select hero_id, count(*)::int as n from assignments where state = 'active' group by 1 having count(*) > 1`;
-  assert.is(heroes.length, 0, `I2 broken: ${JSON.stringify(heroes)}`);
-  const orphans = await sql`select id, state from incidents i where state not in ('resolved', 'cancelled')
-    and deadline_at is null and not exists (select 1 from outbox o where o.incident_id = i.id)`;
-  assert.is(orphans.length, 0, `I3 broken: ${JSON.stringify(orphans)}`);
+const SWEEP_MS = 300;
+
+/**
+ * Every invariant (I1-I7, the I5 replay of each audit trail included) on the child's
+ * schema: checkInvariants only needs the SQL client and the sweep interval.
+ */
+const invariants = (sql: Sql) => checkInvariants({ app: { sql, config: { SWEEP_INTERVAL_MS: SWEEP_MS } } } as unknown as TestServer);
+
+/**
+ * Runs `trials` trials one after another; a trial that throws is counted broken and the
+ * rest still run. The summary line (read by `npm run test:faults`) always names the
+ * broken ones; then the first failure fails the test.
+ */
+async function trialsOf<T>(trials: number, run: (t: number) => Promise<T>, summary: (done: T[], broken: number) => string): Promise<void> {
+  const done: T[] = [];
+  const errors: unknown[] = [];
+  for (let t = 0; t < trials; t += 1) {
+    try { done.push(await run(t)); } catch (e) { errors.push(e); console.error(`crash: trial ${t + 1}/${trials} broke: ${String((e as Error)?.message ?? e).slice(0, 500)}`); }
+  }
+  console.log(summary(done, errors.length));
+  if (errors.length) throw errors[0];
 }
 
 const count = async (sql: Sql, q: string): Promise<number> => Number((await sql.unsafe(q))[0]?.n ?? -1);
@@ -97,7 +110,7 @@ interface Sent { key: string; body: Record<string, unknown>; status: number | nu
 async function streamTrial(trial: number): Promise<{ reports: number; lost: number; failed: number; committed: number }> {
   const { schema, prefix } = fresh();
   const env = {
-    DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: '300', DISPATCH_DEADLINE_MS: '500',
+    DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_DEADLINE_MS: '500',
     // One round finds nobody (no heroes), then the next waits long enough for the outbox to go quiet.
     DISPATCH_RETRY_MS: '60000', ESCALATED_RETRY_MS: '60000', REPORTS_PER_MINUTE: '100000',
     DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
@@ -167,7 +180,7 @@ async function streamTrial(trial: number): Promise<{ reports: number; lost: numb
     assert.is(await count(sql, 'select count(*)::int as n from incidents'), keys.size, 'one incident per idempotency key');
     assert.is(await count(sql, 'select count(*)::int as n from idempotency_keys'), keys.size);
     assert.is(new Set(sent.map((s) => s.incidentId)).size, keys.size, 'every key names its own incident');
-    await checkI1I2(sql);
+    await invariants(sql);
     return { reports: sent.length, lost: lost.length, failed: failed.length, committed: failed.filter((s) => s.retried === 200).length };
   } finally {
     await kill(first);
@@ -178,19 +191,12 @@ async function streamTrial(trial: number): Promise<{ reports: number; lost: numb
 
 test('SIGKILL during a stream of reports: nothing answered 2xx is lost, nothing stays undispatched, no duplicates', async () => {
   const started = Date.now();
-  let reports = 0;
-  let lost = 0;
-  let failed = 0;
-  let committed = 0;
   const trials = 3;
-  for (let t = 0; t < trials; t += 1) {
-    const r = await streamTrial(t);
-    reports += r.reports;
-    lost += r.lost;
-    failed += r.failed;
-    committed += r.committed;
-  }
-  console.log(`crash: reports-stream ${trials} trials, ${reports} reports, ${lost} lost (${failed} unanswered at the kill, retried: ${committed} had committed, ${failed - committed} created; ${Date.now() - started} ms)`);
+  await trialsOf(trials, streamTrial, (done, broken) => {
+    const sum = (k: 'reports' | 'lost' | 'failed' | 'committed') => done.reduce((n, r) => n + r[k], 0);
+    const [reports, lost, failed, committed] = [sum('reports'), sum('lost'), sum('failed'), sum('committed')];
+    return `crash: reports-stream ${trials} trials, ${reports} reports, ${lost} lost (${failed} unanswered at the kill, retried: ${committed} had committed, ${failed - committed} created), ${broken} broken (${Date.now() - started} ms)`;
+  });
 });
 
 // ---------------------------------------------------------------------------------------
@@ -198,7 +204,7 @@ test('SIGKILL during a stream of reports: nothing answered 2xx is lost, nothing 
 
 async function acceptTrial(trial: number): Promise<void> {
   const { schema, prefix } = fresh();
-  const env = { DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: '300', DISPATCH_RETRY_MS: '200' };
+  const env = { DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_RETRY_MS: '200' };
   const sql = postgres(base.DATABASE_URL, { ...pgOpts, connection: { search_path: schema } });
   const redis = new Redis(base.REDIS_URL, { maxRetriesPerRequest: 3 });
   const clients: Client[] = [];
@@ -256,7 +262,7 @@ async function acceptTrial(trial: number): Promise<void> {
     assert.is(off?.state, 'accepted');
     // The withdrawals and pushes the accept queued are carried out after the restart.
     await eventually('outbox drained', async () => (await count(sql, 'select count(*)::int as n from outbox')) === 0, 10_000);
-    await checkI1I2(sql);
+    await invariants(sql);
   } finally {
     for (const c of clients) c.close();
     await kill(first);
@@ -269,8 +275,8 @@ async function acceptTrial(trial: number): Promise<void> {
 test('SIGKILL between an accept\'s commit and its ack: the restart shows the assignment, a retried accept is ok', async () => {
   const started = Date.now();
   const trials = 2;
-  for (let t = 0; t < trials; t += 1) await acceptTrial(t);
-  console.log(`crash: kill-after-accept-commit ${trials} trials, assignment kept and retry answered ok (${Date.now() - started} ms)`);
+  await trialsOf(trials, acceptTrial, (_, broken) =>
+    `crash: kill-after-accept-commit ${trials} trials, ${broken} broken (assignment kept and retry answered ok in the others; ${Date.now() - started} ms)`);
 });
 
 test.run();

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, http } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
+import { civilianOrder, dispatcherOrder } from './helpers/push-order.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
@@ -30,7 +31,12 @@ test('happy path: report to resolved, civilian and dispatcher see every change',
   assert.is(incident.reportedBy, civilianId);
 
   const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
-  assert.ok(offer.expiresAt > Date.now());
+  // The offer carries the row's deadline, OFFER_TIMEOUT_MS after the round that made it
+  // (within a second: the round's transaction start versus its clock read).
+  const [offerRow] = await server.app.sql`select created_at, expires_at from offers where id = ${offer.offerId}`;
+  assert.is(offer.expiresAt, offerRow!.expires_at.getTime());
+  const lifetime = offerRow!.expires_at.getTime() - offerRow!.created_at.getTime();
+  assert.ok(Math.abs(lifetime - server.app.config.OFFER_TIMEOUT_MS) < 1_000, `offer lifetime ${lifetime} ms`);
   assert.ok(Math.abs(offer.distanceKm - 0.8) < 0.05, `distance ${offer.distanceKm}`);
   assert.equal(await hero.client.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId: incident.id });
   for (const state of ['en_route', 'on_scene', 'resolved'] as const) {
@@ -46,6 +52,9 @@ test('happy path: report to resolved, civilian and dispatcher see every change',
   assert.equal(resolved.heroes.map((h: { id: string }) => h.id), [hero.id]);
   const assigned = await civilian.next('incident:status', (s) => s.incidentId === incident.id && s.state === 'assigned');
   assert.is(assigned.heroes[0].name, hero.name);
+  // Every change reached both, once each and in the order it was committed.
+  assert.equal(dispatcherOrder(dispatcher, incident.id), [1, 2, 3, 4, 5, 6]);
+  assert.equal(civilianOrder(civilian, incident.id), expected);
 
   const read = await http(server, 'GET', `/v1/incidents/${incident.id}`, { token: civToken });
   assert.is(read.body.state, 'resolved');
@@ -129,9 +138,14 @@ test('nobody in range: escalated, dispatchers alerted, a hand assignment reaches
   assert.match(alert.detail, /after 3 rounds/);
   await dispatcher.next('incident', (i) => i.id === incident.id && i.state === 'escalated');
   // The deadline covers the slower escalated retry, so the sweeper does not mistake a
-  // freshly escalated incident for a stuck one.
-  const [row] = await server.app.sql`select deadline_at from incidents where id = ${incident.id}`;
-  assert.ok(row!.deadline_at.getTime() >= Date.now() + server.app.config.ESCALATED_RETRY_MS - 2_000, `deadline ${row!.deadline_at.toISOString()}`);
+  // freshly escalated incident for a stuck one: measured from the escalation's own
+  // audit row, not from the test's clock.
+  const [row] = await server.app.sql`
+    select i.deadline_at, e.at as escalated_at from incidents i
+      join incident_events e on e.incident_id = i.id and e.to_state = 'escalated'
+     where i.id = ${incident.id} order by e.seq limit 1`;
+  const lead = row!.deadline_at.getTime() - row!.escalated_at.getTime();
+  assert.ok(lead >= server.app.config.ESCALATED_RETRY_MS, `deadline only ${lead} ms after the escalation`);
 
   // A hero far away (off the map of automatic dispatch) is sent by hand.
   const hero = await heroOnline(server, center, 400);
@@ -145,6 +159,10 @@ test('nobody in range: escalated, dispatchers alerted, a hand assignment reaches
   assert.equal(await hero.client.ask('incident:progress', { incidentId: incident.id, state: 'en_route' }), { ok: true, state: 'en_route' });
   const trail = await http(server, 'GET', `/v1/incidents/${incident.id}/events`, { token: civToken });
   assert.ok(trail.body.items.some((e: { type: string; actor: string }) => e.type === 'ASSIGN' && e.actor.startsWith('dispatcher:')));
+  await dispatcher.next('incident', (i) => i.id === incident.id && i.state === 'en_route');
+  // Rounds, escalation, the hand assignment and progress reached the dispatcher in order.
+  const versions = dispatcherOrder(dispatcher, incident.id);
+  assert.is(versions.at(-1), trail.body.items.at(-1).seq);
   closeAll(dispatcher, hero);
 });
 

@@ -5,42 +5,60 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, eventually, sleep, type Client } from './helpers/clients.ts';
+import { redisKeys } from '../server/redis.ts';
+import { connect, eventually, type Client } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
-interface Received { key: string; channel: string; offerId: string; heroId: string; at: number }
-interface Ctx { server: TestServer; provider: Server; received: Received[]; failing: boolean }
+interface Received { key: string; channel: string; offerId: string; heroId: string; at: number; idempotencyKey: string | undefined }
+interface Ctx { server: TestServer; provider: Server; received: Received[]; malformed: string[]; failing: boolean }
+
+/** Long enough between channels that a test can answer the offer before the next one is due. */
+const STEP_MS = 1_000;
+const ACK_MS = 300;
 
 const test = suite<Ctx>('notifications via the server');
 
 test.before(async (ctx) => {
   ctx.received = [];
+  ctx.malformed = [];
   ctx.failing = false;
+  // The handler only records; the tests assert (an assertion thrown in here would be lost).
   ctx.provider = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       if (ctx.failing) { res.writeHead(500).end(); return; }
-      const msg = JSON.parse(body) as Received;
-      assert.is(req.headers['idempotency-key'], msg.key);
-      ctx.received.push({ ...msg, at: Date.now() });
-      res.writeHead(202).end();
+      try {
+        const msg = JSON.parse(body) as Omit<Received, 'at' | 'idempotencyKey'>;
+        const idem = req.headers['idempotency-key'];
+        ctx.received.push({ ...msg, at: Date.now(), idempotencyKey: Array.isArray(idem) ? idem.join(',') : idem });
+        res.writeHead(202).end();
+      } catch {
+        ctx.malformed.push(body.slice(0, 200));
+        res.writeHead(400).end();
+      }
     });
   });
   await new Promise<void>((r) => ctx.provider.listen(0, '127.0.0.1', r));
   const port = (ctx.provider.address() as AddressInfo).port;
   ctx.server = await startServer({
     NOTIFY_PROVIDER: 'webhook', NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${port}/notify`, NOTIFY_TIMEOUT_MS: 300,
-    NOTIFY_ATTEMPTS: 2, NOTIFY_BACKOFF_MS: 50, NOTIFY_STEP_MS: 250, OFFER_ACK_MS: 300, OFFER_TIMEOUT_MS: 8_000,
+    NOTIFY_ATTEMPTS: 2, NOTIFY_BACKOFF_MS: 50, NOTIFY_STEP_MS: STEP_MS, OFFER_ACK_MS: ACK_MS, OFFER_TIMEOUT_MS: 8_000,
   });
 });
 test.after(async (ctx) => {
   await ctx.server?.stop();
   await new Promise((r) => ctx.provider?.close(r));
 });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+test.after.each(async (ctx) => {
+  // What the provider recorded during this test (taken, so one bad message fails one test).
+  const received = ctx.received.splice(0);
+  assert.equal(ctx.malformed.splice(0), [], 'the provider received only well-formed messages');
+  for (const m of received) assert.is(m.idempotencyKey, m.key, `message ${m.key} carries its key as Idempotency-Key`);
+  await checkInvariants(ctx.server);
+});
 
 /** A hero app that acknowledges every offer it receives, as a well-behaved client does. */
 function acknowledging(client: Client): void {
@@ -49,22 +67,76 @@ function acknowledging(client: Client): void {
 
 const forOffer = (ctx: Ctx, offerId: string) => ctx.received.filter((m) => m.offerId === offerId);
 
-test('an unacknowledged offer escalates push then SMS; answering stops the chain', async (ctx) => {
+/**
+ * How this offer's job for `channel` ended, read from BullMQ's own event stream once
+ * the worker completed it ('delivered', 'dead-letter' or 'unwanted'): an event, not a sleep.
+ */
+async function channelOutcome(ctx: Ctx, offerId: string, channel: 'push' | 'sms' | 'voice'): Promise<string> {
+  const stream = `${redisKeys(ctx.server.prefix).bullPrefix}:notify:events`;
+  const jobId = `notify-${offerId}-${channel}`;
+  return eventually(`the ${channel} job of offer ${offerId} to complete`, async () => {
+    for (const [, fields] of await ctx.server.app.redis.xrange(stream, '-', '+')) {
+      const f = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+      if (f.get('event') === 'completed' && f.get('jobId') === jobId) return JSON.parse(f.get('returnvalue') ?? 'null') as string;
+    }
+    return null;
+  }, 8_000).catch(async (e) => { throw new Error(`${(e as Error).message} (${await jobState(ctx, offerId, channel)})`); });
+}
+
+/** Where a notify job stands, for a failure message. */
+async function jobState(ctx: Ctx, offerId: string, channel: string): Promise<string> {
+  const bull = redisKeys(ctx.server.prefix).bullPrefix;
+  const jobId = `notify-${offerId}-${channel}`;
+  const redis = ctx.server.app.redis;
+  const [marker, job, due] = await Promise.all([
+    redis.exists(`${bull}:notify-once:${jobId}`), redis.exists(`${bull}:notify:${jobId}`), redis.zscore(`${bull}:notify:delayed`, jobId)]);
+  if (!marker) return `${channel} never queued`;
+  if (!job) return `${channel} job queued and gone, no completion event`;
+  // BullMQ scores a delayed job by its due time times 0x1000 (plus a counter).
+  return due === null ? `${channel} job waiting or active` : `${channel} job delayed, due in ${Math.floor(Number(due) / 0x1000) - Date.now()} ms`;
+}
+
+const channelQueued = async (ctx: Ctx, offerId: string, channel: string) =>
+  (await ctx.server.app.redis.exists(`${redisKeys(ctx.server.prefix).bullPrefix}:notify-once:notify-${offerId}-${channel}`)) === 1;
+
+test('an unacknowledged offer escalates push, then SMS, then voice, each once under its own key', async (ctx) => {
   const center = area();
   const hero = await heroOnline(ctx.server, center, 0.5);
   await matchable(ctx.server, [hero]);
   const { incident } = await report(ctx.server, await ctx.server.token('civilian', uid('c-')), { kind: 'crime', severity: 'medium', location: center });
   const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
-  await eventually('push and sms', () => forOffer(ctx, offer.offerId).length >= 2, 5_000);
-  const [push, sms] = forOffer(ctx, offer.offerId);
-  assert.equal([push!.channel, sms!.channel], ['push', 'sms']);
-  assert.equal([push!.key, sms!.key], [`${offer.offerId}-push`, `${offer.offerId}-sms`]);
-  assert.is(push!.heroId, hero.id);
+  await eventually('push, sms and voice', () => forOffer(ctx, offer.offerId).length >= 3, ACK_MS + 2 * STEP_MS + 5_000)
+    .catch(async (e) => {
+      const got = forOffer(ctx, offer.offerId).map((m) => m.channel);
+      throw new Error(`${(e as Error).message}: received ${JSON.stringify(got)}; ${await jobState(ctx, offer.offerId, ['push', 'sms', 'voice'][got.length] ?? 'voice')}`);
+    });
+  assert.is(await channelOutcome(ctx, offer.offerId, 'voice'), 'delivered');
+  const sent = forOffer(ctx, offer.offerId);
+  assert.equal(sent.map((m) => m.channel), ['push', 'sms', 'voice']);
+  assert.equal(sent.map((m) => m.key), ['push', 'sms', 'voice'].map((c) => `${offer.offerId}-${c}`));
+  assert.ok(sent.every((m) => m.heroId === hero.id));
   assert.equal(await hero.client.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId: incident.id });
-  await sleep(700);
-  assert.ok(forOffer(ctx, offer.offerId).every((m) => m.channel !== 'voice') || forOffer(ctx, offer.offerId).length <= 3);
-  const keys = forOffer(ctx, offer.offerId).map((m) => m.key);
-  assert.equal(keys, [...new Set(keys)], 'each message delivered once per idempotency key');
+  closeAll(hero);
+});
+
+test('answering the offer after the push stops the chain: no SMS, no voice', async (ctx) => {
+  const center = area();
+  const hero = await heroOnline(ctx.server, center, 0.5);
+  await matchable(ctx.server, [hero]);
+  const { incident } = await report(ctx.server, await ctx.server.token('civilian', uid('c-')), { kind: 'crime', severity: 'medium', location: center });
+  const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
+  await eventually('push', () => forOffer(ctx, offer.offerId).length >= 1, ACK_MS + 5_000);
+  const [push] = forOffer(ctx, offer.offerId);
+  assert.is(push!.channel, 'push');
+  assert.equal(await hero.client.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId: incident.id });
+  // The SMS job was queued when the push was delivered, due one step later; the accept
+  // must have landed before that for this test to say anything.
+  assert.ok(Date.now() < push!.at + STEP_MS, `the accept took ${Date.now() - push!.at} ms after the push, over the ${STEP_MS} ms step`);
+  // The SMS job runs and finds the offer answered: the server's own stop check.
+  assert.is(await channelOutcome(ctx, offer.offerId, 'sms'), 'unwanted');
+  assert.equal(forOffer(ctx, offer.offerId).map((m) => m.channel), ['push'], 'nothing after the answer');
+  assert.is(await channelQueued(ctx, offer.offerId, 'voice'), false, 'the chain stopped: voice was never queued');
   closeAll(hero);
 });
 
@@ -76,8 +148,10 @@ test('an acknowledged medium offer sends nothing beyond the socket', async (ctx)
   const { incident } = await report(ctx.server, await ctx.server.token('civilian', uid('c-')), { kind: 'other', severity: 'medium', location: center });
   const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
   await eventually('offer marked seen', async () => (await ctx.server.app.sql`select seen_at from offers where id = ${offer.offerId}`)[0]?.seen_at, 3_000);
-  await sleep(900); // past OFFER_ACK_MS and two steps
+  // The push job (due OFFER_ACK_MS after the offer) runs and finds the offer seen.
+  assert.is(await channelOutcome(ctx, offer.offerId, 'push'), 'unwanted');
   assert.equal(forOffer(ctx, offer.offerId), []);
+  assert.is(await channelQueued(ctx, offer.offerId, 'sms'), false, 'the chain stopped at the push');
   closeAll(hero);
 });
 

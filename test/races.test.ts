@@ -2,8 +2,10 @@
 // hero, accept against expiry, accept against a dispatcher's hand assignment, and the
 // dispatcher overrides that must refuse conflicts. Every answer is checked against rows.
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { redisKeys } from '../server/redis.ts';
 import type { LatLng } from '../shared/types.ts';
 import { http, sleep, eventually } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
@@ -11,8 +13,13 @@ import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { area, closeAll, heroOnline, matchable, registerHero, report, type OnlineHero } from './helpers/world.ts';
 
 type Ctx = { server: TestServer; disp: string };
-/** Positive: the HTTP side starts this much later; negative: the socket side does. Both orders get exercised. */
-const STAGGER_MS = [0, 2, -2, 4, -4];
+/**
+ * Positive: the HTTP side starts this much later; negative: the socket side does. The
+ * first five are true races (either may win); the last two give one side a head start
+ * far longer than either call takes, so each order is driven at least once, and the
+ * test requires both to have happened.
+ */
+const STAGGER_MS = [0, 2, -2, 4, -4, 150, -150];
 const race = <A, B>(ask: () => Promise<A>, call: () => Promise<B>, ms: number): Promise<[A, B]> =>
   Promise.all([sleep(Math.max(0, -ms)).then(ask), sleep(Math.max(0, ms)).then(call)]);
 type Ack = { ok: boolean; incidentId?: string; reason?: string; state?: string };
@@ -109,10 +116,10 @@ test('a hero holding an assignment cannot win a stray offer elsewhere: busy', as
   closeAll(hero);
 });
 
-test('accept and a hand assignment of the same hero elsewhere: exactly one wins (x5)', async (ctx) => {
+test('accept and a hand assignment of the same hero elsewhere: exactly one wins, both orders happen (x7)', async (ctx) => {
   const { server } = ctx;
   const seen: string[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < STAGGER_MS.length; i++) {
     const a = area();
     const hero = await heroOnline(server, a, 0.3);
     await matchable(server, [hero]);
@@ -123,7 +130,7 @@ test('accept and a hand assignment of the same hero elsewhere: exactly one wins 
     const [ack, res] = await race(
       () => hero.client.ask<Ack>('offer:accept', { offerId: offer.offerId }),
       () => assign(ctx, inc2, hero.id), STAGGER_MS[i]!);
-    seen.push(ack.ok ? 'accept' : `assign/${ack.reason}`);
+    seen.push(ack.ok ? 'accept' : 'assign');
     assert.ok(ack.ok !== (res.status === 200), `exactly one winner: ack ${JSON.stringify(ack)}, assign ${res.status}`);
     const rows = await active(server, { heroId: hero.id });
     assert.is(rows.length, 1);
@@ -144,13 +151,14 @@ test('accept and a hand assignment of the same hero elsewhere: exactly one wins 
     }
     closeAll(hero);
   }
-  console.log(`    accept vs assign elsewhere: ${seen.join(', ')}`);
+  console.log(`    accept vs assign elsewhere (stagger ms:winner): ${seen.map((w, i) => `${STAGGER_MS[i]}:${w}`).join(', ')}`);
+  assert.ok(seen.includes('accept') && seen.includes('assign'), `both orders must occur: ${seen.join(', ')}`);
 });
 
-test('accept racing a hand assignment of another hero to the same incident (x5)', async (ctx) => {
+test('accept racing a hand assignment of another hero to the same incident: one winner, both orders happen (x7)', async (ctx) => {
   const { server } = ctx;
   const seen: string[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < STAGGER_MS.length; i++) {
     const x = area();
     const heroA = await heroOnline(server, x, 0.3);
     const heroB = await heroOnline(server, area(), 0.3);
@@ -184,7 +192,8 @@ test('accept racing a hand assignment of another hero to the same incident (x5)'
     }
     closeAll(heroA, heroB);
   }
-  console.log(`    accept vs assign same incident, winners: ${seen.join(', ')}`);
+  console.log(`    accept vs assign same incident (stagger ms:winner): ${seen.map((w, i) => `${STAGGER_MS[i]}:${w}`).join(', ')}`);
+  assert.ok(seen.includes('A') && seen.includes('B'), `both orders must occur: ${seen.join(', ')}`);
 });
 
 test('overrides refuse conflicts; reassign releases the hero and dispatches again', async (ctx) => {
@@ -245,19 +254,40 @@ test('overrides refuse conflicts; reassign releases the hero and dispatches agai
 
 test.run();
 
-// Accept against expiry needs short offers: its own server.
+// Accept against expiry needs short offers: its own server. Its sweeper runs once a
+// minute, so within a test the only thing that expires an offer is the offer's own
+// BullMQ job, which a test can hold back to make it late for real.
 const expiry = suite<Ctx>('races: accept vs expiry');
 expiry.before(async (ctx) => {
-  ctx.server = await startServer({ OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200 });
+  ctx.server = await startServer({ OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200, SWEEP_INTERVAL_MS: 60_000 });
   ctx.disp = await ctx.server.token('dispatcher', uid('disp-'));
 });
 expiry.after(async (ctx) => { await ctx.server?.stop(); });
 expiry.after.each(async (ctx) => { await checkInvariants(ctx.server); });
 
-expiry('an accept landing at expiresAt is either won or expired, never half of each (x6)', async (ctx) => {
+/** The server's offer-expiry queue, seen from the test (same Redis, same prefix). */
+const expiryQueue = (server: TestServer) =>
+  new Queue('expiry', { connection: server.app.redis, prefix: redisKeys(server.prefix).bullPrefix });
+
+/** How the expiry job of this offer ended (true: it expired the offer), from BullMQ's event stream. */
+async function expiryOutcome(server: TestServer, offerId: string): Promise<boolean> {
+  const stream = `${redisKeys(server.prefix).bullPrefix}:expiry:events`;
+  return eventually(`the expiry job of offer ${offerId} to complete`, async () => {
+    for (const [, fields] of await server.app.redis.xrange(stream, '-', '+')) {
+      const f = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+      if (f.get('event') === 'completed' && f.get('jobId') === `offer-${offerId}`) return { value: JSON.parse(f.get('returnvalue') ?? 'null') as boolean };
+    }
+    return null;
+  }, 5_000).then((r) => r.value);
+}
+
+expiry('an accept landing around expiresAt is either won or expired, never half of each; past it, always expired (x6)', async (ctx) => {
   const { server } = ctx;
   const seen: string[] = [];
-  for (const jitter of [-30, -6, -3, -1, 0, 30]) {
+  // -300: sent well before the deadline, so won (one order driven); +30: sent after it,
+  // so refused whatever the job did; the rest are true races.
+  for (const jitter of [-300, -6, -3, -1, 0, 30]) {
     const c = area();
     const hero = await heroOnline(server, c, 0.3);
     await matchable(server, [hero]);
@@ -266,11 +296,13 @@ expiry('an accept landing at expiresAt is either won or expired, never half of e
     await sleep(Math.max(0, offer.expiresAt - Date.now() + jitter));
     const ack = await hero.client.ask<Ack>('offer:accept', { offerId: offer.offerId });
     seen.push(`${jitter}:${ack.ok ? 'won' : ack.reason}`);
+    if (jitter > 0) assert.equal(ack, { ok: false, reason: 'expired' }, `an accept sent ${jitter} ms past expiresAt`);
     if (ack.ok) {
       assert.equal(ack, { ok: true, incidentId });
       assert.is((await offerRow(server, offer.offerId))?.state, 'accepted');
       assert.equal((await active(server, { heroId: hero.id })).map((r) => r.incident_id), [incidentId]);
-      await sleep(300); // the expiry job fires now and must leave the accepted offer alone
+      // The expiry job runs after the accept and must leave the accepted offer alone.
+      assert.is(await expiryOutcome(server, offer.offerId), false, 'the expiry job expired nothing');
       assert.is((await offerRow(server, offer.offerId))?.state, 'accepted');
       assert.is(hero.client.all('offer:withdrawn').length, 0);
     } else {
@@ -284,6 +316,41 @@ expiry('an accept landing at expiresAt is either won or expired, never half of e
     closeAll(hero);
   }
   console.log(`    accept vs expiry (jitter ms:outcome): ${seen.join(', ')}`);
+  assert.ok(seen.some((x) => x.endsWith(':won')) && seen.some((x) => x.endsWith(':expired')), `both outcomes must occur: ${seen.join(', ')}`);
+});
+
+expiry('accept past expires_at while the expiry job is late: refused expired, nothing assigned', async (ctx) => {
+  const { server } = ctx;
+  const queue = expiryQueue(server);
+  const c = area();
+  const hero = await heroOnline(server, c, 0.3);
+  try {
+    await matchable(server, [hero]);
+    const incidentId = await incidentAt(server, c);
+    const offer = await offerOf(hero, incidentId, 5_000);
+    // Hold the expiry worker back: the job stays due but does not run.
+    await queue.pause();
+    await eventually('the expiry job queued', async () => (await queue.getJob(`offer-${offer.offerId}`)) !== undefined, 3_000);
+    await sleep(Math.max(0, offer.expiresAt - Date.now() + 50));
+    const ack = await hero.client.ask<Ack>('offer:accept', { offerId: offer.offerId });
+    assert.equal(ack, { ok: false, reason: 'expired' }, 'an accept past expires_at is refused by the accept itself');
+    // Nothing else closed the offer: the refusal is the accept's own deadline check.
+    assert.is((await offerRow(server, offer.offerId))?.state, 'pending', 'the expiry job was really late');
+    assert.is((await active(server, { heroId: hero.id })).length, 0);
+    assert.is((await active(server, { incidentId })).length, 0);
+
+    // The late job runs at last and closes the offer as usual.
+    await queue.resume();
+    assert.is(await expiryOutcome(server, offer.offerId), true, 'the late expiry job expired the offer');
+    assert.equal(await offerRow(server, offer.offerId), { state: 'expired', reason: 'expired' });
+    await hero.client.next('offer:withdrawn', (p: any) => p.offerId === offer.offerId && p.reason === 'expired', 3_000);
+    assert.is((await active(server, { heroId: hero.id })).length, 0);
+    assert.is((await cancel(ctx, incidentId)).status, 200);
+  } finally {
+    await queue.resume().catch(() => {});
+    await queue.close();
+    closeAll(hero);
+  }
 });
 
 expiry.run();
