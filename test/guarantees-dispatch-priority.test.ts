@@ -1,0 +1,121 @@
+// README "Critical first": dispatch rounds waiting in BullMQ run in severity order, and
+// the outbox carry runs critical work first when its carriers are busy. The server
+// here runs on a private Redis, which the carry test pauses (SIGSTOP) to keep the one
+// carrier busy; the configured Redis is never touched.
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SEVERITY_RANK, type Severity } from '../shared/domain.ts';
+import { createLogger } from '../server/log.ts';
+import { redisKeys } from '../server/redis.ts';
+import { Queues } from '../server/workers/queues.ts';
+import { eventually } from './helpers/clients.ts';
+import { checkInvariants } from './helpers/invariants.ts';
+import { startRedisServer, type PrivateRedis } from './helpers/redis-server.ts';
+import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { area, dispatcherToken, report as send } from './helpers/world.ts';
+import { http } from './helpers/clients.ts';
+
+interface Ctx { redis: PrivateRedis; server: TestServer }
+const test = suite<Ctx>('README guarantees: critical first');
+
+test.before(async (ctx) => {
+  ctx.redis = await startRedisServer();
+  ctx.server = await startServer({
+    REDIS_URL: ctx.redis.url,
+    // One carrier (a third of the pool), and no relay pass to take rows behind its back.
+    DB_POOL_SIZE: 3, OUTBOX_POLL_MS: 60_000,
+    // A paused Redis holds a report for at most this long (README: the limiter lets it through).
+    REDIS_INTAKE_DEADLINE_MS: 50,
+    DISPATCH_RETRY_MS: 20_000, REPORTS_PER_MINUTE: 100_000,
+  });
+});
+test.after(async (ctx) => {
+  await ctx.server?.stop();
+  await ctx.redis?.cleanup();
+});
+test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+
+async function report(server: TestServer, severity: Severity) {
+  const civ = await server.token('civilian', uid('c-'));
+  const answer = await send(server, civ, { kind: 'accident', severity, location: area() }); // nobody in range
+  assert.is(answer.status, 201, JSON.stringify(answer.incident));
+  return answer.incident;
+}
+
+async function cancel(server: TestServer, incidentId: string): Promise<void> {
+  const res = await http(server, 'POST', `/v1/incidents/${incidentId}/cancel`, { token: await dispatcherToken(server), body: { reason: 'test over' } });
+  assert.is(res.status, 200, JSON.stringify(res.body));
+}
+
+test('severity priority: waiting dispatch rounds run critical first, then high, medium, low (arrival order within one)', async ({ redis }) => {
+  // The server's own Queues class on its own prefix; the worker starts only once every
+  // round waits, with one slot, so the order it takes them in is the queue's order.
+  const producer = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const queues = new Queues(producer, connection, uid('prio'), createLogger('silent'));
+  try {
+    const arrivals: [string, Severity][] = [['low-1', 'low'], ['medium', 'medium'], ['low-2', 'low'], ['high', 'high'], ['critical', 'critical']];
+    for (const [id, severity] of arrivals) await queues.addDispatch(id, 'k', 0, severity);
+    const ran: string[] = [];
+    queues.startWorkers({ dispatch: async (job) => { ran.push(job.incidentId); }, expire: async () => {}, sweep: async () => {} }, 1);
+    await eventually('every waiting round ran', () => ran.length === arrivals.length, 5_000);
+    assert.equal(ran, ['critical', 'high', 'medium', 'low-1', 'low-2']);
+  } finally {
+    await queues.close();
+    producer.disconnect();
+    connection.disconnect();
+  }
+});
+
+test('severity priority: a round the server queues in BullMQ carries its incident\'s severity as priority', async ({ server, redis }) => {
+  const incidents = { critical: await report(server, 'critical'), medium: await report(server, 'medium'), low: await report(server, 'low') };
+  // Nobody in range: each first round queues a delayed retry through the outbox.
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const queue = new Queue('dispatch', { connection, prefix: redisKeys(server.prefix).bullPrefix });
+  try {
+    const priorities = await eventually('a queued retry for every incident', async () => {
+      const jobs = await queue.getJobs(['delayed', 'prioritized', 'wait']);
+      const of = (id: string) => jobs.find((j) => j.data.incidentId === id)?.opts.priority;
+      const found = { critical: of(incidents.critical.id), medium: of(incidents.medium.id), low: of(incidents.low.id) };
+      return Object.values(found).every((p) => p !== undefined) && found;
+    }, 5_000);
+    assert.equal(priorities, { critical: SEVERITY_RANK.critical + 1, medium: SEVERITY_RANK.medium + 1, low: SEVERITY_RANK.low + 1 });
+    assert.ok(priorities.critical! < priorities.medium! && priorities.medium! < priorities.low!, 'BullMQ takes lower numbers first');
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+  for (const i of Object.values(incidents)) await cancel(server, i.id);
+});
+
+test('severity priority: with the carrier busy, a critical report\'s round is carried out before an earlier low one', async ({ server, redis }) => {
+  const pid = Number(/process_id:(\d+)/.exec(String(await redis.call('INFO', 'server')))?.[1]);
+  assert.ok(pid > 0, 'the private redis-server pid');
+  let busy: { id: string }, low: { id: string }, critical: { id: string };
+  // While Redis is paused the first report's round (its Redis search) holds the only
+  // carrier; the next two reports' rows wait for it, the low one first.
+  process.kill(pid, 'SIGSTOP');
+  try {
+    busy = await report(server, 'low');
+    low = await report(server, 'low');
+    critical = await report(server, 'critical');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  // Microseconds: each round's transaction time, read in Postgres.
+  const roundAt = async (id: string) => {
+    const [row] = await server.app.sql<{ us: string }[]>`
+      select (extract(epoch from at) * 1000000)::bigint::text as us from incident_events where incident_id = ${id} and type = 'ROUND' order by seq limit 1`;
+    return row ? BigInt(row.us) : undefined;
+  };
+  const [lowAt, criticalAt] = await eventually('both rounds ran', async () => {
+    const both = [await roundAt(low.id), await roundAt(critical.id)];
+    return both.every((t) => t !== undefined) && (both as [bigint, bigint]);
+  }, 10_000);
+  assert.ok(criticalAt < lowAt, `the critical round ran first (critical at ${criticalAt} us, low at ${lowAt} us)`);
+  for (const i of [busy, low, critical]) await cancel(server, i.id);
+});
+
+test.run();
