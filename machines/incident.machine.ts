@@ -2,16 +2,24 @@
 // promises, no spawned children: the server computes every step with xstate's pure
 // `transition`, persists `{ value, context }` to Postgres with a guarded update, and
 // carries out the named actions the step returns (see server/services/incident.runner.ts).
-import { and, assign, setup } from 'xstate';
-import { SEVERITY_RANK, type IncidentState, type Severity } from '../shared/domain.ts';
+import { and, assign, not, setup } from 'xstate';
+import { SEVERITY_RANK, type IncidentState, type MemberProgress, type Severity } from '../shared/domain.ts';
+import { MEMBER_MOVES, movedMembers, openSlots, slotOf, teamState, type MemberEventType } from './incident.team.ts';
 
 export interface Slot {
   skill: string | null;
 }
 
+/** An active member: `filled` lists exactly the active assignments (invariant I1). */
 export interface FilledSlot {
   slot: number;
   heroId: string;
+}
+
+/** Who fills a slot (active, or resolved and free again) and how far they have got. */
+export interface Member {
+  heroId: string;
+  progress: MemberProgress;
 }
 
 /** One civilian's report still standing on the incident (the first is its reporter's). */
@@ -34,6 +42,13 @@ export interface IncidentContext {
   reports?: Report[];
   /** The severity the current round's offers were sized for; a rise above it asks for a top-up. */
   roundSeverity?: Severity;
+  /**
+   * Teams (PROTOCOL v1.1): by slot, its member and their own progress, null while the
+   * slot is open. A member who resolved leaves `filled` (their assignment is completed)
+   * but keeps the slot here. Incidents started before have none: their heroes move the
+   * incident together, as they always did.
+   */
+  members?: (Member | null)[];
 }
 
 export interface IncidentInput {
@@ -42,6 +57,8 @@ export interface IncidentInput {
   /** The first report's severity and reporter; absent in trails written before v1.1. */
   severity?: Severity;
   reporter?: string;
+  /** Track each member's progress (v1.1 Teams); absent in trails written before. */
+  perMember?: boolean;
 }
 
 export type IncidentEvent =
@@ -64,6 +81,8 @@ export type IncidentEventType = IncidentEvent['type'];
 /** Side effects a step may ask for; the server maps each to writes and outbox rows. */
 export const INCIDENT_EFFECTS = [
   'requestDispatch', 'withdrawOffers', 'releaseAssignments', 'completeAssignments', 'alertNoHeroFound', 'reprioritise',
+  // Teams: the other offers for the slot just filled; the sender's progress; the sender's assignment.
+  'withdrawSlotOffers', 'recordProgress', 'completeMember',
 ] as const;
 export type IncidentEffect = (typeof INCIDENT_EFFECTS)[number];
 
@@ -71,13 +90,36 @@ type Args = { context: IncidentContext; event: IncidentEvent };
 const noop = () => {};
 const moreUrgent = (a: Severity, b: Severity) => SEVERITY_RANK[a] < SEVERITY_RANK[b];
 
-const fillsLastSlot = ({ context, event }: Args) =>
-  event.type === 'ASSIGN' && context.filled.length + 1 >= context.slots.length;
+const teams = ({ context }: Args) => context.members !== undefined;
 
+const fillsLastSlot = ({ context, event }: Args) =>
+  event.type === 'ASSIGN' && (context.members
+    ? openSlots(context).length <= 1
+    : context.filled.length + 1 >= context.slots.length);
+
+// No hero in two slots: neither an active member nor (teams) one who resolved here.
 const slotIsOpen = ({ context, event }: Args) =>
   event.type === 'ASSIGN'
   && event.slot >= 0 && event.slot < context.slots.length
-  && !context.filled.some((f) => f.slot === event.slot || f.heroId === event.heroId);
+  && openSlots(context).includes(event.slot)
+  && !context.filled.some((f) => f.heroId === event.heroId)
+  && !(context.members ?? []).some((m) => m?.heroId === event.heroId);
+
+const isMemberEvent = (e: IncidentEvent): e is Extract<IncidentEvent, { type: MemberEventType }> => e.type in MEMBER_MOVES;
+
+/** Teams: the sender is an active member and may make this move from where they are. */
+const movesMember = ({ context, event }: Args) => {
+  if (!context.members || !isMemberEvent(event)) return false;
+  const slot = slotOf(context, event.heroId);
+  const member = slot === undefined ? null : context.members[slot];
+  return !!member && (MEMBER_MOVES[event.type].from as readonly MemberProgress[]).includes(member.progress);
+};
+
+/** Teams: the move is allowed and leaves the incident in state `to` (see teamState). */
+const leadsTo = (to: IncidentState) => ({ context, event }: Args) => {
+  if (!movesMember({ context, event }) || !isMemberEvent(event)) return false;
+  return teamState(movedMembers(context.members!, slotOf(context, event.heroId)!, MEMBER_MOVES[event.type].to)) === to;
+};
 
 const holdsSlot = ({ context, event }: Args) =>
   'heroId' in event && context.filled.some((f) => f.heroId === event.heroId);
@@ -105,6 +147,31 @@ const hasReport = ({ context, event }: Args) =>
 const lastReport = ({ context, event }: Args) =>
   event.type === 'WITHDRAW' && (context.reports ?? []).every((r) => r.civilianId === event.civilianId);
 
+// Teams: a member event in a state where every slot is filled. The incident goes where
+// the least advanced member now is (a target per possible outcome, first match wins),
+// or stays where it is.
+const MOVE_ACTIONS = {
+  EN_ROUTE: ['moveMember', 'recordProgress'],
+  ARRIVE: ['moveMember', 'recordProgress'],
+  RESOLVE: ['moveMember', 'completeMember'],
+} satisfies Record<MemberEventType, ('moveMember' | 'recordProgress' | 'completeMember')[]>;
+const FOLLOWED = ['assigned', 'en_route', 'on_scene', 'resolved'] as const;
+
+function memberMoves(here: IncidentState) {
+  const moves = (type: MemberEventType) => [
+    ...FOLLOWED.filter((to) => to !== here).map((to) => ({ guard: leadsTo(to), target: to, actions: MOVE_ACTIONS[type] })),
+    { guard: 'movesMember' as const, actions: MOVE_ACTIONS[type] },
+  ];
+  return { EN_ROUTE: moves('EN_ROUTE'), ARRIVE: moves('ARRIVE'), RESOLVE: moves('RESOLVE') };
+}
+
+// While a slot is open the incident stays dispatching (or escalated) whatever members do.
+const stayingMoves = {
+  EN_ROUTE: { guard: 'movesMember' as const, actions: MOVE_ACTIONS.EN_ROUTE },
+  ARRIVE: { guard: 'movesMember' as const, actions: MOVE_ACTIONS.ARRIVE },
+  RESOLVE: { guard: 'movesMember' as const, actions: MOVE_ACTIONS.RESOLVE },
+};
+
 export const incidentMachine = setup({
   types: {
     context: {} as IncidentContext,
@@ -124,17 +191,42 @@ export const incidentMachine = setup({
     })),
     // A top-up brings the pending round up to the severity it has now.
     sizeRound: assign(({ context }) => (context.severity ? { roundSeverity: context.severity } : {})),
-    fillSlot: assign({
-      filled: ({ context, event }) =>
-        event.type === 'ASSIGN' ? [...context.filled, { slot: event.slot, heroId: event.heroId }] : context.filled,
+    withdrawSlotOffers: noop,
+    recordProgress: noop,
+    completeMember: noop,
+    fillSlot: assign(({ context, event }) => {
+      if (event.type !== 'ASSIGN') return {};
+      const filled = [...context.filled, { slot: event.slot, heroId: event.heroId }];
+      if (!context.members) return { filled };
+      const members = context.members.map((m, i) => (i === event.slot ? { heroId: event.heroId, progress: 'assigned' as const } : m));
+      return { filled, members };
     }),
-    // A release starts the search afresh: the rounds count again from zero.
-    vacate: assign({
-      filled: ({ context, event }) =>
-        event.type === 'RELEASE' ? context.filled.filter((f) => !event.heroIds.includes(f.heroId)) : context.filled,
-      round: () => 0,
+    // Teams: the sender's own progress moves; a member who resolved is free (out of
+    // `filled`) and keeps the slot.
+    moveMember: assign(({ context, event }) => {
+      if (!context.members || !isMemberEvent(event)) return {};
+      const slot = slotOf(context, event.heroId)!;
+      const to = MEMBER_MOVES[event.type].to;
+      return {
+        members: movedMembers(context.members, slot, to),
+        ...(to === 'resolved' ? { filled: context.filled.filter((f) => f.heroId !== event.heroId) } : {}),
+      };
     }),
-    vacateAll: assign({ filled: () => [] }),
+    // A release starts the search afresh: the rounds count again from zero. Only the
+    // released members' slots reopen; the others keep their members and progress.
+    vacate: assign(({ context, event }) => {
+      if (event.type !== 'RELEASE') return {};
+      const gone = context.filled.filter((f) => event.heroIds.includes(f.heroId)).map((f) => f.slot);
+      return {
+        filled: context.filled.filter((f) => !event.heroIds.includes(f.heroId)),
+        round: 0,
+        ...(context.members ? { members: context.members.map((m, i) => (gone.includes(i) ? null : m)) } : {}),
+      };
+    }),
+    vacateAll: assign(({ context }) => ({
+      filled: [],
+      ...(context.members ? { members: context.members.map((m, i) => (context.filled.some((f) => f.slot === i) ? null : m)) } : {}),
+    })),
     // Severity only ever rises: the most urgent report decides how fast heroes come.
     addReport: assign(({ context, event }) => {
       if (event.type !== 'LINK' || !context.reports) return {};
@@ -146,7 +238,7 @@ export const incidentMachine = setup({
   },
   guards: {
     fillsLastSlot, slotIsOpen, holdsSlot, releasesSomeone, escalatesNow,
-    tracksReports, raisesSeverity, roseSinceRound, hasReport, lastReport,
+    tracksReports, raisesSeverity, roseSinceRound, hasReport, lastReport, teams, movesMember,
   },
 }).createMachine({
   id: 'incident',
@@ -156,6 +248,7 @@ export const incidentMachine = setup({
     ...(input.severity && input.reporter !== undefined
       ? { severity: input.severity, reports: [{ civilianId: input.reporter, severity: input.severity }], roundSeverity: input.severity }
       : {}),
+    ...(input.perMember ? { members: input.slots.map(() => null) } : {}),
   }),
   on: {
     // Every state that is not final may be cancelled (final states stop all events).
@@ -178,6 +271,7 @@ export const incidentMachine = setup({
         ],
         ASSIGN: [
           { guard: and(['slotIsOpen', 'fillsLastSlot']), target: 'assigned', actions: ['fillSlot', 'withdrawOffers'] },
+          { guard: and(['teams', 'slotIsOpen']), target: 'dispatching', actions: ['fillSlot', 'withdrawSlotOffers'] },
           { guard: 'slotIsOpen', target: 'dispatching', actions: ['fillSlot'] },
         ],
         LINK: { guard: and(['tracksReports', 'raisesSeverity']), actions: ['addReport', 'reprioritise'] },
@@ -192,8 +286,11 @@ export const incidentMachine = setup({
         TOP_UP: { guard: 'roseSinceRound', actions: ['sizeRound'] },
         ASSIGN: [
           { guard: and(['slotIsOpen', 'fillsLastSlot']), target: 'assigned', actions: ['fillSlot', 'withdrawOffers'] },
+          { guard: and(['teams', 'slotIsOpen']), actions: ['fillSlot', 'withdrawSlotOffers'] },
           { guard: 'slotIsOpen', actions: ['fillSlot'] },
         ],
+        // Members already assigned are committed and move while the team assembles.
+        ...stayingMoves,
         // A hero of a partly filled multi-hero incident dropped out.
         RELEASE: { guard: 'releasesSomeone', actions: ['vacate', 'requestDispatch'] },
         LINK: { guard: and(['tracksReports', 'raisesSeverity']), actions: ['addReport', 'reprioritise'] },
@@ -206,28 +303,36 @@ export const incidentMachine = setup({
         TOP_UP: { guard: 'roseSinceRound', actions: ['sizeRound'] },
         ASSIGN: [
           { guard: and(['slotIsOpen', 'fillsLastSlot']), target: 'assigned', actions: ['fillSlot', 'withdrawOffers'] },
+          { guard: and(['teams', 'slotIsOpen']), actions: ['fillSlot', 'withdrawSlotOffers'] },
           { guard: 'slotIsOpen', actions: ['fillSlot'] },
         ],
+        // Members already assigned are committed and move while the team assembles.
+        ...stayingMoves,
         RELEASE: { guard: 'releasesSomeone', target: 'dispatching', actions: ['vacate', 'requestDispatch'] },
         LINK: { guard: and(['tracksReports', 'raisesSeverity']), actions: ['addReport', 'reprioritise'] },
       },
     },
+    // Teams: each member moves on their own and the incident follows the least advanced
+    // (memberMoves). Incidents started before teams move as a whole, by any holder.
     assigned: {
       on: {
-        EN_ROUTE: { guard: 'holdsSlot', target: 'en_route' },
-        ARRIVE: { guard: 'holdsSlot', target: 'on_scene' },
+        ...memberMoves('assigned'),
+        EN_ROUTE: [...memberMoves('assigned').EN_ROUTE, { guard: and([not('teams'), 'holdsSlot']), target: 'en_route' }],
+        ARRIVE: [...memberMoves('assigned').ARRIVE, { guard: and([not('teams'), 'holdsSlot']), target: 'on_scene' }],
         RELEASE: { guard: 'releasesSomeone', target: 'dispatching', actions: ['vacate', 'requestDispatch'] },
       },
     },
     en_route: {
       on: {
-        ARRIVE: { guard: 'holdsSlot', target: 'on_scene' },
+        ...memberMoves('en_route'),
+        ARRIVE: [...memberMoves('en_route').ARRIVE, { guard: and([not('teams'), 'holdsSlot']), target: 'on_scene' }],
         RELEASE: { guard: 'releasesSomeone', target: 'dispatching', actions: ['vacate', 'requestDispatch'] },
       },
     },
     on_scene: {
       on: {
-        RESOLVE: { guard: 'holdsSlot', target: 'resolved', actions: ['completeAssignments'] },
+        ...memberMoves('on_scene'),
+        RESOLVE: [...memberMoves('on_scene').RESOLVE, { guard: and([not('teams'), 'holdsSlot']), target: 'resolved', actions: ['completeAssignments'] }],
         RELEASE: { guard: 'releasesSomeone', target: 'dispatching', actions: ['vacate', 'requestDispatch'] },
       },
     },

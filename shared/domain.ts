@@ -20,6 +20,10 @@ export const isFinalState = (s: IncidentState): boolean => FINAL_STATES.includes
 export const PROGRESS_STATES = ['en_route', 'on_scene', 'resolved'] as const;
 export type ProgressState = (typeof PROGRESS_STATES)[number];
 
+/** How far one member of an incident has got (PROTOCOL v1.1 "Teams"), least advanced first. */
+export const MEMBER_PROGRESS = ['assigned', ...PROGRESS_STATES] as const;
+export type MemberProgress = (typeof MEMBER_PROGRESS)[number];
+
 export const OFFER_STATES = ['pending', 'accepted', 'declined', 'expired', 'withdrawn'] as const;
 export type OfferState = (typeof OFFER_STATES)[number];
 
@@ -45,6 +49,8 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export const ALERT_TYPES = [
   'incident_stuck', 'no_hero_found', 'hero_unreachable', 'location_stale', 'delivery_failed',
+  // v1.1 Teams: some members assigned, a slot still open at the dispatch deadline.
+  'team_incomplete',
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 

@@ -57,7 +57,10 @@ export const createHeroSchema = z.strictObject({
 export type CreateHeroInput = z.infer<typeof createHeroSchema>;
 
 export const reasonSchema = z.strictObject({ reason: text(500).pipe(z.string().min(1)) });
-export const assignSchema = z.strictObject({ heroId: id });
+/** `slot` (PROTOCOL v1.1 "Teams"): the slot to fill; without it, the first open slot the hero fits. */
+export const assignSchema = z.strictObject({ heroId: id, slot: z.number().int().min(0).max(MAX_NEEDED_HEROES - 1).optional() });
+/** `heroId` (v1.1 "Teams"): release only that member; without it, every active member. */
+export const reassignSchema = z.strictObject({ reason: text(500).pipe(z.string().min(1)), heroId: id.optional() });
 
 export const dutySchema = z.strictObject({ onDuty: z.boolean() });
 

@@ -1,5 +1,5 @@
 import type {
-  AlertType, AssignmentState, HeroMode, HeroStatus, IncidentKind, IncidentState, Role, Severity,
+  AlertType, AssignmentState, HeroMode, HeroStatus, IncidentKind, IncidentState, MemberProgress, Role, Severity,
 } from './domain.ts';
 
 /** WGS-84 degrees. */
@@ -18,6 +18,17 @@ export interface AssignmentView {
   skill: string | null;
   state: AssignmentState;
   assignedAt: number;
+  /** The slot this member fills (PROTOCOL v1.1 "Teams"). */
+  slot: number;
+  /** The member's own progress; a released member's is where they had got to. */
+  progress: MemberProgress;
+}
+
+/** One unit of `needs` (PROTOCOL v1.1 "Teams"): `heroId` is its member, active or completed. */
+export interface SlotView {
+  slot: number;
+  skill: string | null;
+  heroId: string | null;
 }
 
 export interface IncidentView {
@@ -31,6 +42,12 @@ export interface IncidentView {
   /** The reporter; `HIDDEN` (shared/domain.ts) when another civilian whose report was linked reads it. */
   reportedBy: string;
   assignments: AssignmentView[];
+  slots: SlotView[];
+  /**
+   * Extension (README): when the whole team should be on scene, the latest of its
+   * members' assignedAt + ETA; null while a slot is open or a member's ETA is unknown.
+   */
+  teamEtaAt: number | null;
   /** How many reports stand on it (PROTOCOL v1.1 "Linked reports"). */
   reports: number;
   version: number;
@@ -77,6 +94,9 @@ export interface OfferPush {
   incident: IncidentView;
   distanceKm: number;
   expiresAt: number;
+  /** The slot the offer is for and its skill (PROTOCOL v1.1 "Teams"). */
+  slot: number;
+  skill: string | null;
 }
 
 export interface HeroSession {

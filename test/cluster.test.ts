@@ -3,12 +3,12 @@
 // member, hero map batches are not multiplied, and a SIGKILLed member loses nothing.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startCluster, type Cluster } from '../scripts/cluster.ts';
+import type { Cluster } from '../scripts/cluster.ts';
 import type { HeroMapEntry, HeroSession, LatLng, OfferPush } from '../shared/types.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { civilianOrder, dispatcherOrder } from './helpers/push-order.ts';
-import { openStores, remote, type Stores } from './helpers/remote.ts';
+import { openStores, remote, startTestCluster, type Stores } from './helpers/remote.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { area, closeAll, heroOnline, matchable, report, type OnlineHero } from './helpers/world.ts';
 
@@ -30,20 +30,11 @@ const test = suite<Ctx>('cluster');
 test.before(async (ctx) => {
   ctx.stores = openStores(uid('t_cluster_'), uid('tcl'));
   const env = {
-    DB_SCHEMA: ctx.stores.schema, REDIS_PREFIX: ctx.stores.prefix, LOG_LEVEL: 'warn', OFFER_BATCH_CRITICAL: '30',
+    LOG_LEVEL: 'warn', OFFER_BATCH_CRITICAL: '30',
     SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_DEADLINE_MS: '500', DISPATCH_RETRY_MS: '200', REPORTS_PER_MINUTE: '100000',
     DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
   };
-  for (let attempt = 1; ; attempt++) {
-    const basePort = 20_000 + Math.floor(Math.random() * 30_000);
-    try {
-      ctx.cluster = await startCluster(3, basePort, env);
-      break;
-    } catch (e) {
-      if (attempt >= 4) { await ctx.stores.drop(); throw e; }
-      console.warn(`cluster: base port ${basePort} failed (${String(e).slice(0, 200)}); trying another`);
-    }
-  }
+  ctx.cluster = await startTestCluster(ctx.stores, 3, env, 'cluster');
   ctx.m = ctx.cluster.members.map((member) => remote(ctx.stores, member.url, SWEEP_MS));
 });
 test.after(async (ctx) => {

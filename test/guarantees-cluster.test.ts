@@ -6,11 +6,11 @@
 // - a dead process's BullMQ job is picked up elsewhere (last: it kills a member).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startCluster, type Cluster } from '../scripts/cluster.ts';
+import type { Cluster } from '../scripts/cluster.ts';
 import type { OfferPush } from '../shared/types.ts';
 import { connect, eventually, http, sleep } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
-import { openStores, remote, type Stores } from './helpers/remote.ts';
+import { openStores, remote, startTestCluster, type Stores } from './helpers/remote.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { area, closeAll, heroOnline, matchable, report, type OnlineHero } from './helpers/world.ts';
 
@@ -41,23 +41,14 @@ const logLines = (c: Cluster, msg: string) =>
 test.before(async (ctx) => {
   ctx.stores = openStores(uid('t_gcl_'), uid('tgc'));
   const env = {
-    DB_SCHEMA: ctx.stores.schema, REDIS_PREFIX: ctx.stores.prefix, LOG_LEVEL: 'info', METRICS_CACHE_MS: '0',
+    LOG_LEVEL: 'info', METRICS_CACHE_MS: '0',
     SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_RETRY_MS: String(RETRY_MS), DISPATCH_DEADLINE_MS: String(DEADLINE_MS),
     // Relay passes on every member this often: were a row's claim not exclusive, the
     // other members' passes would keep racing the member carrying it.
     OUTBOX_POLL_MS: '50',
     REPORTS_PER_MINUTE: '100000', DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
   };
-  for (let attempt = 1; ; attempt++) {
-    const basePort = 20_000 + Math.floor(Math.random() * 30_000);
-    try {
-      ctx.cluster = await startCluster(3, basePort, env);
-      break;
-    } catch (e) {
-      if (attempt >= 4) { await ctx.stores.drop(); throw e; }
-      console.warn(`guarantees-cluster: base port ${basePort} failed (${String(e).slice(0, 200)}); trying another`);
-    }
-  }
+  ctx.cluster = await startTestCluster(ctx.stores, 3, env, 'guarantees-cluster');
   ctx.m = ctx.cluster.members.map((member) => remote(ctx.stores, member.url, SWEEP_MS));
 });
 test.after(async (ctx) => {

@@ -161,14 +161,16 @@ test('the same key from another civilian is another report', async ({ server }) 
   await settled(server, [first.incident.id, second.incident.id]);
 });
 
-test('more than one hero is 422 (not yet dispatched); more than 10 is 400', async ({ server }) => {
+test('a team report is 201 with a slot per unit (PROTOCOL v1.1 Teams); more than 10 heroes is 400', async ({ server }) => {
   const civ = uid('civ-');
   const token = await server.token('civilian', civ);
   const base = { kind: 'disaster', severity: 'critical', location: area() };
+  const created: string[] = [];
   for (const needs of [[{ skill: null, count: 2 }], [{ skill: 'fire', count: 1 }, { skill: null, count: 1 }]]) {
     const res = await post(server, token, { ...base, needs }, uid('key-'));
-    assertProblem(res, 422, `needs ${JSON.stringify(needs)}`);
-    assert.match(res.body.detail, /more than one hero/i);
+    assert.is(res.status, 201, `needs ${JSON.stringify(needs)}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.slots, needs.flatMap((n) => Array.from({ length: n.count }, () => n.skill)).map((skill, slot) => ({ slot, skill, heroId: null })));
+    created.push(res.body.id);
   }
   const over = await post(server, token, { ...base, needs: [{ skill: null, count: 6 }, { skill: 'medic', count: 5 }] }, uid('key-'));
   assertProblem(over, 400, 'total needs 11');
@@ -176,8 +178,9 @@ test('more than one hero is 422 (not yet dispatched); more than 10 is 400', asyn
   const one = await post(server, token, { ...base, needs: [{ skill: null, count: 11 }] }, uid('key-'));
   assertProblem(one, 400, 'count 11');
   assert.ok(one.body.errors.some((e: { path: string }) => e.path.startsWith('needs')), JSON.stringify(one.body.errors));
-  assert.is((await incidentsOf(server, [civ])).length, 0);
-  assert.is(await keysOf(server, [civ]), 0);
+  assert.equal((await incidentsOf(server, [civ])).map((r) => r.id).sort(), created.sort(), 'only the team reports were taken');
+  assert.is(await keysOf(server, [civ]), 2);
+  await settled(server, created);
 });
 
 test('invalid bodies are 400 with the field in `errors` and insert nothing', async ({ server }) => {

@@ -1,7 +1,7 @@
 // /v1/incidents: report, read, list, audit trail, cancel, and dispatcher overrides.
 import { INCIDENT_STATES, type IncidentState } from '../../shared/domain.ts';
-import { assignSchema, idempotencyKeySchema, reasonSchema, reportSchema } from '../../shared/schemas.ts';
-import type { TokenClaims } from '../../shared/types.ts';
+import { assignSchema, idempotencyKeySchema, reasonSchema, reassignSchema, reportSchema } from '../../shared/schemas.ts';
+import type { LatLng, TokenClaims } from '../../shared/types.ts';
 import { requireRole, type Auth } from '../auth.ts';
 import { AppError } from '../errors.ts';
 import type { Redis } from 'ioredis';
@@ -59,6 +59,28 @@ function parseEventsPage(query: URLSearchParams, max: number): { after: number; 
   return page;
 }
 
+/**
+ * Where a hero was last seen, if Redis answers in time and the ping is fresh: the ETA
+ * of a hand assignment. Never fails the assignment (unknown is null).
+ */
+async function lastSeenAt(d: IncidentRouteDeps, heroId: string): Promise<LatLng | null> {
+  const ask = Promise.all([d.redis.geopos(d.keys.positions, heroId), d.redis.hget(d.keys.lastSeen, heroId)]);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), d.ctx.config.REDIS_INTAKE_DEADLINE_MS); });
+  try {
+    const answer = await Promise.race([ask, late]);
+    if (!answer) return null;
+    const [[pos], seen] = answer;
+    if (!pos || pos[0] === null || pos[1] === null || !seen || Date.now() - Number(seen) > d.ctx.config.LOCATION_FRESH_MS) return null;
+    return { lng: Number(pos[0]), lat: Number(pos[1]) };
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    ask.catch(() => {}); // answered late or failed: nobody waits for it any more
+  }
+}
+
 export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
   const { ctx, auth } = d;
 
@@ -110,14 +132,15 @@ export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
   router.add('POST', '/v1/incidents/:id/assign', async (req) => {
     const who = await identify(auth, req);
     requireRole(who, 'dispatcher');
-    const { heroId } = await body(req, assignSchema);
-    return { status: 200, body: await assignByHand(ctx, who, req.params.id!, heroId) };
+    const { heroId, slot } = await body(req, assignSchema);
+    const location = await lastSeenAt(d, heroId);
+    return { status: 200, body: await assignByHand(ctx, who, req.params.id!, { heroId, location, ...(slot !== undefined ? { slot } : {}) }) };
   });
 
   router.add('POST', '/v1/incidents/:id/reassign', async (req) => {
     const who = await identify(auth, req);
     requireRole(who, 'dispatcher');
-    const { reason } = await body(req, reasonSchema);
-    return { status: 200, body: await reassign(ctx, who, req.params.id!, reason) };
+    const { reason, heroId } = await body(req, reassignSchema);
+    return { status: 200, body: await reassign(ctx, who, req.params.id!, reason, heroId) };
   });
 }

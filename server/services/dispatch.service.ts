@@ -1,12 +1,22 @@
 // One dispatch round: find candidates, offer to a batch, record the round. Runs as a
 // BullMQ job; safe to run twice or concurrently (the incident row lock serialises it,
-// and a round with offers still pending does nothing, unless a linked report raised
+// and a round offers only slots with no offer pending, unless a linked report raised
 // the severity since its offers went out: then it tops them up to the new batch size).
+//
+// Teams (PROTOCOL v1.1): every open slot without a pending offer is offered in the same
+// round, to heroes with the slot's skill chosen together (server/geo/team-matcher.ts):
+// OFFER_BATCH_CRITICAL heroes per slot when critical, one per slot otherwise. All slots
+// at once, not slot by slot: the team's arrival is what matters, and slot by slot would
+// cost one offer window per slot before the last member even hears of it.
+import { isPartialTeam, openSlots } from '../../machines/incident.team.ts';
 import { isFinalState, SEVERITY_RANK, type Severity } from '../../shared/domain.ts';
-import { findCandidates } from '../geo/matcher.ts';
-import type { HeroPositions } from '../geo/positions.redis.ts';
+import { etaMinutes, findCandidates } from '../geo/matcher.ts';
+import type { HeroPositions, NearbyHero } from '../geo/positions.redis.ts';
+import { chooseTeam } from '../geo/team-matcher.ts';
 import { getIncident, lockIncident, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
-import { countPending, insertOffers, type Candidate, type OfferRow } from '../store/offers.store.ts';
+import {
+  freeCandidates, insertOffers, insertSlotOffers, pendingBySlot, type Candidate, type OfferRow, type SlotPick,
+} from '../store/offers.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import type { Tx } from '../db.ts';
 import type { IncidentView } from '../../shared/types.ts';
@@ -20,9 +30,7 @@ export const DISPATCHABLE: ReadonlySet<string> = new Set(['reported', 'dispatchi
 
 /** The first slot nobody fills yet, or null when every slot is filled. */
 export function openSlot(row: IncidentRow): number | null {
-  const { slots, filled } = row.snapshot.context;
-  const idx = slots.findIndex((_, i) => !filled.some((f) => f.slot === i));
-  return idx < 0 ? null : idx;
+  return openSlots(row.snapshot.context)[0] ?? null;
 }
 
 // Postgres filters candidates by skill and by who already declined, so it needs a
@@ -35,72 +43,110 @@ function batchSize(ctx: ServiceContext, severity: Severity): number {
 }
 
 /**
- * Offers still wanted for the pending round: none, unless a linked report raised the
- * severity since its offers went out (the machine keeps the severity a round was sized
- * for). An incident whose severity never rose keeps one batch per round, as before.
+ * Offers per open slot: a single-hero incident keeps its batch per severity; a team
+ * gets a batch per slot when critical, else one hero per slot (every slot at once).
  */
-function topUpWanted(ctx: ServiceContext, row: IncidentRow, pending: number): number {
-  const { severity, roundSeverity } = row.snapshot.context;
-  if (pending === 0 || !severity || !roundSeverity || SEVERITY_RANK[severity] >= SEVERITY_RANK[roundSeverity]) return 0;
-  return Math.max(0, batchSize(ctx, severity) - pending);
+function perSlot(ctx: ServiceContext, row: IncidentRow): number {
+  const team = row.snapshot.context.slots.length > 1;
+  return team && row.severity !== 'critical' ? 1 : batchSize(ctx, row.severity);
+}
+
+interface Want { slot: number; skill: string | null; more: number }
+
+/**
+ * What the round should offer: a full batch to every open slot with no offer pending
+ * (a ROUND), and, if a linked report raised the severity since the round's offers went
+ * out, more to the slots whose offers are pending (a TOP_UP when that is all). Null
+ * when nothing is wanted: an incident whose severity never rose keeps one batch per
+ * slot per round, as before.
+ */
+function offersWanted(ctx: ServiceContext, row: IncidentRow, pending: Map<number, number>): { event: 'ROUND' | 'TOP_UP'; wants: Want[] } | null {
+  const { slots, severity, roundSeverity } = row.snapshot.context;
+  const size = perSlot(ctx, row);
+  const rose = !!severity && !!roundSeverity && SEVERITY_RANK[severity] < SEVERITY_RANK[roundSeverity];
+  const open = openSlots(row.snapshot.context);
+  const wants = open
+    .map((slot) => {
+      const out = pending.get(slot) ?? 0;
+      return { slot, skill: slots[slot]?.skill ?? null, more: out === 0 ? size : rose ? Math.max(0, size - out) : 0 };
+    })
+    .filter((w) => w.more > 0);
+  if (wants.length === 0) return null;
+  return { event: open.some((slot) => !pending.get(slot)) ? 'ROUND' : 'TOP_UP', wants };
+}
+
+/**
+ * The incident's deadline after a round. While a team is being assembled (a member
+ * committed, a slot open) the deadline is the team's: rounds leave it be, and the
+ * sweeper raises `team_incomplete` when it passes (server/workers/sweeper.ts).
+ */
+const roundDeadline = (row: IncidentRow, proposed: Date): Date | undefined =>
+  isPartialTeam(row.snapshot.context) && row.deadline_at ? undefined : proposed;
+
+/** The pace of retries: slower once humans were alerted (escalated, or an incomplete team). */
+const retryDelay = (ctx: ServiceContext, row: IncidentRow, state: string): number =>
+  state === 'escalated' || row.team_alerted_at ? ctx.config.ESCALATED_RETRY_MS : ctx.config.DISPATCH_RETRY_MS;
+
+async function queueRetry(ctx: ServiceContext, tx: Tx, row: IncidentRow, delayMs: number): Promise<void> {
+  enqueue(tx, 'dispatch', { incidentId: row.id, delayMs, severity: row.severity }, row.id);
+  const deadline = roundDeadline(row, new Date(Date.now() + delayMs + ctx.config.DISPATCH_DEADLINE_MS));
+  if (deadline) await setDeadline(tx, row.id, deadline);
 }
 
 export async function runDispatchRound(ctx: ServiceContext, positions: HeroPositions, incidentId: string): Promise<RoundOutcome> {
-  const [row, pendingBefore] = await Promise.all([getIncident(ctx.sql, incidentId), countPending(ctx.sql, incidentId)]);
+  const [row, pendingBefore] = await Promise.all([getIncident(ctx.sql, incidentId), pendingBySlot(ctx.sql, incidentId)]);
   if (!row || isFinalState(row.state) || !DISPATCHABLE.has(row.state)) return 'gone';
-  const slot = openSlot(row);
-  if (slot === null) return 'filled';
-  if (pendingBefore > 0 && topUpWanted(ctx, row, pendingBefore) === 0) return 'pending';
+  if (openSlot(row) === null) return 'filled';
+  const planned = offersWanted(ctx, row, pendingBefore);
+  if (!planned) return 'pending';
 
   // Search outside the transaction: Redis round trips must not hold row locks.
   const { config } = ctx;
-  const batch = batchSize(ctx, row.severity);
+  const pool = candidatePool(planned.wants.reduce((n, w) => n + w.more, 0));
   let radiusKm = Math.min(config.DISPATCH_BASE_RADIUS_KM * 2 ** row.snapshot.context.round, config.DISPATCH_MAX_RADIUS_KM);
   const center = { lat: row.lat, lng: row.lng };
-  let candidates = await findCandidates(positions, { center, radiusKm, limit: candidatePool(batch), freshMs: config.LOCATION_FRESH_MS });
+  let candidates = await findCandidates(positions, { center, radiusKm, limit: pool, freshMs: config.LOCATION_FRESH_MS });
   while (candidates.length === 0 && radiusKm < config.DISPATCH_MAX_RADIUS_KM) {
     radiusKm = Math.min(radiusKm * 2, config.DISPATCH_MAX_RADIUS_KM);
-    candidates = await findCandidates(positions, { center, radiusKm, limit: candidatePool(batch), freshMs: config.LOCATION_FRESH_MS });
+    candidates = await findCandidates(positions, { center, radiusKm, limit: pool, freshMs: config.LOCATION_FRESH_MS });
   }
 
   return inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
-    // Sent together, run in order: the count is read with the lock held.
-    const [locked, pending] = await Promise.all([lockIncident(tx, incidentId), countPending(tx, incidentId)]);
+    // Sent together, run in order: the counts are read with the lock held.
+    const [locked, pending] = await Promise.all([lockIncident(tx, incidentId), pendingBySlot(tx, incidentId)]);
     if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
-    const lockedSlot = openSlot(locked);
-    if (lockedSlot === null) return 'filled';
-    if (pending > 0) {
-      const more = topUpWanted(ctx, locked, pending);
-      return more > 0 ? topUp(ctx, tx, locked, lockedSlot, more, candidates, radiusKm) : 'pending';
-    }
-
+    if (openSlot(locked) === null) return 'filled';
+    const plan = offersWanted(ctx, locked, pending);
+    if (!plan) return 'pending';
+    const round = plan.event === 'ROUND';
     const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
-    const offers = await insertOffers(tx, {
-      incidentId, slot: lockedSlot, round: locked.snapshot.context.round + 1,
-      skill: locked.snapshot.context.slots[lockedSlot]?.skill ?? null,
-      candidates: candidates.map((c) => ({ heroId: c.heroId, distanceKm: c.distanceKm })),
-      batch, expiresAt, retryExpired: locked.state === 'escalated',
+    const offers = await makeOffers(tx, locked, plan.wants, candidates, {
+      round: locked.snapshot.context.round + (round ? 1 : 0), expiresAt, retryExpired: locked.state === 'escalated',
     });
     const offered = offers.map((o) => o.hero_id);
+    // Slots this round could not offer to (nobody fitting and free): tried again later.
+    const unserved = plan.wants.some((w) => !offers.some((o) => o.slot === w.slot));
+
+    if (!round) return topUp(ctx, tx, locked, offers, radiusKm, expiresAt);
     if (offers.length === 0 && locked.state === 'escalated') {
       // Humans were alerted already; a retry that finds nobody again changes nothing
       // worth an audit row and a push to every screen.
-      enqueue(tx, 'dispatch', { incidentId, delayMs: config.ESCALATED_RETRY_MS, severity: locked.severity }, incidentId);
-      await setDeadline(tx, incidentId, new Date(Date.now() + config.ESCALATED_RETRY_MS + config.DISPATCH_DEADLINE_MS));
+      await queueRetry(ctx, tx, locked, retryDelay(ctx, locked, locked.state));
       return 'nobody';
     }
     const { row: saved, view } = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
-      actor: 'system:dispatch', deadlineAt: new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS), heroes: offered,
+      actor: 'system:dispatch', heroes: offered,
+      deadlineAt: roundDeadline(locked, new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS)),
     });
 
     if (offers.length === 0) {
       // Nobody free in range: try again later, slower once humans have been alerted
       // (by the state after this round, which may just have escalated).
-      const delayMs = saved.state === 'escalated' ? config.ESCALATED_RETRY_MS : config.DISPATCH_RETRY_MS;
-      enqueue(tx, 'dispatch', { incidentId, delayMs, severity: locked.severity }, incidentId);
-      await setDeadline(tx, incidentId, new Date(Date.now() + delayMs + config.DISPATCH_DEADLINE_MS));
+      await queueRetry(ctx, tx, locked, retryDelay(ctx, locked, saved.state));
       return 'nobody';
     }
+    // Some slot got nobody while others got offers: its own retry, at the same pace.
+    if (unserved) enqueue(tx, 'dispatch', { incidentId, delayMs: retryDelay(ctx, locked, saved.state), severity: locked.severity }, incidentId);
     sendOffers(tx, offers, view);
     if (locked.snapshot.context.round === 0) ctx.metrics.reportToFirstOffer.observe((Date.now() - locked.created_at.getTime()) / 1000);
     ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
@@ -109,9 +155,43 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
   });
 }
 
+/**
+ * Offers for the wanted slots. One slot: its best `more` candidates by ETA that Postgres
+ * agrees are free and skilled, as a single-hero incident always had. Several: the team
+ * is chosen together among the candidates Postgres agrees are free (bottleneck ETA, no
+ * hero in two slots), then each pick is offered its slot.
+ */
+async function makeOffers(tx: Tx, row: IncidentRow, wants: Want[], nearby: NearbyHero[], o: { round: number; expiresAt: Date; retryExpired: boolean }): Promise<OfferRow[]> {
+  const candidates: Candidate[] = nearby.map((h) => ({ heroId: h.heroId, distanceKm: h.distanceKm, etaS: etaMinutes(h) * 60 }));
+  if (wants.length === 1) {
+    const [w] = wants as [Want];
+    return insertOffers(tx, {
+      incidentId: row.id, slot: w.slot, round: o.round, skill: w.skill, candidates,
+      batch: w.more, expiresAt: o.expiresAt, retryExpired: o.retryExpired,
+    });
+  }
+  const free = new Map((await freeCandidates(tx, { incidentId: row.id, heroIds: candidates.map((c) => c.heroId), retryExpired: o.retryExpired }))
+    .map((h) => [h.id, h.skills]));
+  const fit = candidates.filter((c) => free.has(c.heroId));
+  const byId = new Map(fit.map((c) => [c.heroId, c]));
+  const picks = chooseTeam(
+    wants.map((w) => ({ slot: w.slot, skill: w.skill })),
+    fit.map((c) => ({ heroId: c.heroId, skills: free.get(c.heroId)!, etaMin: c.etaS / 60 })),
+    Math.max(...wants.map((w) => w.more)),
+  );
+  const slotPicks: SlotPick[] = picks.flatMap((p) => {
+    const w = wants.find((x) => x.slot === p.slot)!;
+    return p.heroIds.slice(0, w.more).map((id) => ({ ...byId.get(id)!, slot: p.slot, skill: w.skill }));
+  });
+  return insertSlotOffers(tx, { incidentId: row.id, round: o.round, picks: slotPicks, expiresAt: o.expiresAt, retryExpired: o.retryExpired });
+}
+
 function sendOffers(tx: Tx, offers: OfferRow[], view: IncidentView): void {
   enqueueMany(tx, offers.flatMap((offer) => {
-    const push = { offerId: offer.id, incident: view, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime() };
+    const push = {
+      offerId: offer.id, incident: view, distanceKm: Math.round(offer.distance_km * 1000) / 1000, expiresAt: offer.expires_at.getTime(),
+      slot: offer.slot, skill: view.slots[offer.slot]?.skill ?? null,
+    };
     return [
       { topic: 'push:offer' as const, payload: { heroId: offer.hero_id, offer: push }, incidentId: offer.incident_id },
       { topic: 'offer:expire' as const, payload: { offerId: offer.id, incidentId: offer.incident_id, expiresAt: push.expiresAt }, incidentId: offer.incident_id },
@@ -120,23 +200,16 @@ function sendOffers(tx: Tx, offers: OfferRow[], view: IncidentView): void {
 }
 
 /**
- * The pending round's slot gets `more` offers at once, carrying the raised severity
- * (a critical offer starts the notification chain without delay). It stays the same
+ * The pending round's slots got more offers at once, carrying the raised severity (a
+ * critical offer starts the notification chain without delay). It stays the same
  * round: the rounds that lead to escalation are not spent faster.
  */
-async function topUp(ctx: ServiceContext, tx: Tx, row: IncidentRow, slot: number, more: number, candidates: Candidate[], radiusKm: number): Promise<RoundOutcome> {
+async function topUp(ctx: ServiceContext, tx: Tx, row: IncidentRow, offers: OfferRow[], radiusKm: number, expiresAt: Date): Promise<RoundOutcome> {
   const { config } = ctx;
-  const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
-  const offers = await insertOffers(tx, {
-    incidentId: row.id, slot, round: row.snapshot.context.round,
-    skill: row.snapshot.context.slots[slot]?.skill ?? null,
-    candidates: candidates.map((c) => ({ heroId: c.heroId, distanceKm: c.distanceKm })),
-    batch: more, expiresAt, retryExpired: row.state === 'escalated',
-  });
   // Nobody else free: the pending offers stand; the next round is sized for the new severity.
   if (offers.length === 0) return 'pending';
   const offered = offers.map((o) => o.hero_id);
-  const deadlineAt = new Date(Math.max(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS, row.deadline_at?.getTime() ?? 0));
+  const deadlineAt = roundDeadline(row, new Date(Math.max(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS, row.deadline_at?.getTime() ?? 0)));
   const { view } = await applyEvent(ctx, tx, row, { type: 'TOP_UP', offered, radiusKm }, { actor: 'system:dispatch', deadlineAt, heroes: offered });
   sendOffers(tx, offers, view);
   ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);

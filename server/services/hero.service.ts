@@ -1,6 +1,7 @@
 // What a hero does besides answering offers: duty, progress, and the `session` that a
 // (re)connecting hero app resumes from.
 import type { IncidentEvent } from '../../machines/incident.machine.ts';
+import { isPartialTeam } from '../../machines/incident.team.ts';
 import type { IncidentState, ProgressState } from '../../shared/domain.ts';
 import type { HeroSession } from '../../shared/types.ts';
 import { AppError } from '../errors.ts';
@@ -38,7 +39,10 @@ export async function heroSession(ctx: ServiceContext, heroId: string): Promise<
     onDuty: hero.on_duty,
     offers: offers.flatMap((o) => {
       const incident = views.get(o.incident_id);
-      return incident ? [{ offerId: o.id, incident, distanceKm: o.distance_km, expiresAt: o.expires_at.getTime() }] : [];
+      return incident ? [{
+        offerId: o.id, incident, distanceKm: o.distance_km, expiresAt: o.expires_at.getTime(),
+        slot: o.slot, skill: incident.slots[o.slot]?.skill ?? null,
+      }] : [];
     }),
     assignment: assignment && views.get(assignment.incident_id)
       ? { incidentId: assignment.incident_id, incident: views.get(assignment.incident_id)! }
@@ -52,6 +56,10 @@ const PROGRESS_EVENT: Record<ProgressState, (heroId: string) => IncidentEvent> =
   resolved: (heroId) => ({ type: 'RESOLVE', heroId }),
 };
 
+/**
+ * Moves the sender's own progress (PROTOCOL v1.1 "Teams"; incidents started before
+ * teams move as a whole). The answer is the incident's state after the step.
+ */
 export async function reportProgress(ctx: ServiceContext, heroId: string, incidentId: string, state: ProgressState): Promise<{ state: IncidentState }> {
   return inTx(ctx, 'progress', async (tx) => {
     const row = await lockIncident(tx, incidentId);
@@ -60,10 +68,14 @@ export async function reportProgress(ctx: ServiceContext, heroId: string, incide
     const mine = await latestAssignment(tx, incidentId, heroId);
     if (!mine) throw new AppError('not_found', 'this incident is not yours');
     if (mine.state === 'released') throw new AppError('released', 'you no longer hold this incident');
-    if (row.state === state) return { state: row.state }; // a repeat changes nothing
-    if (mine.state === 'completed') throw new AppError('invalid_transition', `incident is ${row.state}`);
+    const { members } = row.snapshot.context;
+    const already = members ? (mine.state === 'completed' ? 'resolved' : mine.progress) : row.state;
+    if (already === state) return { state: row.state }; // a repeat changes nothing
+    if (mine.state === 'completed') throw new AppError('invalid_transition', `you resolved your part; the incident is ${row.state}`);
+    // While the team is assembled its dispatch deadline stands; after, progress is watched.
+    const partial = isPartialTeam(row.snapshot.context);
     const { row: saved } = await applyEvent(ctx, tx, row, PROGRESS_EVENT[state](heroId), {
-      actor: `hero:${heroId}`, deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
+      actor: `hero:${heroId}`, ...(partial ? {} : { deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS) }),
     });
     return { state: saved.state };
   });

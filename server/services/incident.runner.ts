@@ -5,7 +5,7 @@ import type { IncidentEffect, IncidentEvent } from '../../machines/incident.mach
 import { isFinalState } from '../../shared/domain.ts';
 import type { Tx } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { endAssignments } from '../store/assignments.store.ts';
+import { endAssignments, recordProgress } from '../store/assignments.store.ts';
 import { refreshHeroStatus } from '../store/heroes.store.ts';
 import { assignmentsOf, saveStep, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { withdrawPending } from '../store/offers.store.ts';
@@ -50,6 +50,27 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   },
   async completeAssignments(tx, row, _event, touched) {
     for (const a of await endAssignments(tx, row.id, 'completed', 'resolved')) touched.add(a.hero_id);
+  },
+  // Teams: a member filled a slot while others are still open. Only that slot's other
+  // offers are closed (`taken`); the other slots' offers stand.
+  async withdrawSlotOffers(tx, row, event, touched, opts) {
+    if (event.type !== 'ASSIGN') return;
+    const withdrawn = await withdrawPending(tx, { incidentId: row.id, slot: event.slot }, 'taken');
+    opts.onWithdrawn?.(withdrawn.map((o) => o.id));
+    for (const offer of withdrawn) touched.add(offer.hero_id);
+    enqueueMany(tx, withdrawn.map((offer) => ({
+      topic: 'push:withdrawn' as const, payload: { heroId: offer.hero_id, offerId: offer.id, reason: 'taken' }, incidentId: row.id,
+    })));
+  },
+  async recordProgress(tx, row, event) {
+    if (event.type === 'EN_ROUTE' || event.type === 'ARRIVE') {
+      await recordProgress(tx, row.id, event.heroId, event.type === 'EN_ROUTE' ? 'en_route' : 'on_scene');
+    }
+  },
+  // Teams: the member who resolved is free again; the others carry on.
+  async completeMember(tx, row, event, touched) {
+    if (event.type !== 'RESOLVE') return;
+    for (const a of await endAssignments(tx, row.id, 'completed', 'resolved', [event.heroId])) touched.add(a.hero_id);
   },
   // A linked report raised the severity of an incident still looking for heroes: a
   // round now, queued at the new severity. It tops up pending offers to the new batch

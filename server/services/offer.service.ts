@@ -1,5 +1,6 @@
 // A hero's answer to an offer, and the offer's expiry. Each is one transaction; the
 // accept's ack reports exactly what that transaction committed.
+import { openSlots } from '../../machines/incident.team.ts';
 import { isFinalState, type RefusalReason } from '../../shared/domain.ts';
 import { uniqueViolation, type Tx } from '../db.ts';
 import { AppError } from '../errors.ts';
@@ -60,17 +61,24 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
       if (offer.state !== 'pending') throw new AppError(closedReason(offer), `offer is ${offer.state}`);
       if (offer.expires_at.getTime() <= Date.now()) throw new AppError('expired', 'offer expired');
       if (isFinalState(incident.state)) throw new AppError('withdrawn', `incident is ${incident.state}`);
-      if (incident.snapshot.context.filled.some((f) => f.slot === offer.slot)) throw new AppError('taken', 'slot already filled');
+      const open = openSlots(incident.snapshot.context);
+      if (!open.includes(offer.slot)) throw new AppError('taken', 'slot already filled');
       // The index refuses a second active assignment anyway; this check gives the clear answer first.
       if (busy) throw new AppError('busy', 'you already hold an active assignment');
 
       await Promise.all([
         closeOffer(tx, offer.id, 'accepted', null),
-        insertAssignment(tx, { incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null, offerId: offer.id }),
+        insertAssignment(tx, {
+          incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null,
+          offerId: offer.id, etaS: offer.eta_s,
+        }),
       ]);
+      // The last slot filled starts the wait for progress; before that the team's
+      // dispatch deadline stands (dispatch.service.ts roundDeadline).
+      const last = open.length === 1;
       const { row: saved } = await applyEvent(ctx, tx, incident, { type: 'ASSIGN', heroId, slot: offer.slot, by: 'hero' }, {
-        actor: `hero:${heroId}`, heroes: [heroId], deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS),
-        onWithdrawn: (ids) => { withdrawn = ids; },
+        actor: `hero:${heroId}`, heroes: [heroId], onWithdrawn: (ids) => { withdrawn = ids; },
+        ...(last ? { deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS) } : {}),
       });
       if (saved.state === 'assigned') ctx.metrics.reportToAssigned.observe((Date.now() - saved.created_at.getTime()) / 1000);
       return { incidentId: incident.id };

@@ -56,9 +56,9 @@ export async function idempotencyKeyExists(db: Db, civilianId: string, key: stri
 }
 
 export async function reportIncident(ctx: ServiceContext, civilianId: string, key: string, input: ReportInput): Promise<{ created: boolean; incident: IncidentView }> {
+  // Every unit of every need is a slot of its own (PROTOCOL v1.1 "Teams"); the schema
+  // bounds the total at MAX_NEEDED_HEROES.
   const needs: Need[] = input.needs ?? DEFAULT_NEEDS;
-  const heroes = needs.reduce((n, need) => n + need.count, 0);
-  if (heroes > 1) throw new AppError('unsupported', 'Incidents needing more than one hero are not dispatched automatically yet; report one hero, or call a dispatcher.');
   const hash = requestHash(input);
   const outcome = await inTx(ctx, 'report', async (tx) => {
     const id = randomUUID();
@@ -100,7 +100,7 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
       }
     }
     const slots = needs.flatMap((n) => Array.from({ length: n.count }, () => ({ skill: n.skill })));
-    const machineInput = { slots, maxRounds: ctx.config.DISPATCH_MAX_ROUNDS, severity: input.severity, reporter: civilianId };
+    const machineInput = { slots, maxRounds: ctx.config.DISPATCH_MAX_ROUNDS, severity: input.severity, reporter: civilianId, perMember: true };
     const snapshot = startIncident(machineInput);
     const inserted = await insertIncident(tx, {
       id, kind: input.kind, severity: input.severity, location: input.location, description: input.description ?? '',

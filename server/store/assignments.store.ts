@@ -1,7 +1,7 @@
 // Assignments: one row per hero per slot filled. The partial unique indexes make a
 // second active row for a slot or a hero impossible (invariants I1, I2).
 import type { Db, Tx } from '../db.ts';
-import type { AssignmentState } from '../../shared/domain.ts';
+import type { AssignmentState, MemberProgress } from '../../shared/domain.ts';
 
 export interface AssignmentRow {
   id: string;
@@ -11,17 +11,27 @@ export interface AssignmentRow {
   skill: string | null;
   offer_id: string | null;
   state: AssignmentState;
+  /** The member's own progress (v1.1 Teams). */
+  progress: MemberProgress;
+  /** Estimated seconds to the scene when assigned; null if the hero's position was unknown. */
+  eta_s: number | null;
   reason: string | null;
   assigned_at: Date;
   ended_at: Date | null;
 }
 
-export async function insertAssignment(tx: Tx, a: { incidentId: string; slot: number; heroId: string; skill: string | null; offerId: string | null }): Promise<AssignmentRow> {
+export async function insertAssignment(tx: Tx, a: { incidentId: string; slot: number; heroId: string; skill: string | null; offerId: string | null; etaS: number | null }): Promise<AssignmentRow> {
   const [row] = await tx<AssignmentRow[]>`
-    insert into assignments (incident_id, slot, hero_id, skill, offer_id)
-    values (${a.incidentId}, ${a.slot}, ${a.heroId}, ${a.skill}, ${a.offerId})
+    insert into assignments (incident_id, slot, hero_id, skill, offer_id, eta_s)
+    values (${a.incidentId}, ${a.slot}, ${a.heroId}, ${a.skill}, ${a.offerId}, ${a.etaS})
     returning *`;
   return row!;
+}
+
+/** Copies a member's progress, as the machine just moved it, onto their active assignment. */
+export async function recordProgress(tx: Tx, incidentId: string, heroId: string, progress: MemberProgress): Promise<void> {
+  await tx`update assignments set progress = ${progress}
+            where incident_id = ${incidentId} and hero_id = ${heroId} and state = 'active'`;
 }
 
 
@@ -40,6 +50,7 @@ export async function latestAssignment(db: Db, incidentId: string, heroId: strin
 export async function endAssignments(tx: Tx, incidentId: string, state: 'released' | 'completed', reason: string | null, heroIds?: string[]): Promise<AssignmentRow[]> {
   return tx<AssignmentRow[]>`
     update assignments set state = ${state}, reason = ${reason}, ended_at = now()
+           ${state === 'completed' ? tx`, progress = 'resolved'` : tx``}
      where incident_id = ${incidentId} and state = 'active'
        ${heroIds ? tx`and hero_id = any(${heroIds})` : tx``}
     returning *`;

@@ -1,8 +1,9 @@
 // Incident rows: insert, lock, the guarded update with its audit event, and views.
 import type { Db, Tx } from '../db.ts';
-import { SEVERITY_RANK, type IncidentKind, type IncidentState, type Severity } from '../../shared/domain.ts';
-import type { AssignmentView, IncidentEventView, IncidentView, LatLng, Need } from '../../shared/types.ts';
+import { SEVERITY_RANK, type IncidentKind, type IncidentState, type MemberProgress, type Severity } from '../../shared/domain.ts';
+import type { AssignmentView, IncidentEventView, IncidentView, LatLng, Need, SlotView } from '../../shared/types.ts';
 import type { IncidentInput, PersistedIncident } from '../../machines/incident.machine.ts';
+import { isPartialTeam, openSlots } from '../../machines/incident.team.ts';
 
 export interface IncidentRow {
   id: string;
@@ -19,6 +20,8 @@ export interface IncidentRow {
   snapshot: PersistedIncident;
   version: number;
   deadline_at: Date | null;
+  /** When dispatchers were told its team is incomplete; cleared once every slot is filled. */
+  team_alerted_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -59,7 +62,8 @@ export async function lockIncident(tx: Tx, id: string): Promise<IncidentRow | nu
  * The guarded update: writes the next snapshot only if nobody moved the incident
  * since `row` was read, and appends the audit event with seq = the new version.
  * The row's severity follows the snapshot's (a linked report may raise it; incidents
- * older than linked reports carry none and keep theirs). Returns null when the guard fails.
+ * older than linked reports carry none and keep theirs). An incomplete team's alert
+ * episode ends when it is no longer a partial team. Returns null when the guard fails.
  */
 export async function saveStep(tx: Tx, row: IncidentRow, step: {
   next: PersistedIncident; eventType: string; eventData: Record<string, unknown>; actor: string; deadlineAt?: Date | null;
@@ -72,7 +76,8 @@ export async function saveStep(tx: Tx, row: IncidentRow, step: {
     update incidents
        set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
            severity = ${severity}, severity_rank = ${SEVERITY_RANK[severity]},
-           deadline_at = ${deadline}, updated_at = now()
+           deadline_at = ${deadline}, updated_at = now(),
+           team_alerted_at = ${isPartialTeam(step.next.context) ? tx`team_alerted_at` : null}
      where id = ${row.id} and version = ${row.version}
     returning *`, tx`
     insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
@@ -115,17 +120,33 @@ export async function setDeadline(db: Db, id: string, deadlineAt: Date | null): 
   await db`update incidents set deadline_at = ${deadlineAt} where id = ${id}`;
 }
 
-interface AssignmentRow { incident_id: string; hero_id: string; skill: string | null; state: AssignmentView['state']; assigned_at: Date }
+/** Records that dispatchers were told this team is incomplete (one alert per episode). */
+export async function markTeamAlerted(db: Db, id: string): Promise<void> {
+  await db`update incidents set team_alerted_at = now() where id = ${id}`;
+}
 
-export async function assignmentsOf(db: Db, incidentIds: string[]): Promise<Map<string, AssignmentView[]>> {
-  const byIncident = new Map<string, AssignmentView[]>();
+/** An assignment as views read it: `etaAt` is when the member was expected on scene. */
+export type AssignmentOf = AssignmentView & { etaAt: number | null };
+
+interface AssignmentRow {
+  incident_id: string; hero_id: string; skill: string | null; state: AssignmentView['state']; assigned_at: Date;
+  slot: number; progress: MemberProgress; eta_s: number | null;
+}
+
+export async function assignmentsOf(db: Db, incidentIds: string[]): Promise<Map<string, AssignmentOf[]>> {
+  const byIncident = new Map<string, AssignmentOf[]>();
   if (incidentIds.length === 0) return byIncident;
   const rows = await db<AssignmentRow[]>`
-    select incident_id, hero_id, skill, state, assigned_at from assignments
+    select incident_id, hero_id, skill, state, assigned_at, slot, progress, eta_s from assignments
      where incident_id = any(${incidentIds}) order by id`;
   for (const r of rows) {
     const list = byIncident.get(r.incident_id) ?? [];
-    list.push({ heroId: r.hero_id, skill: r.skill, state: r.state, assignedAt: r.assigned_at.getTime() });
+    const assignedAt = r.assigned_at.getTime();
+    list.push({
+      heroId: r.hero_id, skill: r.skill, state: r.state, assignedAt, slot: r.slot,
+      progress: r.state === 'completed' ? 'resolved' : r.progress,
+      etaAt: r.eta_s === null ? null : assignedAt + r.eta_s * 1000,
+    });
     byIncident.set(r.incident_id, list);
   }
   return byIncident;
@@ -134,11 +155,42 @@ export async function assignmentsOf(db: Db, incidentIds: string[]): Promise<Map<
 /** Reports standing on it; an incident older than linked reports counts its reporter and co-reporters. */
 const reportCount = (row: IncidentRow): number => row.snapshot.context.reports?.length ?? 1 + row.co_reporters.length;
 
-export function toIncidentView(row: IncidentRow, assignments: AssignmentView[]): IncidentView {
+/** Each slot with its member (active or completed), from the snapshot. */
+function slotViews(row: IncidentRow): SlotView[] {
+  const { slots, filled, members } = row.snapshot.context;
+  return slots.map((s, slot) => ({
+    slot, skill: s.skill,
+    heroId: (members ? members[slot]?.heroId : filled.find((f) => f.slot === slot)?.heroId) ?? null,
+  }));
+}
+
+/**
+ * When the whole team should be on scene: the latest of its members' ETAs, once every
+ * slot is filled. Unknown (null) while a slot is open or a member's ETA is unknown.
+ */
+function teamEtaAt(row: IncidentRow, assignments: AssignmentOf[]): number | null {
+  if (openSlots(row.snapshot.context).length > 0) return null;
+  const members = assignments.filter((a) => a.state !== 'released');
+  if (members.length === 0 || members.some((a) => a.etaAt === null)) return null;
+  return Math.max(...members.map((a) => a.etaAt!));
+}
+
+/** Incidents from before teams move as a whole: an active member is as far as the incident. */
+function memberProgress(row: IncidentRow, a: AssignmentOf): MemberProgress {
+  if (row.snapshot.context.members || a.state !== 'active') return a.progress;
+  return row.state === 'en_route' || row.state === 'on_scene' ? row.state : a.progress;
+}
+
+export function toIncidentView(row: IncidentRow, assignments: AssignmentOf[]): IncidentView {
   return {
     id: row.id, kind: row.kind, severity: row.severity, state: row.state,
     location: { lat: row.lat, lng: row.lng }, description: row.description, needs: row.needs,
-    reportedBy: row.reported_by, assignments, reports: reportCount(row), version: row.version,
+    reportedBy: row.reported_by,
+    assignments: assignments.map((a) => ({
+      heroId: a.heroId, skill: a.skill, state: a.state, assignedAt: a.assignedAt, slot: a.slot, progress: memberProgress(row, a),
+    })),
+    slots: slotViews(row), teamEtaAt: teamEtaAt(row, assignments),
+    reports: reportCount(row), version: row.version,
     createdAt: row.created_at.getTime(), updatedAt: row.updated_at.getTime(),
   };
 }

@@ -12,12 +12,32 @@ export interface OfferRow {
   state: OfferState;
   reason: string | null;
   distance_km: number;
+  /** Estimated seconds to the scene when offered (distance and the hero's mode). */
+  eta_s: number | null;
   created_at: Date;
   expires_at: Date;
   decided_at: Date | null;
 }
 
-export interface Candidate { heroId: string; distanceKm: number }
+/**
+ * Hero `h` may be offered this incident: on duty, no active assignment, no pending
+ * offer, and not already tried on it (declined, released, or expired unless
+ * `retryExpired`). One fragment, so every way of picking heroes applies the same rules.
+ */
+function freeFor(db: Db, incidentId: string, retryExpired: boolean) {
+  return db`h.on_duty
+    and not exists (select 1 from assignments a where a.hero_id = h.id
+                     and (a.state = 'active' or a.incident_id = ${incidentId}))
+    and not exists (select 1 from offers o where o.hero_id = h.id
+                     and (o.state = 'pending'
+                          or (o.incident_id = ${incidentId}
+                              and (o.state = 'declined' or (o.state = 'expired' and not ${retryExpired})))))`;
+}
+
+export interface Candidate { heroId: string; distanceKm: number; etaS: number }
+
+/** A hero chosen for a slot (dispatch of several slots at once). */
+export interface SlotPick extends Candidate { slot: number; skill: string | null }
 
 /**
  * Inserts offers for the best `batch` candidates that Postgres agrees are free:
@@ -34,25 +54,61 @@ export async function insertOffers(tx: Tx, args: {
   if (args.candidates.length === 0) return [];
   const ids = args.candidates.map((c) => c.heroId);
   const dists = args.candidates.map((c) => c.distanceKm);
+  const etas = args.candidates.map((c) => Math.round(c.etaS));
   return tx<OfferRow[]>`
     with picked as (
-      select h.id as hero_id, c.distance_km, c.rank
-        from unnest(${ids}::text[], ${dists}::float8[]) with ordinality as c(hero_id, distance_km, rank)
+      select h.id as hero_id, c.distance_km, c.eta_s, c.rank
+        from unnest(${ids}::text[], ${dists}::float8[], ${etas}::int[]) with ordinality as c(hero_id, distance_km, eta_s, rank)
         join heroes h on h.id = c.hero_id
-       where h.on_duty
-         and (${args.skill}::text is null or ${args.skill}::text = any(h.skills))
-         and not exists (select 1 from assignments a where a.hero_id = c.hero_id
-                          and (a.state = 'active' or a.incident_id = ${args.incidentId}))
-         and not exists (select 1 from offers o where o.hero_id = c.hero_id
-                          and (o.state = 'pending'
-                               or (o.incident_id = ${args.incidentId}
-                                   and (o.state = 'declined' or (o.state = 'expired' and not ${args.retryExpired})))))
+       where (${args.skill}::text is null or ${args.skill}::text = any(h.skills))
+         and ${freeFor(tx, args.incidentId, args.retryExpired)}
        order by c.rank
        limit ${args.batch}
          for update of h skip locked
     )
-    insert into offers (id, incident_id, hero_id, slot, round, distance_km, expires_at)
-    select gen_random_uuid()::text, ${args.incidentId}, hero_id, ${args.slot}, ${args.round}, distance_km, ${args.expiresAt}
+    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at)
+    select gen_random_uuid()::text, ${args.incidentId}, hero_id, ${args.slot}, ${args.round}, distance_km, eta_s, ${args.expiresAt}
+      from picked order by rank
+    on conflict (hero_id) where state = 'pending' do nothing
+    returning *`;
+}
+
+/**
+ * The candidates Postgres agrees are free for this incident (the same rules as
+ * insertOffers, without locks), with their skills: what a team is chosen from.
+ */
+export async function freeCandidates(db: Db, args: { incidentId: string; heroIds: string[]; retryExpired: boolean }): Promise<{ id: string; skills: string[] }[]> {
+  if (args.heroIds.length === 0) return [];
+  return db<{ id: string; skills: string[] }[]>`
+    select h.id, h.skills from heroes h
+     where h.id = any(${args.heroIds}) and ${freeFor(db, args.incidentId, args.retryExpired)}`;
+}
+
+/**
+ * Offers for several slots at once, each pick to its own slot. The rules and the SKIP
+ * LOCKED of insertOffers apply to every pick: a hero another round holds, or who took
+ * an offer or an assignment since the team was chosen, is left out (their slot waits for
+ * the next round). The pending-offer index keeps a hero to one slot.
+ */
+export async function insertSlotOffers(tx: Tx, args: {
+  incidentId: string; round: number; picks: SlotPick[]; expiresAt: Date; retryExpired: boolean;
+}): Promise<OfferRow[]> {
+  if (args.picks.length === 0) return [];
+  const p = args.picks;
+  return tx<OfferRow[]>`
+    with picked as (
+      select h.id as hero_id, c.distance_km, c.eta_s, c.slot, c.rank
+        from unnest(${p.map((c) => c.heroId)}::text[], ${p.map((c) => c.distanceKm)}::float8[], ${p.map((c) => Math.round(c.etaS))}::int[],
+                    ${p.map((c) => c.slot)}::int[], ${p.map((c) => c.skill)}::text[])
+             with ordinality as c(hero_id, distance_km, eta_s, slot, skill, rank)
+        join heroes h on h.id = c.hero_id
+       where (c.skill is null or c.skill = any(h.skills))
+         and ${freeFor(tx, args.incidentId, args.retryExpired)}
+       order by c.rank
+         for update of h skip locked
+    )
+    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at)
+    select gen_random_uuid()::text, ${args.incidentId}, hero_id, slot, ${args.round}, distance_km, eta_s, ${args.expiresAt}
       from picked order by rank
     on conflict (hero_id) where state = 'pending' do nothing
     returning *`;
@@ -73,6 +129,13 @@ export async function countPending(db: Db, incidentId: string): Promise<number> 
   return r?.n ?? 0;
 }
 
+/** Pending offers per slot (slots without any are absent). */
+export async function pendingBySlot(db: Db, incidentId: string): Promise<Map<number, number>> {
+  const rows = await db<{ slot: number; n: number }[]>`
+    select slot, count(*)::int as n from offers where incident_id = ${incidentId} and state = 'pending' group by slot`;
+  return new Map(rows.map((r) => [r.slot, r.n]));
+}
+
 /** Closes one pending offer; returns it if this call closed it. */
 export async function closeOffer(tx: Tx, id: string, state: Exclude<OfferState, 'pending'>, reason: string | null, opts: { onlyIfDue?: boolean } = {}): Promise<OfferRow | null> {
   const [row] = await tx<OfferRow[]>`
@@ -82,11 +145,12 @@ export async function closeOffer(tx: Tx, id: string, state: Exclude<OfferState, 
   return row ?? null;
 }
 
-export async function withdrawPending(tx: Tx, where: { incidentId?: string; heroId?: string }, reason: string): Promise<OfferRow[]> {
+export async function withdrawPending(tx: Tx, where: { incidentId?: string; heroId?: string; slot?: number }, reason: string): Promise<OfferRow[]> {
   return tx<OfferRow[]>`
     update offers set state = 'withdrawn', reason = ${reason}, decided_at = now()
      where state = 'pending'
        ${where.incidentId !== undefined ? tx`and incident_id = ${where.incidentId}` : tx``}
+       ${where.slot !== undefined ? tx`and slot = ${where.slot}` : tx``}
        ${where.heroId !== undefined ? tx`and hero_id = ${where.heroId}` : tx``}
     returning *`;
 }

@@ -5,7 +5,9 @@
 // ends what must not grow forever: records of dispatch failures whose episode is over,
 // and idempotency keys past their retention window.
 // Runs as a BullMQ job scheduler: once per interval per cluster.
+import { isPartialTeam, openSlots } from '../../machines/incident.team.ts';
 import { isFinalState } from '../../shared/domain.ts';
+import type { Tx } from '../db.ts';
 import type { Alert } from '../../shared/types.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import { inTx, type ServiceContext } from '../services/context.ts';
@@ -16,13 +18,14 @@ import { expireOffer } from '../services/offer.service.ts';
 import { releaseHeroes } from '../services/release.service.ts';
 import { getFailure, markAlerted, purgeSettledFailures } from '../store/dispatch-failures.store.ts';
 import { purgeIdempotencyKeys } from '../store/idempotency.store.ts';
-import { lockIncident, setDeadline } from '../store/incidents.store.ts';
+import { lockIncident, markTeamAlerted, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
 import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 
 export interface SweepReport {
   offersExpired: number;
   incidentsRedispatched: number;
   incidentsStuck: number;
+  teamsIncomplete: number;
   heroesReleased: number;
   heroesStale: number;
   failuresCleared: number;
@@ -42,6 +45,32 @@ async function expireOverdueOffers(ctx: ServiceContext, report: SweepReport): Pr
   for (const { id } of due) if (await expireOffer(ctx, id)) report.offersExpired += 1;
 }
 
+/**
+ * A team still incomplete at its dispatch deadline (PROTOCOL v1.1 "Teams"). Its members
+ * are committed and stay: a partial team is never released automatically (a missed
+ * dispatch is worse than a false one, and members on the way already help). Dispatchers
+ * are told once per episode which slots are open, and filling goes on at the slower
+ * pace: a round now and at every ESCALATED_RETRY_MS after (offers that expire or are
+ * declined still ask for the next round at once).
+ */
+async function healIncompleteTeam(ctx: ServiceContext, tx: Tx, row: IncidentRow, now: number, report: SweepReport): Promise<void> {
+  const { config } = ctx;
+  const { slots } = row.snapshot.context;
+  const open = openSlots(row.snapshot.context);
+  enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
+  await setDeadline(tx, row.id, new Date(now + config.ESCALATED_RETRY_MS + config.DISPATCH_DEADLINE_MS));
+  if (row.team_alerted_at) return;
+  await markTeamAlerted(tx, row.id);
+  const names = open.map((slot) => `slot ${slot} (${slots[slot]?.skill ?? 'any hero'})`).join(', ');
+  enqueue(tx, 'alert', {
+    type: 'team_incomplete', incidentId: row.id, at: now,
+    detail: `${row.severity} ${row.kind} incident: ${slots.length - open.length} of ${slots.length} members assigned at the dispatch deadline; open: ${names}. `
+      + `Members already assigned stay on it; dispatch keeps filling every ${Math.round(config.ESCALATED_RETRY_MS / 1000)}s; assign by hand if someone fitting is near.`,
+  }, row.id);
+  report.teamsIncomplete += 1;
+  ctx.log.warn({ incidentId: row.id, open }, 'team incomplete at its dispatch deadline; dispatchers alerted');
+}
+
 async function healOverdueIncident(ctx: ServiceContext, id: string, report: SweepReport): Promise<void> {
   const { config } = ctx;
   await inTx(ctx, 'heal incident', async (tx) => {
@@ -49,7 +78,9 @@ async function healOverdueIncident(ctx: ServiceContext, id: string, report: Swee
     const now = Date.now();
     if (!row || isFinalState(row.state) || !row.deadline_at || row.deadline_at.getTime() > now) return;
     const overdueS = Math.round((now - row.deadline_at.getTime()) / 1000);
-    if (DISPATCHABLE.has(row.state)) {
+    if (DISPATCHABLE.has(row.state) && isPartialTeam(row.snapshot.context)) {
+      await healIncompleteTeam(ctx, tx, row, now, report);
+    } else if (DISPATCHABLE.has(row.state)) {
       const [pending] = await tx<{ last: Date | null }[]>`
         select max(expires_at) as last from offers where incident_id = ${id} and state = 'pending'`;
       if (pending?.last && pending.last.getTime() > now) {
@@ -152,7 +183,7 @@ async function purgeOldIdempotencyKeys(ctx: ServiceContext, report: SweepReport)
 /** One pass. Each part runs even if another failed (Redis down must not stop offer expiry). */
 export async function sweep(ctx: ServiceContext, positions: HeroPositions): Promise<SweepReport> {
   const report: SweepReport = {
-    offersExpired: 0, incidentsRedispatched: 0, incidentsStuck: 0, heroesReleased: 0, heroesStale: 0, failuresCleared: 0, idempotencyKeysPurged: 0,
+    offersExpired: 0, incidentsRedispatched: 0, incidentsStuck: 0, teamsIncomplete: 0, heroesReleased: 0, heroesStale: 0, failuresCleared: 0, idempotencyKeysPurged: 0,
   };
   const parts: [string, () => Promise<void>][] = [
     ['offers', () => expireOverdueOffers(ctx, report)],

@@ -8,6 +8,7 @@ import { createAuth } from '../../server/auth.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { Role } from '../../shared/domain.ts';
 import type { TestServer } from './server.ts';
+import { startCluster, type Cluster } from '../../scripts/cluster.ts';
 
 export interface Stores {
   schema: string;
@@ -49,4 +50,21 @@ export function remote(stores: Stores, url: string, sweepIntervalMs: number): Te
     app, url, schema: stores.schema, prefix: stores.prefix, token: stores.token,
     stop: async () => { throw new Error('a cluster member is stopped through its Cluster'); },
   } as unknown as TestServer;
+}
+
+/**
+ * A cluster of `n` real processes on the stores' schema and prefix, on a random base
+ * port (retried: a port in the range may be taken). On the last failure the stores are
+ * dropped and the error thrown.
+ */
+export async function startTestCluster(stores: Stores, n: number, env: Record<string, string>, label: string): Promise<Cluster> {
+  for (let attempt = 1; ; attempt++) {
+    const basePort = 20_000 + Math.floor(Math.random() * 30_000);
+    try {
+      return await startCluster(n, basePort, { DB_SCHEMA: stores.schema, REDIS_PREFIX: stores.prefix, ...env });
+    } catch (e) {
+      if (attempt >= 4) { await stores.drop(); throw e; }
+      console.warn(`${label}: base port ${basePort} failed (${String(e).slice(0, 200)}); trying another`);
+    }
+  }
 }
