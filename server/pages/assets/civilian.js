@@ -251,7 +251,8 @@ function buildCard(id) {
     el('p', { class: 'muted civ-meta' }),
     el('p', { class: 'civ-state', 'aria-live': 'polite' }, q('incident-state-text', 'strong'), ' ', q('incident-state', 'code', { class: 'civ-raw' })),
     el('p', { class: 'civ-step' }),
-    el('p', { class: 'civ-hero', hidden: true }, 'Hero: ', q('hero-name', 'strong'), ' ', q('hero-distance', 'span', { class: 'muted' })),
+    el('p', { class: 'civ-hero', hidden: true }, el('span', { class: 'civ-hero-label' }, 'Hero: '), q('hero-name', 'strong'), ' ', q('hero-distance', 'span', { class: 'muted' })),
+    q('heroes', 'ul', { class: 'civ-team', 'aria-label': 'Heroes on the way', hidden: true }),
     el('p', { class: 'civ-final', 'data-testid': 'incident-final', role: 'status', hidden: true }),
     el('div', { class: 'civ-actions' },
       el('button', { type: 'button', class: 'danger', 'data-testid': 'cancel', onclick: cancel }, 'Cancel this report'),
@@ -267,17 +268,25 @@ function render() {
   const part = (sel) => card.querySelector(sel);
   const final = FINAL.includes(state);
   const names = heroes.map((h) => String(h.name ?? h.id)).join(', ');
-  const withKm = heroes.find((h) => typeof h.distanceKm === 'number' && Number.isFinite(h.distanceKm));
+  const who = joinNames(heroes.map((h) => String(h.name ?? h.id)));
+  const hasKm = (h) => typeof h.distanceKm === 'number' && Number.isFinite(h.distanceKm);
+  const team = heroes.length > 1;
   text(part('.civ-meta'), followed.kind ? `${cap(followed.kind)} · ${followed.severity} severity · #${followed.id}` : `#${followed.id}`);
-  text(part('[data-testid=incident-state-text]'), STATE_TEXT[state] ?? state);
+  text(part('[data-testid=incident-state-text]'), (team && TEAM_TEXT[state]) || (STATE_TEXT[state] ?? state));
   text(part('[data-testid=incident-state]'), state);
   card.dataset.state = state;
   save(KEYS.follow, { id: followed.id, state });
+  text(part('.civ-hero-label'), team ? `Heroes (${heroes.length}): ` : 'Hero: ');
   text(part('[data-testid=hero-name]'), names);
-  text(part('[data-testid=hero-distance]'), withKm ? `${fmtKm(withKm.distanceKm)} away` : '');
+  text(part('[data-testid=hero-distance]'), !team && hasKm(heroes[0] ?? {}) ? `${fmtKm(heroes[0].distanceKm)} away` : '');
   part('.civ-hero').hidden = !names;
-  text(part('.civ-step'), STEPS[state]?.(names || 'The hero') ?? '');
-  const finalText = !final ? '' : state === 'resolved' ? 'Resolved: the hero has finished at the scene. Stay safe.' : 'This report was cancelled. No hero is coming for it.';
+  // A team: every member on the way, each with their distance when known.
+  const list = part('[data-testid=heroes]');
+  list.replaceChildren(...(team ? heroes.map((h) => el('li', { 'data-testid': 'hero', 'data-hero-id': h.id },
+    el('strong', {}, String(h.name ?? h.id)), hasKm(h) ? el('span', { class: 'muted' }, ` · ${fmtKm(h.distanceKm)} away`) : '')) : []));
+  list.hidden = !team;
+  text(part('.civ-step'), STEPS[state]?.(who || 'The hero', heroes.length) ?? '');
+  const finalText = !final ? '' : state === 'resolved' ? `Resolved: the ${team ? 'heroes have' : 'hero has'} finished at the scene. Stay safe.` : 'This report was cancelled. No hero is coming for it.';
   text(part('[data-testid=incident-final]'), finalText);
   part('[data-testid=incident-final]').hidden = !final;
   part('[data-testid=new-report]').hidden = !final;
@@ -286,13 +295,16 @@ function render() {
 }
 
 const cap = (s) => String(s).charAt(0).toUpperCase() + String(s).slice(1);
+const TEAM_TEXT = { dispatching: 'Heroes on the way, more being found', assigned: 'Heroes assigned', en_route: 'Heroes on the way', on_scene: 'Heroes on scene' };
+const joinNames = (xs) => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`);
+// `n` heroes named `who`; while a team is still being completed some may already be coming.
 const STEPS = {
   reported: () => 'Your report is in. We are about to contact nearby heroes.',
-  dispatching: () => 'We are contacting the nearest available heroes.',
-  escalated: () => 'No hero has accepted yet. A dispatcher is handling your report and we keep trying.',
-  assigned: (who) => `${who} accepted and is getting ready.`,
-  en_route: (who) => `${who} is on the way to you.`,
-  on_scene: (who) => `${who} has arrived at the scene.`,
+  dispatching: (who, n) => (n > 0 ? `${who} ${n > 1 ? 'are' : 'is'} on the way; we are still finding the rest of the team.` : 'We are contacting the nearest available heroes.'),
+  escalated: (who, n) => (n > 0 ? `${who} ${n > 1 ? 'are' : 'is'} on the way. A dispatcher is finding the rest of the team and we keep trying.` : 'No hero has accepted yet. A dispatcher is handling your report and we keep trying.'),
+  assigned: (who, n) => `${who} accepted and ${n > 1 ? 'are' : 'is'} getting ready.`,
+  en_route: (who, n) => `${who} ${n > 1 ? 'are' : 'is'} on the way to you.`,
+  on_scene: (who, n) => `${who} ${n > 1 ? 'have' : 'has'} arrived at the scene.`,
 };
 
 async function cancel(ev) {

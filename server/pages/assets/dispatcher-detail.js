@@ -1,7 +1,10 @@
-// The incident detail panel of the dispatcher console: fields, assignments, the reports
-// linked to it, the audit trail, nearby heroes and the overrides (assign, reassign, cancel).
+// The incident detail panel of the dispatcher console: fields, the team's slots,
+// assignments, the reports linked to it, the audit trail, nearby heroes and the overrides
+// (assign into a slot, release one member, reassign, cancel).
 import { api, problemText, el, text, fmtAge, fmtKm, haversineKm, STATE_TEXT } from '/assets/common.js';
 import { shownStatus, onMap } from '/assets/dispatcher-map.js';
+import { TeamPanel } from '/assets/dispatcher-team.js';
+import { isTeam, skillText } from '/assets/team.js';
 
 export const FINAL = new Set(['resolved', 'cancelled']);
 const NEARBY_MAX = 12;
@@ -58,6 +61,7 @@ export class IncidentDetail {
     this.closeBtn = el('button', { type: 'button', class: 'close', 'aria-label': 'Close incident detail', onclick: () => this.close() }, 'Close');
     this.fields = el('dl', { class: 'fields' });
     this.assignments = el('ul', { class: 'assignments', 'aria-label': 'Assignments' });
+    this.team = new TeamPanel({ heroName: (id) => this.ctx.heroName(id), release: (heroId, slot) => this.release(heroId, slot) });
     this.reason = el('input', { id: 'override-reason', name: 'reason', type: 'text', maxlength: '500', placeholder: 'e.g. hero not responding', autocomplete: 'off' });
     this.reassignBtn = el('button', { type: 'button', 'data-testid': 'reassign', onclick: () => this.reassign() }, 'Reassign');
     this.cancelBtn = el('button', { type: 'button', class: 'danger', 'data-testid': 'cancel', onclick: () => this.cancel() }, 'Cancel incident');
@@ -69,12 +73,13 @@ export class IncidentDetail {
     this.body = el('div', { class: 'detail-body', hidden: true },
       el('div', { class: 'detail-head' }, this.heading, this.closeBtn),
       this.fields,
+      this.team.root,
       el('h3', {}, 'Assignments'), this.assignments,
       el('h3', {}, 'Reports'), this.reports,
       el('div', { class: 'actions' },
-        el('label', { for: 'override-reason' }, 'Reason (for reassign or cancel)'), this.reason,
+        el('label', { for: 'override-reason' }, 'Reason (for release, reassign or cancel)'), this.reason,
         el('div', { class: 'action-buttons' }, this.reassignBtn, this.cancelBtn)),
-      el('h3', {}, 'Nearby heroes'), this.nearby, this.nearbyEmpty,
+      el('h3', {}, 'Nearby heroes'), this.team.chooserRow, this.nearby, this.nearbyEmpty,
       el('h3', {}, 'Audit trail'), this.auditStatus, this.audit);
     this.root.replaceChildren(this.empty, this.body);
   }
@@ -138,6 +143,7 @@ export class IncidentDetail {
     }
     text(this.heading, titleOf(inc));
     this.renderFields(inc);
+    this.team.render(inc);
     this.renderAssignments(inc);
     this.renderNearby();
     this.updateActions();
@@ -175,8 +181,11 @@ export class IncidentDetail {
       this.assignments.replaceChildren(el('li', { class: 'muted' }, 'No hero yet.'));
       return;
     }
-    this.assignments.replaceChildren(...list.map((a) => el('li', { class: `assignment a-${a.state}`, dataset: { heroId: a.heroId, state: a.state } },
-      el('strong', {}, this.ctx.heroName(a.heroId)), ` · ${a.state}`, a.skill ? ` · ${a.skill}` : '',
+    const team = isTeam(inc);
+    this.assignments.replaceChildren(...list.map((a) => el('li', { class: `assignment a-${a.state}`, dataset: { heroId: a.heroId, state: a.state, ...(a.progress ? { progress: a.progress } : {}) } },
+      el('strong', {}, this.ctx.heroName(a.heroId)), ` · ${a.state}`,
+      a.progress && a.state !== 'released' ? ` (${a.progress})` : '',
+      team && Number.isInteger(a.slot) ? ` · slot #${a.slot + 1} ${skillText(a.skill)}` : a.skill ? ` · ${a.skill}` : '',
       ` · assigned ${clock(a.assignedAt)} (+${fmtAge(a.assignedAt - inc.createdAt)})`)));
   }
 
@@ -224,9 +233,12 @@ export class IncidentDetail {
     const final = !inc || FINAL.has(inc.state);
     const held = !!inc && (inc.assignments ?? []).some((a) => a.state === 'active');
     this.reassignBtn.disabled = this.busy || final || !held;
-    this.reassignBtn.title = held ? 'Release the current hero and dispatch again' : 'No hero holds this incident';
+    this.reassignBtn.title = !held ? 'No hero holds this incident'
+      : isTeam(inc) ? 'Release every member and dispatch the whole team again' : 'Release the current hero and dispatch again';
+    text(this.reassignBtn, inc && isTeam(inc) ? 'Reassign all' : 'Reassign');
     this.cancelBtn.disabled = this.busy || final;
     for (const b of this.nearby.querySelectorAll('button')) b.disabled = this.busy || final;
+    this.team.setBusy(this.busy, inc);
   }
 
   async loadEvents(id) {
@@ -297,9 +309,22 @@ export class IncidentDetail {
     }
   }
 
+  /** Into the slot chosen above the nearby heroes, else the first open slot the hero fits. */
   assign(heroId) {
     const name = this.ctx.heroName(heroId);
-    return this.run('Assign', 'assign', { heroId }, (inc) => `${name} assigned to “${titleOf(inc)}”.`);
+    const slot = this.team.chosenSlot();
+    return this.run('Assign', 'assign', slot === undefined ? { heroId } : { heroId, slot },
+      (inc) => `${name} assigned to “${titleOf(inc)}”${slot === undefined ? '' : ` (slot #${slot + 1})`}.`);
+  }
+
+  /** Releases one member of a team; only their slot is dispatched again. */
+  release(heroId, slot) {
+    const name = this.ctx.heroName(heroId);
+    const reason = this.reason.value.trim() || 'Released by dispatcher';
+    return this.run('Release', 'reassign', { reason, heroId }, () => {
+      this.reason.value = '';
+      return `Released ${name} from slot #${slot + 1}; dispatching that slot again.`;
+    });
   }
 
   reassign() {

@@ -3,6 +3,7 @@
 import { getToken, setToken, claimsOf, api, connectSocket, el, text, fmtAge, STATE_TEXT } from '/assets/common.js';
 import { DispatchMap, onMap } from '/assets/dispatcher-map.js';
 import { IncidentDetail, reconcile, FINAL, titleOf, clock } from '/assets/dispatcher-detail.js';
+import { fillText } from '/assets/team.js';
 
 const TOKEN_KEY = 'dispatch.dispatcher.token';
 const STUCK_AGE_MS = 120_000;
@@ -238,7 +239,7 @@ function createRow(inc) {
   const row = el('li', { 'data-testid': 'incident-row', tabindex: '0', dataset: { incidentId: inc.id } },
     el('div', { class: 'row-top' },
       el('span', { class: 'sev-badge' }), el('span', { class: 'state-badge', 'data-testid': 'incident-state' }),
-      el('span', { class: 'stuck-badge' }, 'STUCK'), el('span', { class: 'age muted' })),
+      el('span', { class: 'stuck-badge' }, 'STUCK'), el('span', { class: 'team-badge', 'data-testid': 'team-fill' }), el('span', { class: 'age muted' })),
     el('div', { class: 'desc' }));
   row.addEventListener('click', () => openIncident(inc.id));
   row.addEventListener('keydown', (e) => {
@@ -256,15 +257,20 @@ function updateRow(row, inc, now) {
   row.dataset.state = inc.state;
   row.dataset.severity = inc.severity;
   if (inc.id === state.selectedId) row.setAttribute('aria-current', 'true'); else row.removeAttribute('aria-current');
-  const [sev, st, , ageEl] = row.firstElementChild.children;
+  const [sev, st, , teamEl, ageEl] = row.firstElementChild.children;
+  const fill = fillText(inc);
   sev.className = `sev-badge sev-${inc.severity}`;
   text(sev, inc.severity);
   st.className = `state-badge state-${inc.state}`;
   st.title = STATE_TEXT[inc.state] ?? inc.state;
   text(st, inc.state);
   text(ageEl, age);
+  // Team incidents show their slots filled, e.g. "2/5".
+  text(teamEl, fill ? `team ${fill}` : '');
+  teamEl.hidden = !fill;
+  teamEl.title = fill ? `${fill} slots filled` : '';
   text(row.lastElementChild, titleOf(inc));
-  row.setAttribute('aria-label', `${titleOf(inc)}: ${inc.severity} ${inc.kind}, ${inc.state}, ${age} old${stuck ? ', stuck' : ''}. Press Enter for details.`);
+  row.setAttribute('aria-label', `${titleOf(inc)}: ${inc.severity} ${inc.kind}, ${inc.state}${fill ? `, team ${fill} slots filled` : ''}, ${age} old${stuck ? ', stuck' : ''}. Press Enter for details.`);
 }
 
 function renderList(now) {

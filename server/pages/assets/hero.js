@@ -4,11 +4,14 @@ import {
   getToken, setToken, claimsOf, api, problemText, connectSocket, ask, createMap, refusalText,
   STATE_TEXT, fmtKm, fmtAge, haversineKm, text, el,
 } from '/assets/common.js';
+import { TEAM_STATE_TEXT, acceptedView, isTeam, offerRole, ownProgress, teamBlock } from '/assets/hero-team.js';
 
 const KEY = 'hero-token';
 const DEFAULT_CENTER = { lat: 40.7128, lng: -74.006 };
 const STEPS = [['en_route', 'On my way'], ['on_scene', 'On scene'], ['resolved', 'Resolved']];
 const ORDER = ['assigned', 'en_route', 'on_scene', 'resolved'];
+/** A team's other members are not pushed to the hero app: it reads the incident this often. */
+const TEAM_REFRESH_MS = 4000;
 const WITHDRAWN = {
   taken: 'Another hero already took this one.', cancelled: 'The incident was cancelled, so the offer is gone.',
   expired: 'The offer expired before it was answered.', withdrawn: 'The offer was withdrawn.',
@@ -28,7 +31,7 @@ const ui = {
 };
 const st = {
   socket: null, ready: false, onDuty: null, offers: new Map(), assignment: null, pos: null, posSource: '', posExtra: {},
-  busy: new Set(), map: null, me: null, layers: null, sessions: 0, focusNext: null,
+  busy: new Set(), map: null, me: null, layers: null, sessions: 0, focusNext: null, heroId: '',
 };
 
 let sayTimer = 0;
@@ -65,6 +68,7 @@ function showSignin(note) {
 
 function start(token) {
   const { sub } = claimsOf(token);
+  st.heroId = sub;
   ui.app.hidden = ui.signout.hidden = ui.who.hidden = false;
   text(ui.heroId, sub ? `id ${sub}` : '');
   text(ui.banner, 'Connecting…');
@@ -77,6 +81,7 @@ function start(token) {
   watchDevice();
   setInterval(tick, 500);
   setInterval(ping, 10_000);
+  setInterval(refreshTeam, TEAM_REFRESH_MS);
 }
 
 async function loadHero(token, sub) {
@@ -127,7 +132,8 @@ function onSession(s) {
   const prev = st.assignment;
   st.onDuty = Boolean(s.onDuty);
   st.offers = new Map((Array.isArray(s.offers) ? s.offers : []).filter((o) => o?.offerId && o.incident).map((o) => [o.offerId, o]));
-  st.assignment = s.assignment?.incident ? { incidentId: s.assignment.incidentId, incident: s.assignment.incident } : null;
+  st.assignment = s.assignment?.incident ? held(s.assignment.incidentId, s.assignment.incident,
+    prev?.incidentId === s.assignment.incidentId ? prev.progress : undefined) : null;
   // A dispatcher's manual assignment arrives as a fresh session.
   if (st.sessions++ > 0 && st.assignment && st.assignment.incidentId !== prev?.incidentId) say('You have been assigned to an incident.', 'info');
   st.ready = true;
@@ -167,8 +173,8 @@ async function answerOffer(offerId, accept) {
     st.offers.delete(offerId);
     if (accept) {
       const incidentId = res.incidentId ?? offer.incident.id;
-      st.assignment = { incidentId, incident: { ...offer.incident, state: 'assigned' } };
-      say('Accepted. The incident is yours: tell us when you are on your way.', 'info');
+      st.assignment = held(incidentId, acceptedView(offer, st.heroId), 'assigned');
+      say(isTeam(offer.incident) ? 'Accepted. You are on the team: tell us when you are on your way.' : 'Accepted. The incident is yours: tell us when you are on your way.', 'info');
       st.focusNext = 'progress-en_route';
       refreshIncident(incidentId);
     } else say('Offer declined.', 'info');
@@ -186,12 +192,15 @@ async function progress(state) {
   const res = await run('progress', 'incident:progress', { incidentId: a.incidentId, state });
   if (st.assignment?.incidentId !== a.incidentId) { render(); return; }
   if (res.ok) {
-    const now = res.state ?? state;
-    st.assignment = { ...st.assignment, incident: { ...st.assignment.incident, state: now } };
+    // In a team the ack's state is the incident's; the hero's own progress is what they asked.
+    const team = isTeam(st.assignment.incident);
+    const now = team ? state : res.state ?? state;
+    st.assignment = { ...st.assignment, progress: now, incident: team ? st.assignment.incident : { ...st.assignment.incident, state: now } };
+    if (team) refreshIncident(a.incidentId);
     if (now === 'resolved') {
-      say('Resolved. Thank you! You are available for new offers.', 'info');
+      say(team ? 'Resolved your part. Thank you! You are available for new offers.' : 'Resolved. Thank you! You are available for new offers.', 'info');
       setTimeout(() => {
-        if (st.assignment?.incidentId === a.incidentId && st.assignment.incident.state === 'resolved') { st.assignment = null; render(); }
+        if (st.assignment?.incidentId === a.incidentId && st.assignment.progress === 'resolved') { st.assignment = null; render(); }
       }, 4000);
     } else {
       say(`Status: ${STATE_TEXT[now] ?? label(now)}.`, 'info');
@@ -205,11 +214,25 @@ async function progress(state) {
   render();
 }
 
+/** The assignment as the app keeps it: the incident and the hero's own progress on it. */
+function held(incidentId, incident, known) {
+  return { incidentId, incident, progress: ownProgress(incident, st.heroId, known) };
+}
+
 async function refreshIncident(id) {
   const res = await api(getToken(KEY), 'GET', `/v1/incidents/${encodeURIComponent(id)}`);
   const a = st.assignment;
   if (!res.ok || a?.incidentId !== id || !res.body?.state) return;
-  if (ORDER.indexOf(res.body.state) >= ORDER.indexOf(a.incident.state)) { st.assignment = { ...a, incident: res.body }; render(); }
+  // Never step back to an older view (a team's state may be `dispatching` while we move).
+  const [got, have] = [Number(res.body.version), Number(a.incident.version)];
+  const newer = Number.isFinite(got) && Number.isFinite(have) ? got >= have : ORDER.indexOf(res.body.state) >= ORDER.indexOf(a.incident.state);
+  if (newer) { st.assignment = held(id, res.body, a.progress); render(); }
+}
+
+/** A team assignment: the other members and the open slots change without a push. */
+function refreshTeam() {
+  const a = st.assignment;
+  if (a && st.ready && a.progress !== 'resolved' && isTeam(a.incident)) refreshIncident(a.incidentId).catch(() => { /* next time */ });
 }
 
 // ---- position ----
@@ -271,6 +294,7 @@ function offerCard(o) {
   // Accept stays enabled after the local countdown ends: the server decides (clocks differ).
   return el('article', { class: `card offer sev-border-${inc.severity}`, 'data-testid': 'offer', 'data-offer-id': o.offerId, 'data-incident-id': inc.id, 'aria-label': `Offer: ${label(inc.severity)} ${label(inc.kind)}` },
     ...cardHead(inc),
+    offerRole(o),
     el('p', { class: 'facts' }, el('span', {}, `${fmtKm(Number(o.distanceKm) || 0)} away`),
       el('span', { class: 'countdown', 'data-testid': 'offer-countdown' }, countdownText(o.expiresAt))),
     el('div', { class: 'actions' },
@@ -281,18 +305,21 @@ function offerCard(o) {
 const distanceText = (inc) => (st.pos && inc?.location ? `${fmtKm(haversineKm(st.pos, inc.location))} from you` : 'Distance unknown (set your position)');
 
 function assignmentCard(a) {
-  const [inc, state] = [a.incident, a.incident.state];
+  // The buttons follow the hero's own progress (in a team, the incident's state is the team's).
+  const [inc, state, team] = [a.incident, a.progress, isTeam(a.incident)];
   const off = !st.ready || st.busy.has('progress');
   const next = { en_route: state === 'assigned', on_scene: state === 'assigned' || state === 'en_route', resolved: state === 'on_scene' };
   const primary = STEPS.find(([s]) => next[s])?.[0];
   return el('article', { class: 'card assignment', 'data-testid': 'assignment', 'data-incident-id': a.incidentId },
     ...cardHead(inc),
-    el('p', { class: 'state-line' }, 'State: ', el('code', { 'data-testid': 'assignment-state' }, state ?? ''), ` — ${STATE_TEXT[state] ?? label(state)}`),
+    el('p', { class: 'state-line' }, team ? 'You: ' : 'State: ', el('code', { 'data-testid': 'assignment-state' }, state ?? ''), ` — ${STATE_TEXT[state] ?? label(state)}`),
+    team ? el('p', { class: 'state-line muted' }, 'Incident: ', el('code', { 'data-testid': 'incident-state' }, inc.state ?? ''), ` — ${TEAM_STATE_TEXT[inc.state] ?? STATE_TEXT[inc.state] ?? label(inc.state)}`) : '',
     el('p', { class: 'facts' }, el('span', { id: 'assignment-distance' }, distanceText(inc)),
       inc.location ? el('span', { class: 'muted' }, `at ${fmtPos(inc.location)}`) : ''),
     el('div', { class: 'actions' }, ...STEPS.map(([s, name]) => el('button', {
       type: 'button', class: s === primary ? 'primary' : '', 'data-testid': `progress-${s}`, disabled: off || !next[s], onclick: () => progress(s),
-    }, name))));
+    }, name))),
+    teamBlock(inc, st.heroId, state));
 }
 
 function renderPosition() {
