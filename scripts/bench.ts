@@ -17,6 +17,7 @@ import { matching } from './bench/match.ts';
 import { reportToOffer } from './bench/report.ts';
 import { burst } from './bench/burst.ts';
 import { acceptRace } from './bench/accept.ts';
+import { teams } from './bench/team.ts';
 import { expiry } from './bench/expiry.ts';
 
 const args = process.argv.slice(2);
@@ -36,6 +37,8 @@ const GROUPS: { name: string; rows: string[]; run: (o: Opts) => Promise<Metric[]
   { name: 'report', rows: ['report_to_offer_p50_ms', 'report_to_offer_p99_ms'], run: reportToOffer },
   { name: 'burst', rows: ['burst_critical_to_offer_p99_ms', 'burst_lost'], run: burst },
   { name: 'accept', rows: ['accept_race_p99_ms', 'accept_race_rounds_not_one_winner'], run: acceptRace },
+  // Beside the one-hero figures: the team race after `accept`, report → full beside its one-hero run.
+  { name: 'team', rows: ['team_accept_race_p99_ms', 'team_accept_race_rounds_not_one_per_slot', 'report_to_assigned_p50_ms', 'team_report_to_full_p50_ms'], run: teams },
   { name: 'expiry', rows: ['expiry_lateness_p99_ms'], run: expiry },
 ];
 const only = flag('only')?.split(',');

@@ -75,8 +75,9 @@ try {
   process.exit(2);
 }
 
-line.log(`simulate: run ${runId}, seed ${opts.seed}: ${opts.heroes} heroes, ${opts.ratePerMin}/min for ${opts.minutes} min, speedup ${opts.speedup}, city ${opts.cityKm} km around ${opts.center.lat},${opts.center.lng}`);
-const observer = new DispatchObserver(opts.url, dispatcherToken, stats);
+line.log(`simulate: run ${runId}, seed ${opts.seed}: ${opts.heroes} heroes, ${opts.ratePerMin}/min for ${opts.minutes} min, speedup ${opts.speedup}, city ${opts.cityKm} km around ${opts.center.lat},${opts.center.lng}${opts.teams > 0 ? `, ${Math.round(opts.teams * 100)}% of reports need a team` : ''}`);
+const teams = opts.teams > 0;
+const observer = new DispatchObserver(opts.url, dispatcherToken, stats, teams);
 try {
   await observer.start();
 } catch (e) {
@@ -97,7 +98,7 @@ await fleet.connect(() => Math.min(setupGiveUp(), performance.now() + 30_000 + o
 line.log(`simulate: ${fleet.onDuty()} of ${fleet.heroes.length} heroes on duty; civilians start reporting`);
 
 const civilians = new Civilians({
-  url: opts.url, ratePerMin: opts.ratePerMin, city, rng, stats, runId,
+  url: opts.url, ratePerMin: opts.ratePerMin, city, rng, stats, runId, teams: opts.teams,
   signCivilian: (id) => auth.sign({ role: 'civilian', sub: id }),
 });
 let phase = '';
@@ -109,7 +110,7 @@ let scanning = false;
 const scanner = setInterval(() => {
   if (scanning) return;
   scanning = true;
-  scanAssignments(opts.url, dispatcherToken).then(
+  scanAssignments(opts.url, dispatcherToken, { teams }).then(
     (s) => {
       stats.scans.runs += 1;
       if (s.truncated) stats.scans.truncated += 1;
@@ -152,7 +153,7 @@ let scanError: string | null = null;
 await Promise.all([
   auditReports({ url: opts.url, token: dispatcherToken, stats, rng, max: opts.checkMax, giveUpAt: checksEnd - 10_000, patienceMs: 20_000 })
     .then((a) => { audit = a; }, (e: unknown) => { auditError = (e as Error).message; }),
-  scanAssignments(opts.url, dispatcherToken).then((s) => { scan = s; }, (e: unknown) => { scanError = (e as Error).message; }),
+  scanAssignments(opts.url, dispatcherToken, { teams }).then((s) => { scan = s; }, (e: unknown) => { scanError = (e as Error).message; }),
 ]);
 const statesAtCheck = observer.countStates(stats.reported.keys());
 clearInterval(summary);
@@ -160,7 +161,7 @@ live();
 line.end();
 
 const onDutyAtEnd = fleet.onDuty();
-const checks = judge({ stats, audit, auditError, scan, scanError, overfilled: observer.overfilled.size });
+const checks = judge({ stats, audit, auditError, scan, scanError, overfilled: observer.overfilled.size, teams });
 await Promise.race([fleet.stop(), sleep(10_000)]);
 observer.close();
 console.log(finalReport({ opts, city, stats, fleet, observer, audit, checks, reportingS, stopReason, onDutyAtEnd, statesAtCheck }));

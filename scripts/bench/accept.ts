@@ -8,27 +8,34 @@ import { withScenario } from './scenario.ts';
 
 const RACERS = 50;
 
-interface Round { racers: number; lastAckMs: number; winners: number; reasons: Record<string, number> }
+export interface Round { racers: number; spreadMs: number; lastAckMs: number; winners: number; winnersBySlot: Record<string, number>; reasons: Record<string, number> }
 
-async function bareRace(rounds: number): Promise<{ ms: number[]; bad: number }> {
+/**
+ * The bare race: `racers` postgres.js connections each run one guarded UPDATE at once;
+ * with `slots` > 1 racer i guards row (round, i mod slots), one winner per row.
+ */
+export async function bareRace(rounds: number, racers = RACERS, slots = 1): Promise<{ ms: number[]; bad: number }> {
   const schema = uid('bench_race_');
   const drop = onCleanup(() => dropSchema(schema));
   const admin = pgFor('public', 1);
   await admin.unsafe(`create schema "${schema}"; create table "${schema}".race (id integer primary key, version integer not null, winner integer)`);
   await admin.end();
-  const sql = pgFor(schema, RACERS);
+  const sql = pgFor(schema, racers);
   try {
-    // Open all 50 connections first, so the race does not time connecting.
-    await Promise.all(Array.from({ length: RACERS }, () => sql`select pg_sleep(0.05)`));
+    // Open every connection first, so the race does not time connecting.
+    await Promise.all(Array.from({ length: racers }, () => sql`select pg_sleep(0.05)`));
     const ms: number[] = [];
     let bad = 0;
     for (let r = 0; r < rounds; r++) {
-      await sql`insert into race (id, version) values (${r}, 0)`;
+      const rows = Array.from({ length: slots }, (_, k) => ({ id: r * slots + k, version: 0 }));
+      await sql`insert into race ${sql(rows, 'id', 'version')}`;
       const t0 = performance.now();
-      const results = await Promise.all(Array.from({ length: RACERS }, (_, i) =>
-        sql`update race set version = version + 1, winner = ${i} where id = ${r} and version = ${0}`));
+      const results = await Promise.all(Array.from({ length: racers }, (_, i) =>
+        sql`update race set version = version + 1, winner = ${i} where id = ${r * slots + (i % slots)} and version = ${0}`));
       ms.push(performance.now() - t0);
-      if (results.filter((x) => x.count === 1).length !== 1) bad += 1;
+      const won = new Map<number, number>();
+      results.forEach((x, i) => { if (x.count === 1) won.set(i % slots, (won.get(i % slots) ?? 0) + 1); });
+      if (won.size !== slots || [...won.values()].some((n) => n !== 1)) bad += 1;
       await sleep(5);
     }
     return { ms, bad };
@@ -57,7 +64,7 @@ export async function acceptRace(o: Opts): Promise<Metric[]> {
   const racers = res.map((r) => r.racers);
   const reasons: Record<string, number> = {};
   for (const r of res) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
-  note(`accept race: ${res.length} rounds, ${Math.min(...racers)}–${Math.max(...racers)} racers per round (offers that arrived within 5 s), answers ${JSON.stringify(reasons)}; `
+  note(`accept race: ${res.length} rounds, ${Math.min(...racers)}–${Math.max(...racers)} racers per round (offers in before the batch went quiet, 5 s at most), answers ${JSON.stringify(reasons)}; `
     + `last ack p50 ${round(pct(ms, 0.5), 1)} / p99 ${round(p99, 1)} ms. Bare guarded UPDATE × ${RACERS}: ${bare.ms.length} rounds, p50 ${round(pct(bare.ms, 0.5), 2)} / p99 ${round(b99, 2)} ms, `
     + `${bare.bad} rounds without exactly one winner.`);
   return [

@@ -4,13 +4,16 @@
 //   resolve  accept every offer, then en_route / on_scene / resolved at once (free again)
 //   ignore   acknowledge delivery only, never answer (offers expire)
 //   race     collect offers; the parent's `race` command answers them all at once
+//   hold     accept every offer at once and keep the assignment (the parent's `assemble`
+//            command times the team filling up, then frees its members)
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { childProgress, serve } from './ipc.ts';
 
 interface HeroIn { id: string; token: string; lat: number; lng: number }
-type Behaviour = 'resolve' | 'ignore' | 'race';
-interface OfferIn { offerId: string; incident: { id: string }; expiresAt: number }
+export type Behaviour = 'resolve' | 'ignore' | 'race' | 'hold';
+interface OfferIn { offerId: string; incident: { id: string }; expiresAt: number; slot?: number }
+interface Need { skill: string | null; count: number }
 interface Ack { ok: boolean; reason?: string }
 
 const sockets = new Map<string, Socket>();
@@ -20,7 +23,11 @@ const firstOffer = new Map<string, number>();
 /** Every offer seen, and every withdrawal, with wall-clock arrival (for expiry lateness). */
 const offers: { offerId: string; incidentId: string; expiresAt: number; at: number }[] = [];
 const withdrawals: { offerId: string; reason: string; at: number }[] = [];
-const raceOffers = new Map<string, { heroId: string; offerId: string }[]>();
+const raceOffers = new Map<string, { heroId: string; offerId: string; slot: number; at: number }[]>();
+/** A race starts once `racers` offers are in, or none has come for this long (the batch was smaller). */
+const RACE_QUIET_MS = 1_000;
+/** `hold`: incident id → the members whose accept was answered ok, and when. */
+const held = new Map<string, { heroId: string; at: number }[]>();
 const timers: NodeJS.Timeout[] = [];
 let resolved = 0;
 let acceptRefused = 0;
@@ -32,8 +39,28 @@ const ask = (s: Socket, event: string, payload: unknown) => s.timeout(15_000).em
 async function acceptAndResolve(s: Socket, offer: OfferIn): Promise<void> {
   const a = await ask(s, 'offer:accept', { offerId: offer.offerId });
   if (!a?.ok) { acceptRefused += 1; return; }
-  for (const state of ['en_route', 'on_scene', 'resolved']) await ask(s, 'incident:progress', { incidentId: offer.incident.id, state });
+  await finish(s, offer.incident.id);
   resolved += 1;
+}
+
+/** En route, on scene, resolved: the hero (a team member: their own part) is free again. */
+async function finish(s: Socket, incidentId: string): Promise<void> {
+  for (const state of ['en_route', 'on_scene', 'resolved']) await ask(s, 'incident:progress', { incidentId, state });
+}
+
+async function freeHeld(): Promise<void> {
+  const all = [...held].flatMap(([incidentId, members]) => members.map((m) => ({ incidentId, ...m })));
+  held.clear();
+  await Promise.all(all.map((m) => finish(sockets.get(m.heroId)!, m.incidentId)));
+}
+
+async function acceptAndHold(s: Socket, heroId: string, offer: OfferIn): Promise<void> {
+  const a = await ask(s, 'offer:accept', { offerId: offer.offerId });
+  const at = performance.now();
+  if (!a?.ok) { acceptRefused += 1; return; }
+  const list = held.get(offer.incident.id) ?? [];
+  list.push({ heroId, at });
+  held.set(offer.incident.id, list);
 }
 
 function connectHero(url: string, h: HeroIn, pingEveryMs: number): Promise<boolean> {
@@ -49,9 +76,10 @@ function connectHero(url: string, h: HeroIn, pingEveryMs: number): Promise<boole
       if (!firstOffer.has(offer.incident.id)) firstOffer.set(offer.incident.id, at);
       offers.push({ offerId: offer.offerId, incidentId: offer.incident.id, expiresAt: offer.expiresAt, at: Date.now() });
       if (behaviour === 'resolve') void acceptAndResolve(s, offer);
+      else if (behaviour === 'hold') void acceptAndHold(s, h.id, offer);
       else if (behaviour === 'race') {
         const list = raceOffers.get(offer.incident.id) ?? [];
-        list.push({ heroId: h.id, offerId: offer.offerId });
+        list.push({ heroId: h.id, offerId: offer.offerId, slot: offer.slot ?? 0, at });
         raceOffers.set(offer.incident.id, list);
       }
     });
@@ -124,31 +152,65 @@ serve({
     return { rows: out, sendS, resolved, acceptRefused };
   },
 
-  /** Rounds of one critical report whose offers all `racers` heroes accept at the same instant. */
-  async race(a: { url: string; civilians: string[]; spot: { lat: number; lng: number }; rounds: number; racers: number }) {
-    const results: { racers: number; lastAckMs: number; winners: number; reasons: Record<string, number> }[] = [];
+  /**
+   * Rounds of one critical report whose offers all `racers` heroes accept at the same
+   * instant. With `needs` the incident has several slots, each raced by its own offers.
+   */
+  async race(a: { url: string; civilians: string[]; spot: { lat: number; lng: number }; rounds: number; racers: number; needs?: Need[] }) {
+    const results: { racers: number; spreadMs: number; lastAckMs: number; winners: number; winnersBySlot: Record<string, number>; reasons: Record<string, number> }[] = [];
     for (let r = 0; r < a.rounds; r++) {
       raceOffers.clear();
-      const rep = await report(a.url, a.civilians[r % a.civilians.length]!, { kind: 'fire', severity: 'critical', location: a.spot });
+      const rep = await report(a.url, a.civilians[r % a.civilians.length]!, { kind: 'fire', severity: 'critical', location: a.spot, ...(a.needs ? { needs: a.needs } : {}) });
       if (rep.status !== 201 || !rep.id) throw new Error(`race report answered ${rep.status}${rep.error ? ` (${rep.error})` : ''}, not 201 (a new incident)`);
       const until = performance.now() + 5_000;
-      while ((raceOffers.get(rep.id)?.length ?? 0) < a.racers && performance.now() < until) await sleep(2);
+      for (;;) {
+        const got = raceOffers.get(rep.id) ?? [];
+        const now = performance.now();
+        if (got.length >= a.racers || now >= until || (got.length > 0 && now - got[got.length - 1]!.at > RACE_QUIET_MS)) break;
+        await sleep(2);
+      }
       await sleep(20); // stragglers of the same batch
       const list = raceOffers.get(rep.id) ?? [];
       const t0 = performance.now();
       const acks = await Promise.all(list.map((o) => ask(sockets.get(o.heroId)!, 'offer:accept', { offerId: o.offerId })
-        .then((ack) => ({ ack, heroId: o.heroId, at: performance.now() }))));
+        .then((ack) => ({ ack, heroId: o.heroId, slot: o.slot, at: performance.now() }))));
       const lastAckMs = Math.max(0, ...acks.map((x) => x.at - t0));
       const reasons: Record<string, number> = {};
       for (const x of acks) { const k = x.ack ? (x.ack.ok ? 'ok' : x.ack.reason ?? '?') : 'no ack'; reasons[k] = (reasons[k] ?? 0) + 1; }
       const winners = acks.filter((x) => x.ack?.ok);
-      results.push({ racers: list.length, lastAckMs, winners: winners.length, reasons });
-      // Free the winner, and give the status changes time to reach the available set.
-      for (const w of winners) {
-        for (const state of ['en_route', 'on_scene', 'resolved']) await ask(sockets.get(w.heroId)!, 'incident:progress', { incidentId: rep.id, state });
-      }
+      const winnersBySlot: Record<string, number> = {};
+      for (const w of winners) winnersBySlot[w.slot] = (winnersBySlot[w.slot] ?? 0) + 1;
+      const spreadMs = list.length ? Math.max(...list.map((o) => o.at)) - Math.min(...list.map((o) => o.at)) : 0;
+      results.push({ racers: list.length, spreadMs, lastAckMs, winners: winners.length, winnersBySlot, reasons });
+      // Free the winners, and give the status changes time to reach the available set.
+      await Promise.all(winners.map((w) => finish(sockets.get(w.heroId)!, rep.id!)));
       await sleep(400);
       if ((r + 1) % 10 === 0) childProgress(`race round ${r + 1}/${a.rounds}: ${list.length} racers, last ack ${lastAckMs.toFixed(1)} ms, ${winners.length} winner(s)`);
+    }
+    return results;
+  },
+
+  /**
+   * `hold` heroes: rounds of one report each (`needs` null = one hero), at most one open
+   * at a time. Report sent → the accept filling its last slot answered ok (every slot
+   * filled, on the heroes' clock); then its members are freed.
+   */
+  async assemble(a: { url: string; civilians: string[]; spot: { lat: number; lng: number }; rounds: { needs: Need[] | null; severity: string }[]; waitMs: number }) {
+    const results: { size: number; severity: string; fullMs: number | null; members: number }[] = [];
+    for (let r = 0; r < a.rounds.length; r++) {
+      const { needs, severity } = a.rounds[r]!;
+      const size = needs ? needs.reduce((n, x) => n + x.count, 0) : 1;
+      await freeHeld(); // late members of an earlier round's incident
+      const rep = await report(a.url, a.civilians[r % a.civilians.length]!, { kind: 'accident', severity, location: a.spot, ...(needs ? { needs } : {}) });
+      if (rep.status !== 201 || !rep.id) throw new Error(`assemble report answered ${rep.status}${rep.error ? ` (${rep.error})` : ''}, not 201 (a new incident)`);
+      const until = performance.now() + a.waitMs;
+      while ((held.get(rep.id)?.length ?? 0) < size && performance.now() < until) await sleep(1);
+      const members = held.get(rep.id) ?? [];
+      const fullMs = members.length >= size ? Math.max(...members.map((m) => m.at)) - rep.t0 : null;
+      results.push({ size, severity, fullMs, members: members.length });
+      await freeHeld();
+      await sleep(400);
+      if ((r + 1) % 20 === 0) childProgress(`assemble round ${r + 1}/${a.rounds.length}: ${size} hero(es), ${fullMs === null ? 'not full' : `full in ${fullMs.toFixed(1)} ms`}`);
     }
     return results;
   },

@@ -144,20 +144,21 @@ export interface BenchHero { id: string; token: string; lat: number; lng: number
 /**
  * Registers heroes by inserting them straight into the server's `heroes` table, on duty
  * and `available` (what POST /v1/heroes then `duty` would leave behind, minus 2 round
- * trips each). Redis learns their status from Postgres on their first ping (the
- * server's own healing path). Tokens are signed with the server's JWT secret.
+ * trips each), with `skills(i)` (none unless given). Redis learns their status from
+ * Postgres on their first ping (the server's own healing path). Tokens are signed with
+ * the server's JWT secret.
  */
-export async function insertHeroes(sql: Pg, n: number, place: (i: number) => { lat: number; lng: number }): Promise<BenchHero[]> {
+export async function insertHeroes(sql: Pg, n: number, place: (i: number) => { lat: number; lng: number }, skills: (i: number) => string[] = () => []): Promise<BenchHero[]> {
   const tag = randomBytes(3).toString('hex');
   const heroes: BenchHero[] = [];
   for (let start = 0; start < n; start += 1000) {
     const rows = [];
     for (let i = start; i < Math.min(n, start + 1000); i++) {
       const id = `bh-${tag}-${i}`;
-      rows.push({ id, name: `Bench hero ${i}`, mode: i % 5 === 0 ? 'air' : 'ground', on_duty: true, status: 'available', status_version: 1 });
+      rows.push({ id, name: `Bench hero ${i}`, skills: skills(i), mode: i % 5 === 0 ? 'air' : 'ground', on_duty: true, status: 'available', status_version: 1 });
       heroes.push({ id, token: '', ...place(i) });
     }
-    await sql`insert into heroes ${sql(rows, 'id', 'name', 'mode', 'on_duty', 'status', 'status_version')}`;
+    await sql`insert into heroes ${sql(rows, 'id', 'name', 'skills', 'mode', 'on_duty', 'status', 'status_version')}`;
   }
   await Promise.all(heroes.map(async (h) => { h.token = await auth.sign({ role: 'hero', sub: h.id }); }));
   return heroes;

@@ -2,18 +2,19 @@
 // one agent process (scripts/bench/agent.ts) holding their sockets and sending reports.
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../server/redis.ts';
+import type { Behaviour } from './agent.ts';
 import type { Child } from './ipc.ts';
 import { child, config, insertHeroes, progress, sleep, startServerUnderTest, type BenchHero, type ServerUnderTest } from './common.ts';
 
 export interface Scenario { server: ServerUnderTest; agent: Child; heroes: BenchHero[] }
 
 export async function withScenario<T>(label: string, env: Record<string, string>,
-  heroes: { n: number; place: (i: number) => { lat: number; lng: number }; behaviour: 'resolve' | 'ignore' | 'race' },
+  heroes: { n: number; place: (i: number) => { lat: number; lng: number }; behaviour: Behaviour; skills?: (i: number) => string[] },
   run: (s: Scenario) => Promise<T>): Promise<T> {
   const server = await startServerUnderTest(label, env);
   const agent = child('./agent.ts', `${label} agent`);
   try {
-    const list = await insertHeroes(server.sql, heroes.n, heroes.place);
+    const list = await insertHeroes(server.sql, heroes.n, heroes.place, heroes.skills);
     const { connected } = await agent.call<{ connected: number }>('connect', {
       url: `${server.url}/hero`, heroes: list, behaviour: heroes.behaviour, pingEveryMs: 10_000,
     });

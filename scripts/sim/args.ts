@@ -18,6 +18,8 @@ export interface SimOptions {
   secret: string | null;
   drainS: number;
   checkMax: number;
+  /** Share of reports that need a team (several heroes with their skills). */
+  teams: number;
 }
 
 export const USAGE = `usage: npm run simulate -- [options]
@@ -35,7 +37,8 @@ export const USAGE = `usage: npm run simulate -- [options]
   --speedup X          compress travel and rescue times (default 1)
   --secret S           JWT secret (default JWT_SECRET / the server's config default)
   --drain S            seconds heroes keep working after the last report (default 5)
-  --check-max N        reports to verify one by one at the end (default 5000; a sample above)`;
+  --check-max N        reports to verify one by one at the end (default 5000; a sample above)
+  --teams P            share of reports that need a team, e.g. fire + medic or 4× rescue (default 0)`;
 
 class UsageError extends Error {}
 
@@ -81,7 +84,7 @@ export function parseArgs(argv: string[]): SimOptions {
       i++;
     }
   }
-  const known = ['url', 'heroes', 'rate', 'minutes', 'accept', 'decline', 'ignore', 'vanish', 'air', 'city-km', 'center', 'seed', 'speedup', 'secret', 'drain', 'check-max'];
+  const known = ['url', 'heroes', 'rate', 'minutes', 'accept', 'decline', 'ignore', 'vanish', 'air', 'city-km', 'center', 'seed', 'speedup', 'secret', 'drain', 'check-max', 'teams'];
   const unknown = [...raw.keys()].filter((k) => !known.includes(k));
   if (unknown.length) throw new UsageError(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
   const get = (k: string) => raw.get(k);
@@ -118,6 +121,7 @@ export function parseArgs(argv: string[]): SimOptions {
     secret: get('secret') ?? null,
     drainS: num('drain', get('drain') ?? '5', 0, 600),
     checkMax: Math.round(num('check-max', get('check-max') ?? '5000', 1, 1_000_000)),
+    teams: num('teams', get('teams') ?? '0', 0, 1),
   };
 }
 

@@ -12,11 +12,17 @@ export interface CheckResult { name: string; ok: boolean; detail: string }
 export interface ScanResult { incidents: number; truncated: boolean; violations: string[] }
 
 const ACTIVE_STATES = 'assigned,en_route,on_scene';
+/**
+ * A team with a slot open is `dispatching` (or `escalated`) while its members hold
+ * assignments; one request (one read) keeps the per-hero check a snapshot.
+ */
+const ACTIVE_STATES_WITH_TEAMS = 'dispatching,escalated,assigned,en_route,on_scene';
 
 /** One look at every incident holding heroes: one active assignment per slot and per hero. */
-export async function scanAssignments(url: string, token: string): Promise<ScanResult> {
-  const res = await http('GET', `${url}/v1/incidents?state=${ACTIVE_STATES}`, { token, timeoutMs: 15_000 });
-  if (res.status !== 200) throw new Error(`GET /v1/incidents?state=${ACTIVE_STATES}: HTTP ${res.status} ${problem(res.body)}`);
+export async function scanAssignments(url: string, token: string, o: { teams?: boolean } = {}): Promise<ScanResult> {
+  const states = o.teams ? ACTIVE_STATES_WITH_TEAMS : ACTIVE_STATES;
+  const res = await http('GET', `${url}/v1/incidents?state=${states}`, { token, timeoutMs: 15_000 });
+  if (res.status !== 200) throw new Error(`GET /v1/incidents?state=${states}: HTTP ${res.status} ${problem(res.body)}`);
   const items = ((res.body as { items?: Incident[] } | null)?.items ?? []);
   const violations: string[] = [];
   const heroes = new Map<string, string[]>();
@@ -24,6 +30,11 @@ export async function scanAssignments(url: string, token: string): Promise<ScanR
     const active = inc.assignments.filter((a) => a.state === 'active');
     const slots = inc.needs.reduce((n, need) => n + need.count, 0) || 1;
     if (active.length > slots) violations.push(`incident ${inc.id} (${inc.state}) has ${active.length} active assignments for ${slots} slot(s)`);
+    const bySlot = new Map<number, string[]>();
+    for (const a of active) if (a.slot !== undefined) bySlot.set(a.slot, [...(bySlot.get(a.slot) ?? []), a.heroId]);
+    for (const [slot, held] of bySlot) {
+      if (held.length > 1) violations.push(`incident ${inc.id} slot ${slot} has ${held.length} active assignments: ${held.join(', ')}`);
+    }
     // Per skill: no more active heroes for a skill than its needs ask for (skill null = any slot).
     const bySkill = new Map<string, number>();
     for (const a of active) if (a.skill !== null) bySkill.set(a.skill, (bySkill.get(a.skill) ?? 0) + 1);
@@ -117,7 +128,7 @@ export async function auditReports(o: { url: string; token: string; stats: Stats
  */
 export const UNANSWERED_TOLERANCE = 0.001;
 
-export function judge(o: { stats: Stats; audit: ReportAudit | null; auditError: string | null; scan: ScanResult | null; scanError: string | null; overfilled: number }): CheckResult[] {
+export function judge(o: { stats: Stats; audit: ReportAudit | null; auditError: string | null; scan: ScanResult | null; scanError: string | null; overfilled: number; teams?: boolean }): CheckResult[] {
   const { stats, audit, scan } = o;
   const r = stats.reports;
   const list = (xs: string[]) => (xs.length ? `: ${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', …' : ''}` : '');
@@ -168,7 +179,37 @@ export function judge(o: { stats: Stats; audit: ReportAudit | null; auditError: 
     detail: `final scan ${scan ? (scan.truncated ? `truncated at ${scan.incidents} incidents` : 'complete') : 'failed'}; during the run ${stats.scans.runs} complete or truncated, ${stats.scans.truncated} truncated, ${stats.scans.failed} failed`,
   });
   checks.push({ name: 'no over-filled incident on /dispatch', ok: o.overfilled === 0, detail: `${o.overfilled} incident(s) seen with more active assignments than slots` });
+  if (o.teams) checks.push(...teamChecks(stats));
   checks.push({ name: 'valid reports never refused', ok: r.refused === 0, detail: `${r.refused} answered 4xx other than 429` });
   checks.push({ name: 'replays answer the same incident', ok: r.doubleTapMismatch === 0, detail: `${r.doubleTaps} double taps, ${r.doubleTapMismatch} answered differently` });
   return checks;
+}
+
+/**
+ * With `--teams`: offers only for slots the hero fits, no incident shown `assigned` or
+ * later with a slot open, and teams were filled at all (a server that ignored `needs`
+ * would have answered one-hero incidents).
+ */
+function teamChecks(stats: Stats): CheckResult[] {
+  const sizes = stats.reportedBySize();
+  const teams = [...sizes].filter(([size]) => size > 1).reduce((n, [, k]) => n + k, 0);
+  const full = [...stats.assigned.bySize].filter(([size]) => size > 1).reduce((n, [, xs]) => n + xs.length, 0);
+  const sent = [...stats.teamsSent.values()].reduce((a, b) => a + b, 0);
+  return [
+    {
+      name: 'teams were filled',
+      ok: teams > 0 && full > 0,
+      detail: `${sent} team reports sent, ${teams} incidents answered needing more than one hero, ${full} of them seen with every slot filled`,
+    },
+    {
+      name: 'every offer fits the hero\'s skills',
+      ok: stats.offers.misfit === 0,
+      detail: `${stats.offers.misfit} of ${stats.offers.received} offers were for a slot whose skill the hero lacks`,
+    },
+    {
+      name: 'no team shown assigned with a slot open',
+      ok: stats.underfilled.size === 0,
+      detail: `${stats.underfilled.size} incident(s) seen \`assigned\` or later on /dispatch with fewer members than slots`,
+    },
+  ];
 }

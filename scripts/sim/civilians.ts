@@ -1,12 +1,14 @@
 // Civilians in trouble: reports arrive as a Poisson stream at --rate, with a realistic
 // mix of kinds and severities, about half of them around the city's hot spots. Every
 // report has its own Idempotency-Key and keeps it on every retry; a few are sent twice
-// on purpose (a double tap) to check the replay answers the same incident.
+// on purpose (a double tap) to check the replay answers the same incident. With
+// `--teams P`, that share of reports asks for a team (teams.ts) in `needs`.
 import { randomUUID } from 'node:crypto';
 import type { City } from './city.ts';
 import { http, problem, withRetry } from './http.ts';
 import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
+import { pickTeam, TEAM_SEVERITY, teamSize } from './teams.ts';
 import { sleep, type Incident, type Severity } from './types.ts';
 
 const KINDS = { accident: 30, crime: 25, medical: 25, fire: 10, disaster: 3, other: 7 } as const;
@@ -29,6 +31,8 @@ export interface CivilianDeps {
   rng: Rng;
   stats: Stats;
   runId: string;
+  /** Share of reports that need a team (0: none, and no random draw is spent on it). */
+  teams: number;
   signCivilian: (id: string) => Promise<string>;
 }
 
@@ -94,13 +98,17 @@ export class Civilians {
   private async report(n: number): Promise<void> {
     const { rng, stats, city } = this.d;
     const civ = `sim-${this.d.runId}-civ-${rng.int(0, this.poolSize - 1)}`;
-    const kind = rng.weighted(KINDS);
-    const severity = rng.weighted(SEVERITY);
+    // `--teams 0` draws exactly what it drew before teams existed, so a seed repeats a run.
+    const team = this.d.teams > 0 && rng.chance(this.d.teams) ? pickTeam(rng) : null;
+    const kind = team ? team.kind : rng.weighted(KINDS);
+    const severity = rng.weighted(team ? TEAM_SEVERITY : SEVERITY);
     const { p, hotspot } = city.incidentPoint(rng);
     const body = {
       kind, severity, location: city.toLatLng(p),
-      description: `${rng.pick(WHAT[kind])}${hotspot ? ` near ${hotspot}` : ''} (sim report ${n})`,
+      description: `${rng.pick(team ? team.what : WHAT[kind])}${hotspot ? ` near ${hotspot}` : ''} (sim report ${n})`,
+      ...(team ? { needs: team.needs } : {}),
     };
+    if (team) stats.teamSent(teamSize({ needs: team.needs }));
     const key = randomUUID();
     const token = await this.token(civ);
     const doubleTap = rng.chance(DOUBLE_TAP);
@@ -140,7 +148,7 @@ export class Civilians {
       else stats.reports.replayed += 1;
       if (attempts > 1) stats.reports.answeredAfterRetry += 1;
       stats.reportMs.push(res.ms);
-      stats.noteReported(incident.id, { t0, severity, kind, hotspot });
+      stats.noteReported(incident.id, { t0, severity, kind, hotspot, size: teamSize(incident) });
       if (doubleTap) await this.replay(token, key, body, incident.id);
     } finally {
       stats.reports.inflight -= 1;

@@ -1,9 +1,11 @@
 // A dispatcher console without a screen: a socket on /dispatch that follows every
 // incident (`snapshot`, then `incident` after each change). It times the moment each
 // incident reaches `assigned`, and checks each incident it sees never has more active
-// assignments than slots.
+// assignments than slots, nor two in one slot. With teams it also times the first member,
+// and checks an incident shown `assigned` or later has every slot filled.
 import { io, type Socket } from 'socket.io-client';
 import type { Stats } from './stats.ts';
+import { filledSlots, teamSize } from './teams.ts';
 import { ASSIGNED_OR_LATER, type Incident } from './types.ts';
 
 interface View { state: string; version: number }
@@ -17,7 +19,7 @@ export class DispatchObserver {
   disconnects = 0;
   private socket: Socket | null = null;
 
-  constructor(private readonly url: string, private readonly token: string, private readonly stats: Stats) {}
+  constructor(private readonly url: string, private readonly token: string, private readonly stats: Stats, private readonly teams = false) {}
 
   /** Connects and waits for the first snapshot (or fails after `timeoutMs`). */
   start(timeoutMs = 15_000): Promise<void> {
@@ -80,15 +82,30 @@ export class DispatchObserver {
     if (ASSIGNED_OR_LATER.has(inc.state)) this.stats.mark(this.stats.assigned, inc.id, now);
     if (inc.state === 'resolved') this.stats.mark(this.stats.resolved, inc.id, now);
     const active = (inc.assignments ?? []).filter((a) => a.state === 'active');
+    if (this.teams) this.checkTeam(inc, active.length, now);
     const slots = (inc.needs ?? []).reduce((n, need) => n + need.count, 0) || 1;
-    if (active.length > slots || new Set(active.map((a) => a.heroId)).size < active.length) {
+    const slotted = active.filter((a) => a.slot !== undefined);
+    const twoInASlot = new Set(slotted.map((a) => a.slot)).size < slotted.length;
+    if (active.length > slots || twoInASlot || new Set(active.map((a) => a.heroId)).size < active.length) {
       if (!this.overfilled.has(inc.id)) {
-        this.stats.note('over-filled incident seen on /dispatch', `${inc.id} v${inc.version}: ${active.map((a) => a.heroId).join(', ')} for ${slots} slot(s)`);
+        this.stats.note('over-filled incident seen on /dispatch', `${inc.id} v${inc.version}: ${active.map((a) => (a.slot === undefined ? a.heroId : `${a.heroId} in slot ${a.slot}`)).join(', ')} for ${slots} slot(s)`);
       }
       this.overfilled.add(inc.id);
     }
     const prev = this.views.get(inc.id);
     if (prev && prev.version >= inc.version) return;
     this.views.set(inc.id, { state: inc.state, version: inc.version });
+  }
+
+  /** The first member, and whether a team shown `assigned` or later really has every slot. */
+  private checkTeam(inc: Incident, active: number, now: number): void {
+    if (active > 0 || (inc.assignments ?? []).some((a) => a.state === 'completed')) this.stats.mark(this.stats.firstMember, inc.id, now);
+    if (!ASSIGNED_OR_LATER.has(inc.state)) return;
+    const size = teamSize(inc);
+    const filled = filledSlots(inc);
+    if (filled < size && !this.stats.underfilled.has(inc.id)) {
+      this.stats.underfilled.add(inc.id);
+      this.stats.note('incident shown assigned with a slot open', `${inc.id} v${inc.version} ${inc.state}: ${filled} of ${size} slot(s) filled`);
+    }
   }
 }

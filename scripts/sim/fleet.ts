@@ -4,6 +4,7 @@ import type { City } from './city.ts';
 import { Hero, type HeroDeps, type Mode } from './heroes.ts';
 import { http, pool, problem, withRetry } from './http.ts';
 import type { Rng } from './rng.ts';
+import { teamSkills } from './teams.ts';
 import { sleep } from './types.ts';
 
 const FIRST = ['Captain', 'Night', 'Iron', 'Silver', 'Doctor', 'Mighty', 'Shadow', 'Solar', 'Storm', 'Lady', 'Atomic', 'Crimson', 'Quantum', 'Blue', 'Thunder', 'Ghost'];
@@ -22,7 +23,8 @@ export class Fleet {
     const { rng, opts, stats } = this.d;
     const plans = Array.from({ length: n }, (_, i) => {
       const mode: Mode = rng.chance(opts.air) ? 'air' : 'ground';
-      const skills = [...new Set(Array.from({ length: rng.int(1, 3) }, () => rng.pick(SKILLS)))];
+      // With teams on, the skills teams ask for are the commonest (teams.ts).
+      const skills = opts.teams > 0 ? teamSkills(rng) : [...new Set(Array.from({ length: rng.int(1, 3) }, () => rng.pick(SKILLS)))];
       if (mode === 'air') skills.push('flight');
       return { name: `${rng.pick(FIRST)} ${rng.pick(LAST)} #${i + 1}`, mode, skills };
     });
@@ -40,7 +42,7 @@ export class Fleet {
         return;
       }
       stats.heroes.registered += 1;
-      this.heroes.push(new Hero(id, plan.name, plan.mode, await this.d.signHero(id), this.d));
+      this.heroes.push(new Hero(id, plan.name, plan.mode, plan.skills, await this.d.signHero(id), this.d));
     });
     return failed;
   }

@@ -1,13 +1,14 @@
 // One hero: a socket on /hero, a position moving through the city, and the habits of
 // a person answering offers. Ground heroes drive the street grid, air heroes fly
 // straight. On accept they report en_route, drive to the scene, report on_scene, do a
-// rescue and report resolved; now and then one vanishes mid-rescue for good.
+// rescue and report resolved; now and then one vanishes mid-rescue for good. A team
+// member does the same on their own: their progress is theirs, not the incident's.
 import { io, type Socket } from 'socket.io-client';
 import type { SimOptions } from './args.ts';
 import { Mover, type City } from './city.ts';
 import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
-import { sleep, type Ack, type HeroSession, type Incident, type Offer } from './types.ts';
+import { sleep, type Ack, type HeroSession, type Incident, type MemberProgress, type Offer } from './types.ts';
 
 export type Mode = 'ground' | 'air';
 type Phase = 'patrol' | 'en_route' | 'on_scene' | 'vanished' | 'stopped';
@@ -32,7 +33,7 @@ export class Hero {
   private rescueTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(readonly id: string, readonly name: string, readonly mode: Mode, private readonly token: string, private readonly d: HeroDeps) {
+  constructor(readonly id: string, readonly name: string, readonly mode: Mode, readonly skills: readonly string[], private readonly token: string, private readonly d: HeroDeps) {
     this.mover = new Mover(mode === 'air' ? d.city.randomPoint(d.rng) : d.city.randomIntersection(d.rng));
     this.dir = d.rng.int(0, 3);
   }
@@ -148,6 +149,11 @@ export class Hero {
     this.seenOffers.add(offer.offerId);
     stats.offers.received += 1;
     stats.mark(stats.firstOffer, offer.incident.id);
+    // The server offers a slot only to a hero who has its skill.
+    if (opts.teams > 0 && typeof offer.skill === 'string' && !this.skills.includes(offer.skill)) {
+      stats.offers.misfit += 1;
+      stats.note('offer for a skill the hero lacks', `${this.id} (${this.skills.join(', ')}) offered slot ${offer.slot} (${offer.skill}) of ${offer.incident.id}`);
+    }
     // A person reads it, thinks, and taps (or puts the phone away).
     const entry: { timer: NodeJS.Timeout | null } = { timer: null };
     this.offers.set(offer.offerId, entry);
@@ -186,7 +192,8 @@ export class Hero {
     this.clearRescue();
     this.incidentId = incident.id;
     const scene = this.city.toPt(incident.location);
-    if (incident.state === 'on_scene') {
+    const mine = this.ownProgress(incident);
+    if (mine === 'on_scene') {
       this.phase = 'on_scene';
       this.mover.waypoints = [];
       this.startRescue();
@@ -194,7 +201,17 @@ export class Hero {
     }
     this.phase = 'en_route';
     this.mover.waypoints = this.mode === 'air' ? [scene] : this.city.groundRoute(this.mover.pos, scene);
-    if (incident.state !== 'en_route') this.progress('en_route');
+    if (mine !== 'en_route') this.progress('en_route');
+  }
+
+  /**
+   * Where this hero stands on the incident: their own assignment's progress (v1.1), the
+   * incident's state on a server without it, `assigned` when the view predates our accept.
+   */
+  private ownProgress(incident: Incident): MemberProgress | string {
+    const own = (incident.assignments ?? []).find((a) => a.heroId === this.id && a.state === 'active');
+    if (!own) return 'assigned';
+    return own.progress ?? incident.state;
   }
 
   private arrive(): void {

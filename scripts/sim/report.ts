@@ -48,6 +48,7 @@ export function finalReport(f: FinalInput): string {
     `report → assigned (seen on /dispatch)   ${pcts(samples(s.assigned))}`,
     ...severityTable(s.assigned).map((l) => `    ${l}`),
     `report → resolved (seen on /dispatch)   ${pcts(samples(s.resolved))}`,
+    ...(opts.teams > 0 ? ['', ...teamLines(s, r.sent)] : []),
     '',
     `offers     received ${o.received}: accepted ${o.accepted}${share(o.accepted, answered)}, declined ${o.declined}${share(o.declined, answered)}, ignored ${o.ignored}${share(o.ignored, answered)}, taken ${o.taken}${share(o.taken, answered)}, expired ${o.expired}${share(o.expired, answered)}, withdrawn ${o.withdrawn}, other ${o.other}, no answer ${o.noAnswer}`,
     `progress   en_route ${s.progress.en_route}, on_scene ${s.progress.on_scene}, resolved ${s.progress.resolved}, refused ${s.progress.refused}, no answer ${s.progress.noAnswer}`,
@@ -71,4 +72,25 @@ export function finalReport(f: FinalInput): string {
 
 function samples(m: Milestone): number[] {
   return m.samples;
+}
+
+/** Time to full team (every slot filled: `assigned` or later on /dispatch) by team size. */
+function teamLines(s: Stats, sent: number): string[] {
+  const reported = s.reportedBySize();
+  const sizes = [...new Set([...reported.keys(), ...s.assigned.bySize.keys()])].sort((a, b) => a - b);
+  const teamSent = [...s.teamsSent.values()].reduce((a, b) => a + b, 0);
+  const bySent = [...s.teamsSent].sort(([a], [b]) => a - b).map(([k, n]) => `${k} heroes ${n}`).join(', ');
+  const firstOfTeams = [...s.firstMember.bySize].filter(([k]) => k > 1).flatMap(([, xs]) => xs);
+  const rows = sizes.map((k) => {
+    const xs = s.assigned.bySize.get(k) ?? [];
+    const n = reported.get(k) ?? 0;
+    const label = `${k} hero${k > 1 ? 'es' : ''}`.padEnd(9);
+    return `    ${label} n=${String(xs.length).padEnd(5)} p50 ${fmtMs(pct(xs, 0.5)).padEnd(7)} p90 ${fmtMs(pct(xs, 0.9)).padEnd(7)} p99 ${fmtMs(pct(xs, 0.99)).padEnd(7)} max ${fmtMs(pct(xs, 1)).padEnd(7)} never full ${n - xs.length} of ${n}`;
+  });
+  return [
+    `teams      ${teamSent} team reports sent${share(teamSent, sent)}: ${bySent || 'none'}; offers for a skill the hero lacks ${s.offers.misfit}`,
+    'time to full team (report → every slot filled, seen on /dispatch), by heroes needed',
+    ...rows,
+    `report → first member, teams of 2+      ${pcts(firstOfTeams)}`,
+  ];
 }

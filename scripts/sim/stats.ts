@@ -6,9 +6,11 @@ export class Milestone {
   readonly seen = new Map<string, number>();
   readonly samples: number[] = [];
   readonly bySeverity = new Map<string, number[]>();
+  /** By how many heroes the incident needs (1 for a single hero). */
+  readonly bySize = new Map<number, number[]>();
 }
 
-export interface ReportInfo { t0: number; severity: string; kind: string; hotspot: string | null }
+export interface ReportInfo { t0: number; severity: string; kind: string; hotspot: string | null; size?: number }
 
 export class Stats {
   /** The clock of the summary: from the first report on (setup is not counted). */
@@ -24,7 +26,7 @@ export class Stats {
   };
   /** Latency of the answered attempt of each report. */
   readonly reportMs: number[] = [];
-  offers = { received: 0, accepted: 0, declined: 0, ignored: 0, taken: 0, expired: 0, withdrawn: 0, other: 0, noAnswer: 0 };
+  offers = { received: 0, accepted: 0, declined: 0, ignored: 0, taken: 0, expired: 0, withdrawn: 0, other: 0, noAnswer: 0, misfit: 0 };
   progress = { en_route: 0, on_scene: 0, resolved: 0, refused: 0, noAnswer: 0 };
   heroes = { registered: 0, vanished: 0, disconnects: 0, sessions: 0, adopted: 0, released: 0, authErrors: 0, pings: 0 };
   /** Incidents answered 2xx, by id. */
@@ -32,6 +34,12 @@ export class Stats {
   readonly firstOffer = new Milestone();
   readonly assigned = new Milestone();
   readonly resolved = new Milestone();
+  /** Teams: the first member assigned (every slot filled is `assigned`). */
+  readonly firstMember = new Milestone();
+  /** Team reports sent, by the number of heroes asked for. */
+  readonly teamsSent = new Map<number, number>();
+  /** Incidents seen `assigned` or later on /dispatch with a slot still open. */
+  readonly underfilled = new Set<string>();
   /** Incidents whose hero vanished mid-rescue: incident id → hero id. */
   readonly vanishedHolding = new Map<string, string>();
   /** Invariant scans through GET /v1/incidents during the run. */
@@ -61,7 +69,7 @@ export class Stats {
   noteReported(id: string, info: ReportInfo): void {
     if (this.reported.has(id)) return;
     this.reported.set(id, info);
-    for (const m of [this.firstOffer, this.assigned, this.resolved]) {
+    for (const m of [this.firstOffer, this.assigned, this.resolved, this.firstMember]) {
       const at = m.seen.get(id);
       if (at !== undefined) this.addSample(m, info, at);
     }
@@ -80,6 +88,21 @@ export class Stats {
     const list = m.bySeverity.get(info.severity) ?? [];
     list.push(d);
     m.bySeverity.set(info.severity, list);
+    const size = info.size ?? 1;
+    const bySize = m.bySize.get(size) ?? [];
+    bySize.push(d);
+    m.bySize.set(size, bySize);
+  }
+
+  teamSent(size: number): void {
+    this.teamsSent.set(size, (this.teamsSent.get(size) ?? 0) + 1);
+  }
+
+  /** Our incidents (answered 2xx) by how many heroes they need. */
+  reportedBySize(): Map<number, number> {
+    const m = new Map<number, number>();
+    for (const r of this.reported.values()) m.set(r.size ?? 1, (m.get(r.size ?? 1) ?? 0) + 1);
+    return m;
   }
 
   begin(): void {

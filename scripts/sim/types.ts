@@ -1,12 +1,19 @@
 // Wire shapes the simulator reads, written from PROTOCOL.md (the only interface it uses).
 export interface LatLng { lat: number; lng: number }
 
+export type MemberProgress = 'assigned' | 'en_route' | 'on_scene' | 'resolved';
+
 export interface Assignment {
   heroId: string;
   skill: string | null;
   state: 'active' | 'released' | 'completed';
   assignedAt: number;
+  /** v1.1 Teams: the slot this assignment fills and the member's own progress. */
+  slot?: number;
+  progress?: MemberProgress;
 }
+
+export interface Slot { slot: number; skill: string | null; heroId: string | null }
 
 export interface Incident {
   id: string;
@@ -18,12 +25,14 @@ export interface Incident {
   needs: { skill: string | null; count: number }[];
   reportedBy: string;
   assignments: Assignment[];
+  /** v1.1 Teams: every slot and the member filling it (active or completed). */
+  slots?: Slot[];
   version: number;
   createdAt: number;
   updatedAt: number;
 }
 
-export interface Offer { offerId: string; incident: Incident; distanceKm: number; expiresAt: number }
+export interface Offer { offerId: string; incident: Incident; distanceKm: number; expiresAt: number; slot?: number; skill?: string | null }
 
 export interface HeroSession {
   onDuty: boolean;
