@@ -10,6 +10,7 @@ import { createAuth, type Auth } from './auth.ts';
 import { createSql, type Sql } from './db.ts';
 import { LocationWriter } from './geo/location.writer.ts';
 import { HeroPositions } from './geo/positions.redis.ts';
+import { answerClientError } from './http/client-error.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { heroRoutes } from './http/heroes.routes.ts';
 import { incidentRoutes } from './http/incidents.routes.ts';
@@ -76,6 +77,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       (err) => { log.error({ err }, 'unhandled request error'); if (!res.headersSent) problem(res, 500, 'internal', 'internal error'); },
     );
   });
+  http.on('clientError', answerClientError);
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, (ids) => positions.live(ids));
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
