@@ -15,6 +15,8 @@ export interface Need {
 
 export interface AssignmentView {
   heroId: string;
+  /** The member's display name (extension): teammates see who they work with. */
+  name?: string;
   skill: string | null;
   state: AssignmentState;
   assignedAt: number;

@@ -21,14 +21,18 @@ test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
 test('a second report of the same fire 50 m away is linked, and its reporter follows it', async ({ server }) => {
   const center = area();
   const hero = await heroOnline(server, center, 0.5);
-  await matchable(server, [hero]);
+  // A second free hero nearby: had the duplicate made a second incident, its first
+  // round (run right after its commit) would have offered this hero.
+  const spare = await heroOnline(server, center, 0.6);
+  await matchable(server, [hero, spare]);
   const [aliceId, bobId] = [uid('alice-'), uid('bob-')];
   const alice = await server.token('civilian', aliceId);
   const bob = await server.token('civilian', bobId);
-  const first = await report(server, alice, { kind: 'fire', severity: 'high', location: center });
+  // Medium: one hero per round, so the first incident's round offers exactly one of them.
+  const first = await report(server, alice, { kind: 'fire', severity: 'medium', location: center });
   assert.is(first.status, 201);
   const bobSocket = await connect(server, 'civilian', bob);
-  const second = await report(server, bob, { kind: 'fire', severity: 'high', location: east(center, 0.05) });
+  const second = await report(server, bob, { kind: 'fire', severity: 'medium', location: east(center, 0.05) });
   assert.is(second.status, 200, 'linked, not created');
   assert.is(second.incident.id, first.incident.id);
   const rows = await server.app.sql`select id, co_reporters from incidents where reported_by = any(${[aliceId, bobId]})`;
@@ -42,7 +46,8 @@ test('a second report of the same fire 50 m away is linked, and its reporter fol
   assert.equal(await hero.client.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId: first.incident.id });
   const status = await bobSocket.next('incident:status', (s) => s.incidentId === first.incident.id && s.state === 'assigned');
   assert.equal(status.heroes.map((h: { id: string }) => h.id), [hero.id]);
-  assert.is(hero.client.all('offer').length, 1, 'the duplicate pulled no second hero');
+  const offered = await server.app.sql`select hero_id, incident_id from offers where hero_id = any(${[hero.id, spare.id]})`;
+  assert.equal(offered.map((o) => [o.hero_id, o.incident_id]), [[hero.id, first.incident.id]], 'the duplicate pulled no second hero');
   // Bob's cancel withdraws only his own report: Alice's stands, and so does the hero.
   const cancel = await http(server, 'POST', `/v1/incidents/${first.incident.id}/cancel`, { token: bob, body: { reason: 'mine' } });
   assert.is(cancel.status, 200, JSON.stringify(cancel.body));
@@ -55,7 +60,7 @@ test('a second report of the same fire 50 m away is linked, and its reporter fol
   assert.is((await http(server, 'POST', `/v1/incidents/${first.incident.id}/cancel`, { token: stranger, body: { reason: 'x' } })).status, 403);
   const [row] = await server.app.sql`select state from incidents where id = ${first.incident.id}`;
   assert.is(row!.state, 'assigned');
-  closeAll(hero, bobSocket);
+  closeAll(hero, spare, bobSocket);
 });
 
 test('another kind, or the same kind 300 m away, is another incident', async ({ server }) => {

@@ -130,20 +130,21 @@ export type AssignmentOf = AssignmentView & { etaAt: number | null };
 
 interface AssignmentRow {
   incident_id: string; hero_id: string; skill: string | null; state: AssignmentView['state']; assigned_at: Date;
-  slot: number; progress: MemberProgress; eta_s: number | null;
+  slot: number; progress: MemberProgress; eta_s: number | null; name: string | null;
 }
 
 export async function assignmentsOf(db: Db, incidentIds: string[]): Promise<Map<string, AssignmentOf[]>> {
   const byIncident = new Map<string, AssignmentOf[]>();
   if (incidentIds.length === 0) return byIncident;
   const rows = await db<AssignmentRow[]>`
-    select incident_id, hero_id, skill, state, assigned_at, slot, progress, eta_s from assignments
-     where incident_id = any(${incidentIds}) order by id`;
+    select a.incident_id, a.hero_id, a.skill, a.state, a.assigned_at, a.slot, a.progress, a.eta_s, h.name
+      from assignments a left join heroes h on h.id = a.hero_id
+     where a.incident_id = any(${incidentIds}) order by a.id`;
   for (const r of rows) {
     const list = byIncident.get(r.incident_id) ?? [];
     const assignedAt = r.assigned_at.getTime();
     list.push({
-      heroId: r.hero_id, skill: r.skill, state: r.state, assignedAt, slot: r.slot,
+      heroId: r.hero_id, ...(r.name !== null ? { name: r.name } : {}), skill: r.skill, state: r.state, assignedAt, slot: r.slot,
       progress: r.state === 'completed' ? 'resolved' : r.progress,
       etaAt: r.eta_s === null ? null : assignedAt + r.eta_s * 1000,
     });
