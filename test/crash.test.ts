@@ -2,8 +2,6 @@
 // the same Postgres schema and Redis prefix: nothing answered 2xx is lost, nothing
 // stays undispatched, retries with the same Idempotency-Key create no duplicates, and
 // an accept committed just before the process died is the truth after the restart.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import postgres from 'postgres';
@@ -16,43 +14,18 @@ import type { HeroSession, OfferPush } from '../shared/types.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { uid, type TestServer } from './helpers/server.ts';
+import { spawnServer, type SpawnedServer } from './helpers/spawned-server.ts';
 
 const test = suite('crash');
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const base = loadConfig(process.env); // the child inherits the same environment, so the same URLs and secret
 const auth = createAuth(base);
 const token = (role: Role, id: string) => auth.sign({ role, sub: id });
 const pgOpts = { onnotice: () => {}, max: 2 } as const;
 
 type Sql = ReturnType<typeof postgres>;
-interface Proc { child: ChildProcess; url: Promise<string>; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; tail: () => string }
-
-/** `node --import tsx scripts/start.ts` on port 0; `url` resolves once it logs that it listens. */
-function start(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', OUTBOX_POLL_MS: '200', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let buf = '';
-  let port: number | null = null;
-  const onData = (d: Buffer) => {
-    buf = (buf + d.toString()).slice(-20_000);
-    const m = port === null ? /"port":(\d+)[^\n]*dispatch server listening/.exec(buf) : null;
-    if (m) port = Number(m[1]);
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const url = eventually('server to listen', () => port ?? (child.exitCode !== null ? Promise.reject(new Error(`exited: ${buf}`)) : null), 30_000)
-    .then((p) => `http://127.0.0.1:${p}`);
-  url.catch(() => {}); // awaited by the caller; never an unhandled rejection
-  return { child, url, exit, tail: () => buf.slice(-3_000) };
-}
-
-/** SIGKILLs a child still running and waits (bounded) for it to be gone. */
-async function kill(p: Proc): Promise<void> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.race([p.exit, sleep(10_000)]);
-}
+/** `npm start` on port 0 as a child (test/helpers/spawned-server.ts), relaying its outbox every 200 ms. */
+const start = (env: Record<string, string>): SpawnedServer => spawnServer({ OUTBOX_POLL_MS: '200', ...env });
+const kill = (p: SpawnedServer): Promise<void> => p.kill();
 
 /** What helpers/clients.ts needs of a server: its url. */
 const at = (url: string) => ({ url }) as unknown as TestServer;
@@ -118,7 +91,7 @@ async function streamTrial(trial: number): Promise<{ reports: number; lost: numb
   const civilian = await token('civilian', uid('civ-'));
   const sent: Sent[] = [];
   const first = start(env);
-  let second: Proc | null = null;
+  let second: SpawnedServer | null = null;
   const sql = postgres(base.DATABASE_URL, { ...pgOpts, connection: { search_path: schema } });
   try {
     const url1 = await first.url;
@@ -209,7 +182,7 @@ async function acceptTrial(trial: number): Promise<void> {
   const redis = new Redis(base.REDIS_URL, { maxRetriesPerRequest: 3 });
   const clients: Client[] = [];
   const first = start({ ...env, FAULT_INJECTION: 'kill-after-accept-commit' });
-  let second: Proc | null = null;
+  let second: SpawnedServer | null = null;
   try {
     const url1 = await first.url;
     const reg = await http(at(url1), 'POST', '/v1/heroes', {

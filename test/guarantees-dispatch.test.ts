@@ -100,36 +100,31 @@ test('status versions: an older hero:status relayed late never moves the availab
 
 // ---- Matching: ETA ranking ------------------------------------------------------
 
-test('ETA ranking: an air hero further away but sooner there is offered before a nearer ground hero', async ({ server }) => {
-  // ETA = km × detour / speed: ground 0.6 km × 1.4 / 50 km/h = 1.01 min; air 1.4 km / 120 km/h = 0.70 min.
-  const center = area();
-  const ground = await heroOnline(server, center, 0.6, { mode: 'ground' });
-  const air = await heroOnline(server, center, 1.4, { mode: 'air' });
-  await matchable(server, [ground, air]);
-  const civ = await server.token('civilian', uid('c-'));
-  // Medium: one hero at a time, so the round offers only the best-ranked one.
-  const { incident } = await report(server, civ, { kind: 'accident', severity: 'medium', location: center });
-  assert.equal((await roundsRecorded(server, incident.id, 1))[0]?.offered, [air.id], 'round 1 offered the air hero');
-  assert.equal(await offeredHeroes(server, incident.id), [air.id], 'and nobody else');
-  await air.client.next('offer', (o) => o.incident.id === incident.id);
-  await cancelByDispatcher(server, incident.id);
-  closeAll(ground, air);
-});
+// ETA = km × detour / speed: ground pays 1.4 at 50 km/h, air flies straight at 120 km/h.
+const ETA_CASES = [
+  // ground 0.6 km: 1.01 min; air 1.4 km: 0.70 min.
+  { title: 'an air hero further away but sooner there is offered before a nearer ground hero', groundKm: 0.6, airKm: 1.4, first: 'air' },
+  // ground 0.4 km: 0.67 min; air 1.6 km: 0.80 min: ETA, not mode, decides.
+  { title: 'a nearer ground hero who is sooner there is offered before a slower-to-arrive air hero', groundKm: 0.4, airKm: 1.6, first: 'ground' },
+] as const;
 
-test('ETA ranking: a nearer ground hero who is sooner there is offered before a slower-to-arrive air hero', async ({ server }) => {
-  // ground 0.4 km × 1.4 / 50 km/h = 0.67 min; air 1.6 km / 120 km/h = 0.80 min: ETA, not mode, decides.
-  const center = area();
-  const ground = await heroOnline(server, center, 0.4, { mode: 'ground' });
-  const air = await heroOnline(server, center, 1.6, { mode: 'air' });
-  await matchable(server, [ground, air]);
-  const civ = await server.token('civilian', uid('c-'));
-  const { incident } = await report(server, civ, { kind: 'accident', severity: 'medium', location: center });
-  assert.equal((await roundsRecorded(server, incident.id, 1))[0]?.offered, [ground.id], 'round 1 offered the ground hero');
-  assert.equal(await offeredHeroes(server, incident.id), [ground.id], 'and nobody else');
-  await ground.client.next('offer', (o) => o.incident.id === incident.id);
-  await cancelByDispatcher(server, incident.id);
-  closeAll(ground, air);
-});
+for (const c of ETA_CASES) {
+  test(`ETA ranking: ${c.title}`, async ({ server }) => {
+    const center = area();
+    const ground = await heroOnline(server, center, c.groundKm, { mode: 'ground' });
+    const air = await heroOnline(server, center, c.airKm, { mode: 'air' });
+    await matchable(server, [ground, air]);
+    const winner = c.first === 'air' ? air : ground;
+    const civ = await server.token('civilian', uid('c-'));
+    // Medium: one hero at a time, so the round offers only the best-ranked one.
+    const { incident } = await report(server, civ, { kind: 'accident', severity: 'medium', location: center });
+    assert.equal((await roundsRecorded(server, incident.id, 1))[0]?.offered, [winner.id], `round 1 offered the ${c.first} hero`);
+    assert.equal(await offeredHeroes(server, incident.id), [winner.id], 'and nobody else');
+    await winner.client.next('offer', (o) => o.incident.id === incident.id);
+    await cancelByDispatcher(server, incident.id);
+    closeAll(ground, air);
+  });
+}
 
 // ---- Matching: radius widening --------------------------------------------------
 
