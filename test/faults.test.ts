@@ -17,7 +17,7 @@ import { connect, eventually, http, sleep, type Client } from './helpers/clients
 import { checkInvariants } from './helpers/invariants.ts';
 import { startRedisServer, type PrivateRedis } from './helpers/redis-server.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
-import { area, east, heroOnline, matchable, registerHero, report, type OnlineHero } from './helpers/world.ts';
+import { area, east, heroOnline, matchable, registerHero, report, type OnlineHero, cancelOpenAndDrain } from './helpers/world.ts';
 import { redisKeys } from '../server/redis.ts';
 
 const FAST = {
@@ -164,10 +164,7 @@ test.after(async (ctx) => {
 test.after.each(async (ctx) => {
   stopAll();
   await checkInvariants(ctx.server);
-  // Leave nothing moving for the next scenario: cancel what is open, let the outbox drain.
-  const open = await ctx.server.app.sql<{ id: string }[]>`select id from incidents where state not in ('resolved', 'cancelled')`;
-  for (const { id } of open) await http(ctx.server, 'POST', `/v1/incidents/${id}/cancel`, { token: ctx.disp, body: { reason: 'end of scenario' } });
-  await eventually('outbox drained', async () => (await ctx.server.app.sql`select 1 from outbox limit 1`).length === 0, 5_000);
+  await cancelOpenAndDrain(ctx.server, ctx.disp, 5_000);
   await checkInvariants(ctx.server);
 });
 

@@ -4,7 +4,6 @@
 // refused input leaves every table as it was. `FUZZ_RUNS=5000` runs more cases;
 // `FUZZ_SEED=<seed> FUZZ_PATH=<path> FUZZ_ONLY=<part of a test's name>` replays a
 // failure fast-check printed.
-import { createConnection } from 'node:net';
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,7 +11,7 @@ import {
   assignSchema, createHeroSchema, dutySchema, locationSchema, offerRefSchema, progressSchema, reasonSchema, reassignSchema, reportSchema,
   watchSchema,
 } from '../shared/schemas.ts';
-import { connect, http, sleep, type Client, type HttpAnswer } from './helpers/clients.ts';
+import { connect, http, sleep, type Client } from './helpers/clients.ts';
 import {
   deepNesting, hostileValue, payload, validAssign, validDuty, validHero, validLocation, validOfferRef, validProgress, validReason,
   validReassign, validReport, validWatch,
@@ -22,6 +21,7 @@ import { contentType, headerValue, hostileTokens, pathSegment, queryValue, rawBo
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { area, dispatcherToken, heroOnline, matchable, registerHero, report, type OnlineHero } from './helpers/world.ts';
+import { rawHttp, rawRequest } from './helpers/raw-http.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 const runs = (share = 1) => ({
@@ -260,23 +260,6 @@ test('HTTP reads: hostile ids, queries and file names on every GET route', async
   })), runs(1.5));
 });
 
-/** fetch with full control of headers and body; undefined when fetch itself refuses to send it. */
-async function rawRequest(server: TestServer, method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer | undefined> {
-  let res: Response;
-  try {
-    res = await fetch(server.url + path, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(10_000) });
-  } catch (e) {
-    // A header value fetch refuses to send (control characters): not the server's business.
-    const cause = (e as { cause?: { code?: string } }).cause;
-    if (cause?.code === 'UND_ERR_INVALID_ARG' || (e instanceof TypeError && !/fetch failed/.test(e.message))) return undefined;
-    throw e;
-  }
-  const text = await res.text();
-  let parsed: unknown = text;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { /* keep text */ }
-  return { status: res.status, body: parsed, headers: res.headers };
-}
-
 test('HTTP transport: malformed JSON, content types, odd headers and tokens', async (ctx) => {
   const w = ctx.world;
   const caseArb = fc.record({
@@ -304,29 +287,6 @@ test('HTTP transport: malformed JSON, content types, odd headers and tokens', as
     await afterAnswer(ctx, res!.status < 300, what);
   })), runs(1.5));
 });
-
-/** Sends raw bytes over TCP and parses the answer (fetch cannot send a malformed request). */
-function rawHttp(server: TestServer, bytes: string): Promise<HttpAnswer> {
-  const { port } = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer within 5 s')); }, 5_000);
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', (e) => { clearTimeout(timer); reject(e); });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head = '', body = ''] = text.split('\r\n\r\n');
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers = new Headers(lines.flatMap((l) => { const i = l.indexOf(':'); return i > 0 ? [[l.slice(0, i).trim(), l.slice(i + 1).trim()] as [string, string]] : []; }));
-      let parsed: unknown = body;
-      try { parsed = body ? JSON.parse(body) : undefined; } catch { /* keep text */ }
-      resolve({ status: Number(statusLine.split(' ')[1] ?? 0), body: parsed, headers });
-    });
-    socket.end(bytes);
-  });
-}
 
 test('HTTP: a request Node refuses before the app (headers over 16 KiB, a malformed request) is still a problem document', async (ctx) => {
   const big = await http(ctx.server, 'GET', '/healthz', { headers: { 'x-pad': 'p'.repeat(17_000) } });

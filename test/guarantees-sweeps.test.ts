@@ -10,12 +10,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Alert, LatLng } from '../shared/types.ts';
-import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
+import { connect, eventually, sleep, type Client } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startRedisServer, type PrivateRedis } from './helpers/redis-server.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { spawnServer } from './helpers/spawned-server.ts';
-import { area, east, heroOnline, matchable, report, type OnlineHero } from './helpers/world.ts';
+import { area, east, heroOnline, matchable, report, type OnlineHero, cancelOpenAndDrain } from './helpers/world.ts';
 
 const SETTINGS = {
   DEDUPE_RADIUS_M: 0, // separate emergencies at one spot
@@ -110,10 +110,7 @@ test.after(async (ctx) => {
 test.after.each(async (ctx) => {
   stopAll();
   await checkInvariants(ctx.server);
-  // Leave nothing moving for the next scenario: cancel what is open, let the outbox drain.
-  const open = await ctx.server.app.sql<{ id: string }[]>`select id from incidents where state not in ('resolved', 'cancelled')`;
-  for (const { id } of open) await http(ctx.server, 'POST', `/v1/incidents/${id}/cancel`, { token: ctx.disp, body: { reason: 'end of scenario' } });
-  await eventually('outbox drained', async () => (await ctx.server.app.sql`select 1 from outbox limit 1`).length === 0, 3 * SETTINGS.OUTBOX_POLL_MS + 5_000);
+  await cancelOpenAndDrain(ctx.server, ctx.disp, 3 * SETTINGS.OUTBOX_POLL_MS + 5_000);
   await checkInvariants(ctx.server);
 });
 

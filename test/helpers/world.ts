@@ -60,3 +60,13 @@ export async function report(server: TestServer, civilianToken: string, body: Re
 export function closeAll(...clients: (Client | { client: Client })[]): void {
   for (const c of clients) ('client' in c ? c.client : c).close();
 }
+
+/**
+ * Leaves nothing moving for the next scenario: a dispatcher cancels every open incident,
+ * then the outbox must drain within `drainMs`.
+ */
+export async function cancelOpenAndDrain(server: TestServer, dispatcherToken: string, drainMs: number): Promise<void> {
+  const open = await server.app.sql<{ id: string }[]>`select id from incidents where state not in ('resolved', 'cancelled')`;
+  for (const { id } of open) await http(server, 'POST', `/v1/incidents/${id}/cancel`, { token: dispatcherToken, body: { reason: 'end of scenario' } });
+  await eventually('outbox drained', async () => (await server.app.sql`select 1 from outbox limit 1`).length === 0, drainMs);
+}
