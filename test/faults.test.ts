@@ -10,14 +10,14 @@
 // through /proc), never another run's.
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import postgres from 'postgres';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LatLng } from '../shared/types.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
-import { startRedisServer, type PrivateRedis } from './helpers/redis-server.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
-import { area, east, heroOnline, matchable, registerHero, report, type OnlineHero, cancelOpenAndDrain } from './helpers/world.ts';
+import { faultSuite, PING_MS } from './helpers/fault-suite.ts';
+import type { PrivateRedis } from './helpers/redis-server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { area, east, matchable, registerHero, report, type OnlineHero } from './helpers/world.ts';
 import { redisKeys } from '../server/redis.ts';
 
 const FAST = {
@@ -29,7 +29,6 @@ const FAST = {
 };
 /** Three rounds DISPATCH_RETRY_MS apart until a lone incident escalates, plus slack. */
 const ESCALATION_MS = 3 * FAST.DISPATCH_RETRY_MS + 8_000;
-const PING_MS = 250;
 /**
  * The timing bounds below check the guarantees DESIGN §3 states in sweep intervals
  * ("within one sweep of the deadline"); this generous slack on top of each absorbs a
@@ -37,35 +36,8 @@ const PING_MS = 250;
  */
 const MARGIN_MS = 3_000;
 
-type Ctx = { server: TestServer; disp: string; redis: PrivateRedis };
-const test = suite<Ctx>('faults');
+const { test, track, keepPinging, pinging, stopAll } = faultSuite('faults', FAST, 5_000);
 
-// What a scenario opened, torn down by after.each whatever happened.
-const pingers = new Set<NodeJS.Timeout>();
-const clients: Client[] = [];
-const track = (c: Client) => { clients.push(c); return c; };
-
-interface Pinging extends OnlineHero { at: LatLng; stop(): void }
-
-/** Emits `location` for the hero every PING_MS until stopped. */
-function keepPinging(h: OnlineHero, at: LatLng): Pinging {
-  const timer = setInterval(() => { if (h.client.socket.connected) h.client.socket.emit('location', at); }, PING_MS);
-  pingers.add(timer);
-  return { ...h, at, stop: () => { clearInterval(timer); pingers.delete(timer); } };
-}
-
-/** A registered hero on duty, `km` east of `center`, pinging until stopped. */
-async function pinging(server: TestServer, center: LatLng, km: number): Promise<Pinging> {
-  const h = await heroOnline(server, center, km);
-  track(h.client);
-  return keepPinging(h, east(center, km));
-}
-
-function stopAll(): void {
-  for (const t of pingers) clearInterval(t);
-  pingers.clear();
-  for (const c of clients.splice(0)) c.close();
-}
 
 /** A real FLUSHALL, on the suite's own Redis. */
 async function flushRedis(redis: PrivateRedis): Promise<void> {
@@ -152,21 +124,6 @@ async function trials(server: TestServer, name: string, n: number, trial: (i: nu
   assert.is(failures.length, 0, failures.join('\n'));
 }
 
-test.before(async (ctx) => {
-  ctx.redis = await startRedisServer();
-  ctx.server = await startServer({ ...FAST, REDIS_URL: ctx.redis.url });
-  ctx.disp = await ctx.server.token('dispatcher', uid('disp-'));
-});
-test.after(async (ctx) => {
-  stopAll();
-  try { await ctx.server?.stop(); } finally { await ctx.redis?.cleanup(); }
-});
-test.after.each(async (ctx) => {
-  stopAll();
-  await checkInvariants(ctx.server);
-  await cancelOpenAndDrain(ctx.server, ctx.disp, 5_000);
-  await checkInvariants(ctx.server);
-});
 
 test('Redis emptied right after a report: the sweeper re-creates dispatch, pings rebuild heroes', async ({ server, disp, redis }) => {
   const { DISPATCH_RETRY_MS: retryMs, DISPATCH_DEADLINE_MS: deadlineMs, SWEEP_INTERVAL_MS: sweepMs } = server.app.config;

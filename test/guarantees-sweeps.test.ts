@@ -7,15 +7,13 @@
 // The suite runs on its own redis-server child (test/helpers/redis-server.ts), so its
 // FLUSHALL never touches the Redis at REDIS_URL; the crash is a real SIGKILL of a real
 // `npm start` child sharing the suite's schema and key prefix.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Alert, LatLng } from '../shared/types.ts';
 import { connect, eventually, sleep, type Client } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startRedisServer, type PrivateRedis } from './helpers/redis-server.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { faultSuite } from './helpers/fault-suite.ts';
+import { uid, type TestServer } from './helpers/server.ts';
 import { spawnServer } from './helpers/spawned-server.ts';
-import { area, east, heroOnline, matchable, report, type OnlineHero, cancelOpenAndDrain } from './helpers/world.ts';
+import { area, east, matchable, report } from './helpers/world.ts';
 
 const SETTINGS = {
   DEDUPE_RADIUS_M: 0, // separate emergencies at one spot
@@ -23,7 +21,6 @@ const SETTINGS = {
   // A poll long enough to tell "within one poll" from "within a few".
   OUTBOX_POLL_MS: 1_000,
 };
-const PING_MS = 250;
 /**
  * Slack on top of each timing bound for a loaded 2-core test machine (timer lateness, a
  * sweep or relay pass's own transactions). It stays well under what a missing mechanism
@@ -38,33 +35,8 @@ const POLL_SLACK_MS = 1_000;
 /** Date.now() here against the server's Date.now() and Postgres's now(): one machine, one clock. */
 const CLOCK_SLACK_MS = 50;
 
-type Ctx = { server: TestServer; disp: string; redis: PrivateRedis };
-const test = suite<Ctx>('guarantees-sweeps');
+const { test, track, keepPinging, pinging } = faultSuite('guarantees-sweeps', SETTINGS, 3 * SETTINGS.OUTBOX_POLL_MS + 5_000);
 
-const pingers = new Set<NodeJS.Timeout>();
-const clients: Client[] = [];
-const track = (c: Client) => { clients.push(c); return c; };
-
-interface Pinging extends OnlineHero { stop(): void }
-
-/** Emits `location` for the hero every PING_MS until stopped, as a hero's app does. */
-function keepPinging(h: OnlineHero, at: LatLng): Pinging {
-  const timer = setInterval(() => { if (h.client.socket.connected) h.client.socket.emit('location', at); }, PING_MS);
-  pingers.add(timer);
-  return { ...h, stop: () => { clearInterval(timer); pingers.delete(timer); } };
-}
-
-async function pinging(server: TestServer, center: LatLng, km: number): Promise<Pinging> {
-  const h = await heroOnline(server, center, km);
-  track(h.client);
-  return keepPinging(h, east(center, km));
-}
-
-function stopAll(): void {
-  for (const t of pingers) clearInterval(t);
-  pingers.clear();
-  for (const c of clients.splice(0)) c.close();
-}
 
 async function dispatcherOn(server: TestServer, disp: string): Promise<Client> {
   const d = track(await connect(server, 'dispatch', disp));
@@ -98,21 +70,6 @@ const assignment = async (server: TestServer, incidentId: string, heroId: string
 const receivedAt = (client: Client, name: string, match: (p: any) => boolean) =>
   client.events.find((e) => e.name === name && match(e.payload))!.at;
 
-test.before(async (ctx) => {
-  ctx.redis = await startRedisServer();
-  ctx.server = await startServer({ ...SETTINGS, REDIS_URL: ctx.redis.url });
-  ctx.disp = await ctx.server.token('dispatcher', uid('disp-'));
-});
-test.after(async (ctx) => {
-  stopAll();
-  try { await ctx.server?.stop(); } finally { await ctx.redis?.cleanup(); }
-});
-test.after.each(async (ctx) => {
-  stopAll();
-  await checkInvariants(ctx.server);
-  await cancelOpenAndDrain(ctx.server, ctx.disp, 3 * SETTINGS.OUTBOX_POLL_MS + 5_000);
-  await checkInvariants(ctx.server);
-});
 
 test('incident_stuck after PROGRESS_DEADLINE_MS: an assigned incident without progress is raised to dispatchers, and progress restarts the clock', async ({ server, disp }) => {
   const { PROGRESS_DEADLINE_MS: progressMs, SWEEP_INTERVAL_MS: sweepMs } = server.app.config;
