@@ -1,25 +1,8 @@
-// Per-user budgets. Pings use an in-memory token bucket per socket (hot path, no
-// round trip). Reports use a fixed window in Redis so the budget holds cluster-wide;
+// The report budget: a fixed window in Redis so it holds cluster-wide (socket and
+// per-address budgets are in-memory, server/security/buckets.ts);
 // if Redis is down or slower than the caller's deadline we let reports through: an
 // emergency is never refused, nor delayed, because a counter is unavailable.
 import type { Redis } from 'ioredis';
-
-export class TokenBucket {
-  private tokens: number;
-  private last = Date.now();
-
-  constructor(private readonly capacity: number, private readonly perMs: number) {
-    this.tokens = capacity;
-  }
-
-  take(now = Date.now()): boolean {
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) * this.capacity) / this.perMs);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
 
 /** Why a budget check let the request through unchecked. */
 export type BudgetMiss = 'slow' | 'error';
