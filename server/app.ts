@@ -1,8 +1,7 @@
 // Wires one complete dispatch server: HTTP, Socket.IO, the outbox relay and the
 // BullMQ workers. createApp never listens by itself; `start` does, so tests can run
 // several servers in one process, each on its own schema and Redis prefix.
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'socket.io';
 import type { Config } from './config.ts';
 import { Admission } from './admission.ts';
@@ -10,12 +9,7 @@ import { createAuth, type Auth } from './auth.ts';
 import { createSql, type Sql } from './db.ts';
 import { LocationWriter } from './geo/location.writer.ts';
 import { HeroPositions } from './geo/positions.redis.ts';
-import { answerClientError } from './http/client-error.ts';
-import { healthRoutes } from './http/health.routes.ts';
-import { heroRoutes } from './http/heroes.routes.ts';
-import { incidentRoutes } from './http/incidents.routes.ts';
-import { pageRoutes } from './http/pages.routes.ts';
-import { problem, Router } from './http/router.ts';
+import { createWebServer } from './http/web.server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { addLiveGauges, createMetrics, type Metrics } from './metrics.ts';
 import { outboxLag } from './store/outbox.store.ts';
@@ -70,16 +64,6 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   let relay: OutboxRelay | undefined;
   const ctx: ServiceContext = { config, sql, log, metrics, afterCommit: (rows) => relay?.carry(rows), acceptGate: new AcceptGate() };
 
-  const router = new Router(log);
-  const http = createServer((req, res) => {
-    router.handle(req, res).then(
-      (handled) => { if (!handled) problem(res, 404, 'not_found', 'no such route'); },
-      (err) => { log.error({ err }, 'unhandled request error'); if (!res.headersSent) problem(res, 500, 'internal', 'internal error'); },
-    );
-  });
-  http.on('clientError', answerClientError);
-  const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
-  const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, (ids) => positions.live(ids));
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
   const notifier = new Notifier({
     connection: bullConnection, prefix: keys.bullPrefix, log,
@@ -89,6 +73,11 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     onDelivered: (msg) => metrics.notificationsTotal.inc({ channel: msg.channel, outcome: 'delivered' }),
     onDeadLetter: (msg, error) => deadLetter(ctx, msg, error),
   });
+  const admission = new Admission({ concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS });
+  const web = createWebServer({ config, log, ctx, auth, redis, keys, metrics, positions, admission, queues, notifier, isDraining: () => draining });
+  const http = web.server;
+  const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
+  const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, (ids) => positions.live(ids));
   addLiveGauges(metrics, {
     async openIncidentsByState() {
       const rows = await sql<{ state: string; n: number }[]>`
@@ -126,11 +115,6 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, onWritten: (e) => heroMap.mark(e), onUnknown: heal,
   });
 
-  healthRoutes(router, { sql, redis, metrics, config, isDraining: () => draining });
-  pageRoutes(router, { tilesUrl: config.MAP_TILES_URL });
-  heroRoutes(router, { ctx, auth, positions });
-  const admission = new Admission({ concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS });
-  incidentRoutes(router, { ctx, auth, redis, keys, admission });
   registerHeroHandlers(nsp.hero, ctx, locations);
   registerCivilianHandlers(nsp.civilian, ctx, sql, positions);
   registerDispatchHandlers(nsp.dispatch, ctx, sql, positions);
@@ -177,11 +161,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       notifier.start();
       relay.start();
       heroMap.start();
-      await new Promise<void>((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(config.PORT, config.HOST, () => { http.off('error', reject); resolve(); });
-      });
-      const port = (http.address() as AddressInfo).port;
+      const port = await web.listen(config.PORT, config.HOST);
       log.info({ port, schema: config.DB_SCHEMA }, 'dispatch server listening');
       return port;
     },
@@ -199,7 +179,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     const closing = (async () => {
       // Close sockets first so clients reconnect elsewhere, then finish in-flight work.
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));
-      http.closeIdleConnections(); // idle keep-alive connections would hold the close open
+      web.closeIdle();
       await closed;
       clearInterval(rescheduler);
       heroMap.stop();

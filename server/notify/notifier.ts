@@ -48,6 +48,8 @@ export const notifyJobId = (offerId: string, channel: Channel): string => `notif
 
 export class Notifier {
   private readonly queue: Queue<NotifyJob>;
+  /** The BullMQ queue, for read-only views (the operators' queue page). */
+  get bullQueue(): Queue { return this.queue; }
   private worker: Worker<NotifyJob, Outcome> | undefined;
 
   constructor(private readonly deps: NotifierDeps) {
