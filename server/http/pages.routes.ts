@@ -5,6 +5,7 @@
 // sockets (and images from the tile server), and may not be framed.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { vocabularyModule } from '../../shared/vocabulary.ts';
 import { AppError } from '../errors.ts';
 import type { HttpResponse, Router } from './router.ts';
 
@@ -69,6 +70,9 @@ export function pageRoutes(router: Router, opts: { tilesUrl: string | undefined 
   router.add('GET', '/favicon.ico', () => ({ status: 204 }));
   // Before `/assets/:name`: the first matching route wins.
   router.add('GET', '/assets/config.json', () => ({ status: 200, body: { tilesUrl: opts.tilesUrl ?? null } }));
+  router.add('GET', '/assets/vocabulary.js', () => ({
+    status: 200, raw: Buffer.from(vocabularyModule()), headers: { 'content-type': TYPES.js!, 'cache-control': 'no-cache' },
+  }));
   router.add('GET', '/assets/:name', (req) => file(`${PAGES}assets/`, req.params.name!));
   router.add('GET', '/vendor/leaflet/:name', (req) => file(LEAFLET, req.params.name!));
   router.add('GET', '/vendor/leaflet/images/:name', (req) => file(`${LEAFLET}images/`, req.params.name!));
