@@ -1,9 +1,11 @@
 // The civilian page: report an emergency, then follow it live until it is over.
 // Wire data only ever reaches the page through textContent (text/el), never innerHTML.
-import { getToken, setToken, claimsOf, api, problemText, connectSocket, ask, createMap, STATE_TEXT, fmtKm, text, el } from './common.js';
+import {
+  signIn, messageArea, claimsOf, api, problemText, connectSocket, ask, createMap, labelOf, isFinal, fmtKm, text, el,
+} from '/assets/common.js';
+import { VOCABULARY } from '/assets/vocabulary.js';
 
 const KEYS = { token: 'civilian.token', pending: 'civilian.pending', follow: 'civilian.follow' };
-const FINAL = ['resolved', 'cancelled'];
 const DEFAULT_CENTER = { lat: 40.7128, lng: -74.006 };
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const ui = {
@@ -17,15 +19,31 @@ let followed = null; // { id, state, heroes, at, kind, severity, card, announced
 const load = (k) => { try { return JSON.parse(sessionStorage.getItem(k) ?? 'null'); } catch { return null; } };
 const save = (k, v) => { try { if (v == null) sessionStorage.removeItem(k); else sessionStorage.setItem(k, JSON.stringify(v)); } catch { /* private mode */ } };
 
-const say = (msg, kind = 'info') => { text(ui.message, msg); ui.message.dataset.kind = kind; };
+// Messages stay until the next one: a civilian may read slowly, under stress.
+const say = messageArea(ui.message);
+
+// The report's choices, in the vocabulary's words; how serious is preset to high.
+const SEVERITY_HINT = { critical: 'life in danger' };
+ui.kind.replaceChildren(...VOCABULARY.incidentKinds.map((k) => el('option', { value: k }, labelOf('incidentKinds', k))));
+ui.severity.replaceChildren(...VOCABULARY.severities.map((s) => el('option', { value: s, selected: s === 'high' },
+  SEVERITY_HINT[s] ? `${labelOf('severities', s)}: ${SEVERITY_HINT[s]}` : labelOf('severities', s))));
 
 // ---- identity -------------------------------------------------------------
-function start() {
-  token = getToken(KEYS.token);
-  if (location.hash) history.replaceState(null, '', location.pathname + location.search); // keep the token out of the address bar
-  if (!token) return showSignin();
+const session = signIn({
+  form: $('signin'), storageKey: KEYS.token, say, start,
+  forbidden: 'This sign-in may not use this page. Use a civilian sign-in.',
+  signedOut: () => {
+    ui.form.hidden = true;
+    if (socket) { socket.removeAllListeners(); socket.disconnect(); socket = null; }
+    token = null;
+    dropFollowed();
+  },
+});
+
+function start(t) {
+  token = t;
   const { role } = claimsOf(token);
-  if (role !== 'civilian') return signOut(role ? `This sign-in is for a ${role}; this page needs a civilian sign-in.` : 'That token is not valid. Paste the whole token.');
+  if (role !== 'civilian') return session.signOut(role ? `This sign-in is for a ${role}; this page needs a civilian sign-in.` : 'That token is not valid. Paste the whole token.');
   ui.form.hidden = false;
   restorePending();
   startMap();
@@ -35,37 +53,7 @@ function start() {
   socket = connectSocket('civilian', token, ui.banner);
   socket.on('connect', () => { if (followed) void watch(followed.id); });
   socket.on('incident:status', onStatus);
-  socket.on('connect_error', (err) => {
-    if (err?.message === 'unauthorized') signOut('Your sign-in is not valid or has expired. Sign in again.');
-    else if (err?.message === 'forbidden') signOut('This sign-in may not use this page. Use a civilian sign-in.');
-  });
-}
-
-function showSignin() {
-  ui.form.hidden = true;
-  if ($('signin')) return;
-  const input = el('input', { id: 'token-input', name: 'token', autocomplete: 'off', spellcheck: 'false', required: true });
-  const form = el('form', {
-    'data-testid': 'signin', class: 'card signin',
-    onsubmit: (ev) => {
-      ev.preventDefault();
-      const t = input.value.trim();
-      if (!t) { say('Paste your access token first.', 'error'); input.focus(); return; }
-      setToken(KEYS.token, t);
-      form.remove();
-      say('');
-      start();
-    },
-  }, el('h2', {}, 'Sign in'), el('p', { class: 'muted' }, 'Paste the access token you were given to report an emergency.'),
-  el('label', { for: 'token-input' }, 'Access token'), input, el('button', { type: 'submit', class: 'primary civ-submit' }, 'Sign in'));
-  document.getElementById('main').prepend(form);
-  input.focus();
-}
-
-function signOut(msg) {
-  try { sessionStorage.removeItem(KEYS.token); } catch { /* ignore */ }
-  if (socket) { socket.removeAllListeners(); socket.disconnect(); socket = null; }
-  token = null; dropFollowed(); showSignin(); say(msg, 'error');
+  session.watch(socket);
 }
 
 // ---- location & map ---------------------------------------------------------
@@ -175,7 +163,7 @@ async function send(pending) {
     say(`${problemText(res)} Your report is kept on this device; press Retry to send it again.`, 'error');
     ui.retry.hidden = false; ui.retry.disabled = false;
   } else if (res.status === 401) {
-    signOut('Your sign-in has expired. Sign in again; your report is kept and can be retried.');
+    session.signOut('Your sign-in has expired. Sign in again; your report is kept and can be retried.');
   } else {
     save(KEYS.pending, null); // refused as it is: a retry of the same body would be refused again
     const fields = Array.isArray(res.body?.errors) ? res.body.errors.map((e) => `${e.path}: ${e.message}`).join('; ') : '';
@@ -203,7 +191,7 @@ ui.desc.addEventListener('input', () => text(document.getElementById('desc-count
 function follow(incident, fresh = false) {
   if (!followed || followed.id !== incident.id) {
     dropFollowed();
-    followed = { id: incident.id, state: incident.state, heroes: [], at: 0, announced: !fresh && FINAL.includes(incident.state), card: buildCard(incident.id) };
+    followed = { id: incident.id, state: incident.state, heroes: [], at: 0, announced: !fresh && isFinal(incident.state), card: buildCard(incident.id) };
     save(KEYS.follow, { id: incident.id });
   }
   applyIncident(incident);
@@ -266,13 +254,13 @@ function render() {
   if (!followed) return;
   const { card, state, heroes } = followed;
   const part = (sel) => card.querySelector(sel);
-  const final = FINAL.includes(state);
+  const final = isFinal(state);
   const names = heroes.map((h) => String(h.name ?? h.id)).join(', ');
   const who = joinNames(heroes.map((h) => String(h.name ?? h.id)));
   const hasKm = (h) => typeof h.distanceKm === 'number' && Number.isFinite(h.distanceKm);
   const team = heroes.length > 1;
-  text(part('.civ-meta'), followed.kind ? `${cap(followed.kind)} · ${followed.severity} severity · #${followed.id}` : `#${followed.id}`);
-  text(part('[data-testid=incident-state-text]'), (team && TEAM_TEXT[state]) || (STATE_TEXT[state] ?? state));
+  text(part('.civ-meta'), followed.kind ? `${labelOf('incidentKinds', followed.kind)} · ${followed.severity} severity · #${followed.id}` : `#${followed.id}`);
+  text(part('[data-testid=incident-state-text]'), (team && TEAM_TEXT[state]) || labelOf('incidentStates', state));
   text(part('[data-testid=incident-state]'), state);
   card.dataset.state = state;
   save(KEYS.follow, { id: followed.id, state });
@@ -294,7 +282,6 @@ function render() {
   if (final && !followed.announced) { followed.announced = true; say(`Your report is closed (${state}). You can make a new report below.`, 'info'); }
 }
 
-const cap = (s) => String(s).charAt(0).toUpperCase() + String(s).slice(1);
 const TEAM_TEXT = { dispatching: 'Heroes on the way, more being found', assigned: 'Heroes assigned', en_route: 'Heroes on the way', on_scene: 'Heroes on scene' };
 const joinNames = (xs) => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`);
 // `n` heroes named `who`; while a team is still being completed some may already be coming.
@@ -316,11 +303,11 @@ async function cancel(ev) {
   if (btn.isConnected) { btn.disabled = false; text(btn, 'Cancel this report'); }
   if (followed?.id !== id) return;
   if (res.ok && res.body?.id) { applyIncident(res.body); return; }
-  if (res.status === 401) { signOut(problemText(res)); return; }
+  if (res.status === 401) { session.signOut(problemText(res)); return; }
   say(`Could not cancel: ${problemText(res)}`, 'error');
   if (socket?.connected) void watch(id);
 }
 
 function newReport() { save(KEYS.follow, null); dropFollowed(); say(''); ui.kind.focus(); }
 
-try { start(); } catch (err) { say(`The page could not start: ${err?.message ?? err}`, 'error'); }
+try { session.begin(); } catch (err) { say(`The page could not start: ${err?.message ?? err}`, 'error'); }

@@ -1,13 +1,15 @@
-// What the three pages share: identity, HTTP calls, sockets, the map, plain-language
-// messages. Plain ES module, no build step; Socket.IO's client comes from the server.
+// What the three pages share: sign-in, the message area, HTTP calls, sockets, the map,
+// and the words for the wire's names. Plain ES module, no build step; Socket.IO's client
+// and the vocabulary (built from shared/vocabulary.ts) come from the server.
 import { io } from '/socket.io/socket.io.esm.min.js';
+import { VOCABULARY } from '/assets/vocabulary.js';
 
 /**
  * The token: from `#token=<jwt>` (kept in session storage for reloads), else from the
  * sign-in box. The token is taken out of the address bar at once, so it is not left
  * in history, bookmarks or a screenshot of the page.
  */
-export function getToken(storageKey) {
+function getToken(storageKey) {
   const hash = new URLSearchParams(location.hash.slice(1));
   const fromHash = hash.get('token');
   if (hash.has('token')) forgetTokenInAddress(hash);
@@ -19,14 +21,79 @@ export function getToken(storageKey) {
 }
 
 /** Rewrites the address without `token=` in its fragment (other fragment keys stay). */
-export function forgetTokenInAddress(hash = new URLSearchParams(location.hash.slice(1))) {
+function forgetTokenInAddress(hash = new URLSearchParams(location.hash.slice(1))) {
   hash.delete('token');
   const rest = hash.toString();
   history.replaceState(history.state, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
 }
 
-export function setToken(storageKey, token) {
+function setToken(storageKey, token) {
   sessionStorage.setItem(storageKey, token);
+}
+
+export function forgetToken(storageKey) {
+  try { sessionStorage.removeItem(storageKey); } catch { /* storage unavailable: nothing kept */ }
+}
+
+/**
+ * The page's one message area (in each html: role=status, aria-live=polite). Returns
+ * `say(text, kind = 'info')`; `fadeMs` says how long each kind stays (absent: until the next).
+ */
+export function messageArea(element, fadeMs = {}) {
+  let timer = 0;
+  return function say(msg, kind = 'info') {
+    clearTimeout(timer);
+    element.dataset.kind = kind;
+    text(element, msg);
+    if (fadeMs[kind]) timer = setTimeout(() => text(element, ''), fadeMs[kind]);
+  };
+}
+
+const EXPIRED_SIGN_IN = 'Your sign-in is not valid or has expired. Sign in again.';
+
+/**
+ * The sign-in of every page. The form is the page's own (in its html, hidden: one input
+ * and its label, whose words also name what is missing when nothing was pasted); this
+ * wires and checks it. `start(token)` runs with the token from the address (`#token=`)
+ * or session storage (`begin()`), or typed into the form. `signedOut()` hides what the
+ * page showed while signed in. `forbidden` is what to say when the server refuses this
+ * sign-in on this page.
+ */
+export function signIn({ form, storageKey, say, start, signedOut = () => {}, forbidden }) {
+  const input = form.querySelector('input');
+  const what = form.querySelector(`label[for="${input.id}"]`).textContent.trim().toLowerCase();
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const token = input.value.trim();
+    if (!token) { say(`Paste your ${what} first.`, 'error'); input.focus(); return; }
+    setToken(storageKey, token);
+    input.value = '';
+    form.hidden = true;
+    say('');
+    start(token);
+  });
+  const show = (note) => {
+    form.hidden = false;
+    if (note) say(note, 'error');
+    input.focus();
+  };
+  /** Forgets the token and asks for another, saying why. */
+  const signOut = (note) => {
+    forgetToken(storageKey);
+    signedOut();
+    show(note);
+  };
+  /** Signs out when the socket is refused for this sign-in (not for a network fault). */
+  const watch = (socket) => socket.on('connect_error', (err) => {
+    if (err?.message === 'unauthorized') signOut(EXPIRED_SIGN_IN);
+    else if (err?.message === 'forbidden') signOut(forbidden);
+  });
+  /** Starts with the token from the address or from storage, else asks for one. */
+  const begin = () => {
+    const token = getToken(storageKey);
+    if (token) start(token); else show();
+  };
+  return { begin, signOut, watch };
 }
 
 /** The `sub` and `role` claims of a JWT, for display only (the server verifies). */
@@ -66,20 +133,14 @@ export function problemText(res) {
   return (res.body && (res.body.detail || res.body.title)) || `Request failed (${res.status}).`;
 }
 
-/** Plain-language text for each refusal reason of the contract. */
-export const REFUSALS = {
-  taken: 'Another hero already took this one.',
-  expired: 'This offer has expired.',
-  withdrawn: 'This offer was withdrawn.',
-  not_found: 'That is not yours, or it no longer exists.',
-  busy: 'You are on an active assignment. Finish it first.',
-  invalid_transition: 'That step is not possible right now.',
-  released: 'You were released from this incident.',
-  invalid: 'The app sent something the server did not understand.',
-  rate_limited: 'Too fast. Wait a moment.',
-  internal: 'The service had a problem. Try again.',
-};
-export const refusalText = (reason) => REFUSALS[reason] ?? `Refused (${reason}).`;
+/**
+ * The words for a wire name of one VOCABULARY group (`incidentStates`, `alertTypes`…);
+ * a name the vocabulary does not know yet is shown as it is, underscores as spaces.
+ */
+export const labelOf = (group, name) => VOCABULARY.labels[group]?.[name] ?? words(name);
+export const words = (name) => String(name ?? '').replace(/_/g, ' ');
+export const isFinal = (state) => VOCABULARY.finalStates.includes(state);
+export const refusalText = (reason) => VOCABULARY.labels.refusalReasons[reason] ?? `Refused (${reason}).`;
 
 /**
  * Connects to a namespace and keeps `banner` telling the truth about the connection.
@@ -142,11 +203,6 @@ export function fmtAge(ms) {
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
-
-export const STATE_TEXT = {
-  reported: 'Reported', dispatching: 'Finding a hero', assigned: 'Hero assigned', en_route: 'Hero on the way',
-  on_scene: 'Hero on scene', resolved: 'Resolved', cancelled: 'Cancelled', escalated: 'A dispatcher is on it',
-};
 
 /** Sets an element's text safely (never innerHTML with data from the wire). */
 export function text(el, value) {

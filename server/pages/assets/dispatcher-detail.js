@@ -1,12 +1,11 @@
 // The incident detail panel of the dispatcher console: fields, the team's slots,
 // assignments, the reports linked to it, the audit trail, nearby heroes and the overrides
 // (assign into a slot, release one member, reassign, cancel).
-import { api, problemText, el, text, fmtAge, fmtKm, haversineKm, STATE_TEXT } from '/assets/common.js';
+import { api, problemText, el, text, fmtAge, fmtKm, haversineKm, labelOf, isFinal } from '/assets/common.js';
 import { shownStatus, onMap } from '/assets/dispatcher-map.js';
 import { TeamPanel } from '/assets/dispatcher-team.js';
 import { isTeam, skillText } from '/assets/team.js';
 
-export const FINAL = new Set(['resolved', 'cancelled']);
 const NEARBY_MAX = 12;
 const NEARBY_RADIUS_KM = 100;
 /** Pages of the audit trail read at most (each up to the server's EVENTS_PAGE_MAX). */
@@ -42,7 +41,7 @@ export function reconcile(container, items, keyOf, create, update) {
 export class IncidentDetail {
   /**
    * @param {HTMLElement} root the [data-testid=incident-detail] section
-   * @param {{ state: any, say: (kind: string, msg: string) => void, apply: (inc: any) => void, heroName: (id: string) => string, onOpen: (id: string|null) => void }} ctx
+   * @param {{ state: any, say: (msg: string, kind?: string) => void, apply: (inc: any) => void, heroName: (id: string) => string, onOpen: (id: string|null) => void }} ctx
    */
   constructor(root, ctx) {
     this.root = root;
@@ -105,7 +104,7 @@ export class IncidentDetail {
       const res = await api(this.ctx.state.token, 'GET', `/v1/incidents/${encodeURIComponent(id)}`);
       if (this.id !== id) return;
       if (!res.ok) {
-        this.ctx.say('error', `Could not load incident: ${problemText(res)}`);
+        this.ctx.say(`Could not load incident: ${problemText(res)}`, 'error');
         return;
       }
       this.ctx.apply(res.body);
@@ -159,7 +158,7 @@ export class IncidentDetail {
     const loc = inc.location ? `${Number(inc.location.lat).toFixed(5)}, ${Number(inc.location.lng).toFixed(5)}` : '—';
     const needs = Array.isArray(inc.needs) ? inc.needs.map((n) => `${n.count} × ${n.skill ?? 'any hero'}`).join(', ') : '—';
     const rows = [
-      ['State', el('span', { class: `state-badge state-${inc.state}`, 'data-testid': 'detail-state' }, inc.state), ` ${STATE_TEXT[inc.state] ?? ''}`],
+      ['State', el('span', { class: `state-badge state-${inc.state}`, 'data-testid': 'detail-state' }, inc.state), ` ${labelOf('incidentStates', inc.state)}`],
       ['Severity', el('span', { class: `sev-badge sev-${inc.severity}` }, inc.severity)],
       ['Kind', inc.kind],
       ['Description', inc.description || '—'],
@@ -222,7 +221,7 @@ export class IncidentDetail {
       text(node.querySelector('.seen'), x.hero.lastSeenAt ? `seen ${fmtAge(now - x.hero.lastSeenAt)} ago` : '');
       const btn = node.querySelector('button');
       btn.className = x.hero.status === 'available' && x.shown !== 'stale' ? 'primary' : '';
-      btn.disabled = this.busy || FINAL.has(this.incident.state);
+      btn.disabled = this.busy || isFinal(this.incident.state);
       btn.setAttribute('aria-label', `Assign ${name} (${x.shown}, ${fmtKm(x.km)} away)`);
     });
     this.nearbyEmpty.hidden = items.length > 0;
@@ -230,7 +229,7 @@ export class IncidentDetail {
 
   updateActions() {
     const inc = this.incident;
-    const final = !inc || FINAL.has(inc.state);
+    const final = !inc || isFinal(inc.state);
     const held = !!inc && (inc.assignments ?? []).some((a) => a.state === 'active');
     this.reassignBtn.disabled = this.busy || final || !held;
     this.reassignBtn.title = !held ? 'No hero holds this incident'
@@ -297,12 +296,12 @@ export class IncidentDetail {
       if (res.ok && res.body && res.body.id) {
         this.ctx.apply(res.body);
         this.changed(res.body);
-        this.ctx.say('info', success(res.body));
+        this.ctx.say(success(res.body), 'info');
       } else {
-        this.ctx.say('error', `${label} failed: ${problemText(res)}`);
+        this.ctx.say(`${label} failed: ${problemText(res)}`, 'error');
       }
     } catch (err) {
-      this.ctx.say('error', `${label} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.ctx.say(`${label} failed: ${err instanceof Error ? err.message : String(err)}`, 'error');
     } finally {
       this.busy = false;
       this.updateActions();

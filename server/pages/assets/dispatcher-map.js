@@ -1,7 +1,7 @@
 // The dispatcher console's live map: one Leaflet circleMarker per hero and per open
 // incident, kept in step with the console's state. Leaflet paths cannot carry data
 // attributes, so a visually hidden list mirrors every marker (for tests and screen readers).
-import { createMap, el, text, fmtAge, STATE_TEXT } from '/assets/common.js';
+import { createMap, el, text, fmtAge, labelOf } from '/assets/common.js';
 
 export const STALE_AFTER_MS = 30_000;
 const DEFAULT_CENTER = { lat: 40.7128, lng: -74.006 };
@@ -159,7 +159,7 @@ export class DispatchMap {
       keep.add(inc.id);
       const fill = SEVERITY_COLORS[inc.severity] ?? '#5d6d7e';
       const stroke = STATE_STROKE[inc.state] ?? { color: '#17202a', weight: 2 };
-      const label = `${inc.severity} ${inc.kind}: ${STATE_TEXT[inc.state] ?? inc.state}${inc.description ? ` — ${inc.description}` : ''}`;
+      const label = `${inc.severity} ${inc.kind}: ${labelOf('incidentStates', inc.state)}${inc.description ? ` — ${inc.description}` : ''}`;
       if (this.map && L) {
         let marker = this.incidentMarkers.get(inc.id);
         if (!marker) {

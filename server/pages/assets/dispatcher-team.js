@@ -1,7 +1,7 @@
 // The team block of the console's incident detail: an incident's slots with their members
 // and each member's progress, the team ETA, the slot an "Assign" fills, and the "Release"
 // of one member.
-import { el, text } from '/assets/common.js';
+import { el, text, isFinal } from '/assets/common.js';
 import { hhmm, isTeam, skillText, teamSlots } from '/assets/team.js';
 
 /**
@@ -61,7 +61,7 @@ export class TeamPanel {
     const parts = [head, ' — ', el('strong', {}, this.ctx.heroName(s.heroId)), ' · ',
       el('span', { class: `progress-badge state-badge state-${s.progress}`, 'data-testid': 'slot-progress' }, s.progress ?? '—')];
     if (a && Number.isFinite(a.assignedAt)) parts.push(el('span', { class: 'muted' }, ` · since ${hhmm(a.assignedAt)}`));
-    if (a && a.state === 'active' && !FINAL_STATES.has(inc.state)) {
+    if (a && a.state === 'active' && !isFinal(inc.state)) {
       const btn = el('button', { type: 'button', class: 'release', 'data-testid': 'release', 'aria-label': `Release ${this.ctx.heroName(s.heroId)} from slot ${s.slot + 1}` }, 'Release');
       btn.addEventListener('click', () => this.ctx.release(s.heroId, s.slot));
       parts.push(btn);
@@ -84,10 +84,8 @@ export class TeamPanel {
 
   setBusy(busy, inc) {
     this.busy = busy;
-    const final = !inc || FINAL_STATES.has(inc.state);
+    const final = !inc || isFinal(inc.state);
     for (const b of this.slots.querySelectorAll('button')) b.disabled = busy || final;
     this.chooser.disabled = busy || final;
   }
 }
-
-const FINAL_STATES = new Set(['resolved', 'cancelled']);

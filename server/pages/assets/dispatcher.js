@@ -1,21 +1,22 @@
 // The dispatcher console: live incidents and heroes from the `/dispatch` namespace,
 // headline counters, the open-incident list, alerts, and the detail panel for overrides.
-import { getToken, setToken, claimsOf, api, connectSocket, el, text, fmtAge, STATE_TEXT } from '/assets/common.js';
+import { signIn, messageArea, claimsOf, api, connectSocket, el, text, fmtAge, labelOf, isFinal } from '/assets/common.js';
+import { VOCABULARY } from '/assets/vocabulary.js';
 import { DispatchMap, onMap } from '/assets/dispatcher-map.js';
-import { IncidentDetail, reconcile, FINAL, titleOf, clock } from '/assets/dispatcher-detail.js';
+import { IncidentDetail, reconcile, titleOf, clock } from '/assets/dispatcher-detail.js';
 import { fillText } from '/assets/team.js';
 
 const TOKEN_KEY = 'dispatch.dispatcher.token';
 const STUCK_AGE_MS = 120_000;
-const WAITING = new Set(['reported', 'dispatching', 'escalated']);
-const SEV_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
+const isWaiting = (s) => VOCABULARY.waitingStates.includes(s);
+const sevRank = (s) => VOCABULARY.severityRank[s] ?? 9;
 const HOUR_MS = 3_600_000;
 const MAX_ALERTS = 200;
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
   banner: $('[data-testid=connection]'), message: $('[data-testid=message]'), who: $('#who'), console: $('#console'),
-  signinSlot: $('#signin-slot'), countOpen: $('[data-testid=count-open]'), countHeroes: $('[data-testid=count-heroes]'),
+  countOpen: $('[data-testid=count-open]'), countHeroes: $('[data-testid=count-heroes]'),
   p50: $('[data-testid=p50-assign]'), list: $('[data-testid=incident-list]'), listCount: $('#list-count'), listEmpty: $('#list-empty'),
   fState: $('[data-testid=filter-state]'), fSeverity: $('[data-testid=filter-severity]'), fText: $('[data-testid=filter-text]'),
   alerts: $('[data-testid=alerts]'), alertsEmpty: $('#alerts-empty'), alertCount: $('#alert-count'),
@@ -37,18 +38,16 @@ let pendingBatches = [];
 let socket = null;
 const namesAsked = new Set();
 
-/** One message area: errors stay until the next message, notes fade after a while. */
-let messageTimer;
-function say(kind, msg) {
-  clearTimeout(messageTimer);
-  ui.message.dataset.kind = kind;
-  text(ui.message, msg);
-  if (kind === 'info') messageTimer = setTimeout(() => text(ui.message, ''), 10_000);
-}
+// Errors stay until the next message; notes fade, the console has enough going on.
+const say = messageArea(ui.message, { info: 10_000 });
+
+// The filters offer the open states (waiting first) and the severities, as the wire names them.
+ui.fState.append(...VOCABULARY.openStates.map((s) => el('option', { value: s }, s)));
+ui.fSeverity.append(...VOCABULARY.severities.map((s) => el('option', { value: s }, s)));
 
 /** Socket handlers never throw into socket.io: a bad push is reported, not fatal. */
 const guard = (fn) => (...args) => {
-  try { fn(...args); } catch (err) { say('error', `The console could not show an update (${err instanceof Error ? err.message : String(err)}). Reload the page if it looks wrong.`); }
+  try { fn(...args); } catch (err) { say(`The console could not show an update (${err instanceof Error ? err.message : String(err)}). Reload the page if it looks wrong.`, 'error'); }
 };
 
 const validIncident = (i) => i && typeof i.id === 'string' && typeof i.state === 'string' && Number.isFinite(i.version);
@@ -61,7 +60,7 @@ const detail = new IncidentDetail($('[data-testid=incident-detail]'), {
 });
 
 function openIncident(id, opts = {}) {
-  detail.open(id, opts).catch((err) => say('error', `Could not open the incident: ${err instanceof Error ? err.message : String(err)}`));
+  detail.open(id, opts).catch((err) => say(`Could not open the incident: ${err instanceof Error ? err.message : String(err)}`, 'error'));
   const inc = state.incidents.get(id);
   if (inc) map.focusOn(inc.location);
 }
@@ -77,8 +76,8 @@ function remember(inc) {
 }
 
 function settleStuck(inc) {
-  if (FINAL.has(inc.state)) { state.stuck.delete(inc.id); return; }
-  if (state.stuck.has(inc.id) && state.stuck.get(inc.id) !== inc.state && !WAITING.has(inc.state)) state.stuck.delete(inc.id);
+  if (isFinal(inc.state)) { state.stuck.delete(inc.id); return; }
+  if (state.stuck.has(inc.id) && state.stuck.get(inc.id) !== inc.state && !isWaiting(inc.state)) state.stuck.delete(inc.id);
 }
 
 function applyIncident(inc) {
@@ -87,7 +86,7 @@ function applyIncident(inc) {
   if (known !== undefined && inc.version <= known) return;
   state.versions.set(inc.id, inc.version);
   remember(inc);
-  if (FINAL.has(inc.state)) state.incidents.delete(inc.id);
+  if (isFinal(inc.state)) state.incidents.delete(inc.id);
   else state.incidents.set(inc.id, inc);
   settleStuck(inc);
   detail.changed(inc);
@@ -139,10 +138,10 @@ function onSnapshot(snap) {
     const use = newer && newer.version > inc.version ? newer : inc;
     state.versions.set(use.id, use.version);
     remember(use);
-    if (!FINAL.has(use.state)) open.set(use.id, use);
+    if (!isFinal(use.state)) open.set(use.id, use);
   }
   // Created after the snapshot was read, pushed before it arrived.
-  for (const [id, inc] of sinceConnect) if (!inSnapshot.has(id) && !FINAL.has(inc.state)) open.set(id, inc);
+  for (const [id, inc] of sinceConnect) if (!inSnapshot.has(id) && !isFinal(inc.state)) open.set(id, inc);
   state.incidents = open;
   for (const id of [...state.stuck.keys()]) if (!open.has(id)) state.stuck.delete(id);
   for (const inc of open.values()) settleStuck(inc);
@@ -180,7 +179,7 @@ function onAlert(alert) {
   const at = Number.isFinite(alert.at) ? alert.at : Date.now();
   const incident = typeof alert.incidentId === 'string' ? alert.incidentId : null;
   const item = el('li', { 'data-testid': 'alert', class: `alert alert-${alert.type}`, dataset: { type: alert.type, ...(incident ? { incidentId: incident } : {}), ...(alert.heroId ? { heroId: String(alert.heroId) } : {}) } },
-    el('div', { class: 'alert-head' }, el('strong', { class: 'alert-type' }, alert.type.replace(/_/g, ' ')), el('time', { class: 'muted', datetime: new Date(at).toISOString() }, clock(at))),
+    el('div', { class: 'alert-head' }, el('strong', { class: 'alert-type' }, labelOf('alertTypes', alert.type)), el('time', { class: 'muted', datetime: new Date(at).toISOString() }, clock(at))),
     el('div', { class: 'alert-detail' }, typeof alert.detail === 'string' ? alert.detail : ''));
   if (alert.heroId) item.append(el('div', { class: 'muted' }, `Hero: ${heroName(String(alert.heroId))}`));
   if (incident) {
@@ -203,7 +202,7 @@ function scheduleRender() {
   renderTimer = setTimeout(() => { renderTimer = null; renderAll(); }, 30);
 }
 
-const isStuck = (inc, now) => state.stuck.has(inc.id) || (WAITING.has(inc.state) && now - inc.createdAt > STUCK_AGE_MS);
+const isStuck = (inc, now) => state.stuck.has(inc.id) || (isWaiting(inc.state) && now - inc.createdAt > STUCK_AGE_MS);
 
 function p50Assign(now) {
   const xs = [];
@@ -262,7 +261,7 @@ function updateRow(row, inc, now) {
   sev.className = `sev-badge sev-${inc.severity}`;
   text(sev, inc.severity);
   st.className = `state-badge state-${inc.state}`;
-  st.title = STATE_TEXT[inc.state] ?? inc.state;
+  st.title = labelOf('incidentStates', inc.state);
   text(st, inc.state);
   text(ageEl, age);
   // Team incidents show their slots filled, e.g. "2/5".
@@ -275,7 +274,7 @@ function updateRow(row, inc, now) {
 
 function renderList(now) {
   const items = [...state.incidents.values()].filter(matches).sort((a, b) =>
-    (SEV_RANK[a.severity] ?? 9) - (SEV_RANK[b.severity] ?? 9) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    sevRank(a.severity) - sevRank(b.severity) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   reconcile(ui.list, items, (i) => i.id, createRow, (row, inc) => updateRow(row, inc, now));
   text(ui.listCount, items.length === state.incidents.size ? `(${items.length})` : `(${items.length} of ${state.incidents.size})`);
   ui.listEmpty.hidden = items.length > 0;
@@ -293,31 +292,15 @@ function renderAll() {
 
 // ---- start ---------------------------------------------------------------------------
 
-function showSignin(note) {
-  ui.console.hidden = true;
-  ui.banner.hidden = true;
-  text(ui.who, '');
-  if ($('[data-testid=signin]')) return;
-  const input = el('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true, 'aria-describedby': 'signin-help' });
-  const form = el('form', { 'data-testid': 'signin', class: 'card signin', 'aria-labelledby': 'signin-h' },
-    el('h2', { id: 'signin-h' }, 'Sign in'),
-    el('p', { id: 'signin-help', class: 'muted' }, 'Paste your dispatcher token (from `npm run token -- dispatcher <id>`).'),
-    el('label', { for: 'token' }, 'Dispatcher token'), input,
-    el('p', {}, el('button', { type: 'submit', class: 'primary' }, 'Sign in')));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const token = input.value.trim();
-    if (!token) { say('error', 'Paste a token first.'); input.focus(); return; }
-    setToken(TOKEN_KEY, token);
-    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-    form.remove();
-    say('info', 'Signing in…');
-    boot(token);
-  });
-  ui.signinSlot.append(form);
-  if (note) say('error', note);
-  input.focus();
-}
+const session = signIn({
+  form: $('[data-testid=signin]'), storageKey: TOKEN_KEY, say, start: boot,
+  forbidden: 'That sign-in may not use the dispatcher console. Use a dispatcher token.',
+  signedOut: () => {
+    ui.console.hidden = true;
+    ui.banner.hidden = true;
+    text(ui.who, '');
+  },
+});
 
 let mapStarted = false;
 function boot(token) {
@@ -327,7 +310,7 @@ function boot(token) {
   ui.console.hidden = false;
   if (!mapStarted) {
     mapStarted = true;
-    map.init().then((ok) => { if (!ok) say('error', 'The map could not be drawn; the lists still update.'); map.invalidate(); renderAll(); });
+    map.init().then((ok) => { if (!ok) say('The map could not be drawn; the lists still update.', 'error'); map.invalidate(); renderAll(); });
   }
   if (socket) { socket.removeAllListeners(); socket.disconnect(); }
   ui.banner.hidden = false;
@@ -356,18 +339,12 @@ function boot(token) {
   socket.on('disconnect', (reason) => {
     if (reason === 'io server disconnect') setTimeout(() => { if (socket === mine && !mine.connected) mine.connect(); }, 1000);
   });
-  socket.on('connect_error', guard((err) => {
-    if (err && (err.message === 'unauthorized' || err.message === 'forbidden')) {
-      sessionStorage.removeItem(TOKEN_KEY);
-      showSignin(err.message === 'forbidden' ? 'That sign-in may not use the dispatcher console. Use a dispatcher token.' : 'Your sign-in is not valid or has expired. Sign in again.');
-    }
-  }));
+  session.watch(socket);
 }
 
 for (const f of [ui.fState, ui.fSeverity]) f.addEventListener('change', () => renderList(Date.now()));
 ui.fText.addEventListener('input', () => renderList(Date.now()));
 setInterval(guard(() => { if (state.token) { renderAll(); detail.tick(); } }), 1000);
 
-// getToken also takes `#token=` out of the address bar, as on the other pages.
-const initial = getToken(TOKEN_KEY);
-if (initial) boot(initial); else showSignin();
+// Takes `#token=` out of the address bar, as on the other pages.
+session.begin();

@@ -1,11 +1,10 @@
 // Teams in the hero app (PROTOCOL v1.1 "Teams"): the role an offer asks for, the hero's
 // own progress in a team, and the team of an assignment (the other members and the open
 // slots). A one-hero incident shows none of it.
-import { el } from '/assets/common.js';
+import { el, words } from '/assets/common.js';
 import { PROGRESS, hhmm, isTeam, needTotal, progressOf, skillText, teamSlots } from '/assets/team.js';
 
 export { isTeam };
-const label = (s) => String(s ?? '').replace(/_/g, ' ');
 
 /** "You are asked as: medic" (and the team's size), or '' for a plain one-hero offer. */
 export function offerRole(offer) {
@@ -60,6 +59,6 @@ export function teamBlock(inc, heroId, myProgress) {
       return el('li', { 'data-testid': 'team-member', class: me ? 'me' : s.heroId ? '' : 'open', dataset: { slot: String(s.slot), skill: skillText(s.skill), ...(s.heroId ? { heroId: s.heroId } : {}), ...(progress ? { progress } : {}) } },
         el('span', { class: 'team-skill' }, `${skillText(s.skill)}: `),
         s.heroId ? el('strong', { title: s.heroId }, me ? 'you' : memberName(s)) : el('em', {}, 'open, being filled'),
-        s.heroId && progress ? el('span', { class: 'muted' }, ` · ${label(progress)}`) : '');
+        s.heroId && progress ? el('span', { class: 'muted' }, ` · ${words(progress)}`) : '');
     })));
 }

@@ -1,15 +1,16 @@
 // The hero app: duty, position pings, offers with a live countdown, the active assignment.
 // Everything is re-rendered from `session`, which the server sends on every (re)connect.
 import {
-  getToken, setToken, claimsOf, api, problemText, connectSocket, ask, createMap, refusalText,
-  STATE_TEXT, fmtKm, fmtAge, haversineKm, text, el,
+  signIn, messageArea, forgetToken, claimsOf, api, problemText, connectSocket, ask, createMap, refusalText, labelOf,
+  fmtKm, fmtAge, haversineKm, text, el,
 } from '/assets/common.js';
+import { VOCABULARY } from '/assets/vocabulary.js';
 import { TEAM_STATE_TEXT, acceptedView, isTeam, offerRole, ownProgress, teamBlock } from '/assets/hero-team.js';
 
 const KEY = 'hero-token';
 const DEFAULT_CENTER = { lat: 40.7128, lng: -74.006 };
 const STEPS = [['en_route', 'On my way'], ['on_scene', 'On scene'], ['resolved', 'Resolved']];
-const ORDER = ['assigned', 'en_route', 'on_scene', 'resolved'];
+const ORDER = VOCABULARY.memberProgress;
 /** A team's other members are not pushed to the hero app: it reads the incident this often. */
 const TEAM_REFRESH_MS = 4000;
 const WITHDRAWN = {
@@ -26,47 +27,31 @@ const byId = (id) => document.getElementById(id);
 const ui = {
   banner: q('connection'), message: q('message'), dutyState: q('duty-state'), dutyToggle: q('duty-toggle'),
   map: q('map'), position: q('position'), posSource: byId('position-source'), offers: byId('offers'),
-  assignment: byId('assignment-slot'), app: byId('app'), signin: byId('signin-slot'), who: byId('who'),
+  assignment: byId('assignment-slot'), app: byId('app'), who: byId('who'),
   heroName: byId('hero-name'), heroId: byId('hero-id'), signout: byId('signout'), centre: byId('use-centre'),
 };
 const st = {
-  socket: null, ready: false, onDuty: null, offers: new Map(), assignment: null, pos: null, posSource: '', posExtra: {},
+  token: null, socket: null, ready: false, onDuty: null, offers: new Map(), assignment: null, pos: null, posSource: '', posExtra: {},
   busy: new Set(), map: null, me: null, layers: null, sessions: 0, focusNext: null, heroId: '',
 };
 
-let sayTimer = 0;
-function say(msg, kind = 'info') {
-  ui.message.dataset.kind = kind;
-  text(ui.message, msg);
-  clearTimeout(sayTimer);
-  sayTimer = setTimeout(() => text(ui.message, ''), 15_000);
-}
+// A hero glances at the phone between tasks: every message clears itself.
+const say = messageArea(ui.message, { info: 15_000, error: 15_000 });
 const failText = (res) => (res.timeout ? 'No answer from the service. Check your connection and try again.' : refusalText(res.reason));
 const fmtPos = (p) => `${p.lat.toFixed(5)}, ${p.lng.toFixed(5)}`;
-const label = (s) => String(s ?? '').replace(/_/g, ' ');
+/** "high fire": an incident's severity and kind, in the middle of a sentence. */
+const what = (inc) => `${labelOf('severities', inc.severity)} ${labelOf('incidentKinds', inc.kind)}`.toLowerCase();
 
 // ---- sign-in and start ----
-function showSignin(note) {
-  ui.app.hidden = ui.signout.hidden = ui.who.hidden = true;
-  const input = el('input', { id: 'token-input', name: 'token', autocomplete: 'off', spellcheck: 'false', required: true });
-  const form = el('form', { class: 'card signin', 'data-testid': 'signin', onsubmit: (e) => {
-    e.preventDefault();
-    const token = input.value.trim();
-    if (!token) { say('Paste your hero token first.', 'error'); return; }
-    setToken(KEY, token);
-    if (st.socket) { location.replace(location.pathname); return; } // after a refused token: a clean start
-    form.remove();
-    start(token);
-  } },
-  el('h2', {}, 'Sign in'), el('p', { class: 'muted' }, 'Paste the hero token your dispatcher gave you.'),
-  el('label', { for: 'token-input' }, 'Hero token'), input,
-  el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'primary' }, 'Sign in')));
-  ui.signin.replaceChildren(form);
-  if (note) say(note, 'error');
-  input.focus();
-}
+const session = signIn({
+  form: q('signin'), storageKey: KEY, say, start,
+  forbidden: 'This sign-in may not use the hero app. Use the token of a registered hero.',
+  signedOut: () => { ui.app.hidden = ui.signout.hidden = ui.who.hidden = true; },
+});
 
 function start(token) {
+  if (st.socket) { location.replace(location.pathname); return; } // after a refused token: a clean start
+  st.token = token;
   const { sub } = claimsOf(token);
   st.heroId = sub;
   ui.app.hidden = ui.signout.hidden = ui.who.hidden = false;
@@ -101,17 +86,13 @@ function connect(token) {
     render(); // closed by the server (e.g. draining for a restart): socket.io does not retry by itself
     if (reason === 'io server disconnect') setTimeout(() => { if (!s.connected) s.connect(); }, 1000);
   });
-  s.on('connect_error', (err) => {
-    if (err?.message !== 'unauthorized' && err?.message !== 'forbidden') return;
-    setToken(KEY, '');
-    showSignin(err.message === 'forbidden' ? 'This sign-in may not use the hero app. Use the token of a registered hero.' : 'Your sign-in is not valid or has expired. Paste a new token.');
-  });
+  session.watch(s);
   s.on('session', onSession);
   s.on('offer', (offer, ack) => {
     try { if (typeof ack === 'function') ack({ ok: true }); } catch { /* the server stops waking us either way */ }
     if (!offer?.offerId || !offer.incident) return;
     st.offers.set(offer.offerId, offer);
-    say(`New offer: ${label(offer.incident.severity)} ${label(offer.incident.kind)}, ${fmtKm(Number(offer.distanceKm) || 0)} away.`, 'info');
+    say(`New offer: ${what(offer.incident)}, ${fmtKm(Number(offer.distanceKm) || 0)} away.`, 'info');
     render();
   });
   s.on('offer:withdrawn', (w) => {
@@ -203,7 +184,7 @@ async function progress(state) {
         if (st.assignment?.incidentId === a.incidentId && st.assignment.progress === 'resolved') { st.assignment = null; render(); }
       }, 4000);
     } else {
-      say(`Status: ${STATE_TEXT[now] ?? label(now)}.`, 'info');
+      say(`Status: ${labelOf('incidentStates', now)}.`, 'info');
       st.focusNext = now === 'en_route' ? 'progress-on_scene' : 'progress-resolved';
     }
   } else {
@@ -220,7 +201,7 @@ function held(incidentId, incident, known) {
 }
 
 async function refreshIncident(id) {
-  const res = await api(getToken(KEY), 'GET', `/v1/incidents/${encodeURIComponent(id)}`);
+  const res = await api(st.token, 'GET', `/v1/incidents/${encodeURIComponent(id)}`);
   const a = st.assignment;
   if (!res.ok || a?.incidentId !== id || !res.body?.state) return;
   // Never step back to an older view (a team's state may be `dispatching` while we move).
@@ -284,7 +265,7 @@ async function setupMap() {
 const countdownText = (expiresAt) => (Number(expiresAt) > Date.now() ? `${fmtAge(Number(expiresAt) - Date.now())} left` : 'Expired');
 
 const cardHead = (inc) => [
-  el('div', { class: 'head' }, el('span', { class: 'kind' }, label(inc.kind)), el('span', { class: `sev sev-${inc.severity}` }, label(inc.severity))),
+  el('div', { class: 'head' }, el('span', { class: 'kind' }, labelOf('incidentKinds', inc.kind)), el('span', { class: `sev sev-${inc.severity}` }, labelOf('severities', inc.severity))),
   el('p', { class: inc.description ? 'desc' : 'desc muted' }, inc.description || 'No description given.'),
 ];
 
@@ -292,7 +273,7 @@ function offerCard(o) {
   const inc = o.incident;
   const off = !st.ready || st.busy.has(o.offerId);
   // Accept stays enabled after the local countdown ends: the server decides (clocks differ).
-  return el('article', { class: `card offer sev-border-${inc.severity}`, 'data-testid': 'offer', 'data-offer-id': o.offerId, 'data-incident-id': inc.id, 'aria-label': `Offer: ${label(inc.severity)} ${label(inc.kind)}` },
+  return el('article', { class: `card offer sev-border-${inc.severity}`, 'data-testid': 'offer', 'data-offer-id': o.offerId, 'data-incident-id': inc.id, 'aria-label': `Offer: ${what(inc)}` },
     ...cardHead(inc),
     offerRole(o),
     el('p', { class: 'facts' }, el('span', {}, `${fmtKm(Number(o.distanceKm) || 0)} away`),
@@ -312,8 +293,8 @@ function assignmentCard(a) {
   const primary = STEPS.find(([s]) => next[s])?.[0];
   return el('article', { class: 'card assignment', 'data-testid': 'assignment', 'data-incident-id': a.incidentId },
     ...cardHead(inc),
-    el('p', { class: 'state-line' }, team ? 'You: ' : 'State: ', el('code', { 'data-testid': 'assignment-state' }, state ?? ''), ` — ${STATE_TEXT[state] ?? label(state)}`),
-    team ? el('p', { class: 'state-line muted' }, 'Incident: ', el('code', { 'data-testid': 'incident-state' }, inc.state ?? ''), ` — ${TEAM_STATE_TEXT[inc.state] ?? STATE_TEXT[inc.state] ?? label(inc.state)}`) : '',
+    el('p', { class: 'state-line' }, team ? 'You: ' : 'State: ', el('code', { 'data-testid': 'assignment-state' }, state ?? ''), ` — ${labelOf('incidentStates', state)}`),
+    team ? el('p', { class: 'state-line muted' }, 'Incident: ', el('code', { 'data-testid': 'incident-state' }, inc.state ?? ''), ` — ${TEAM_STATE_TEXT[inc.state] ?? labelOf('incidentStates', inc.state)}`) : '',
     el('p', { class: 'facts' }, el('span', { id: 'assignment-distance' }, distanceText(inc)),
       inc.location ? el('span', { class: 'muted' }, `at ${fmtPos(inc.location)}`) : ''),
     el('div', { class: 'actions' }, ...STEPS.map(([s, name]) => el('button', {
@@ -335,9 +316,9 @@ function renderPosition() {
 function renderMarkers() {
   if (!st.layers) return;
   st.layers.clearLayers();
-  const add = (inc, color, what) => (inc?.location
+  const add = (inc, color, role) => (inc?.location
     ? window.L.circleMarker([inc.location.lat, inc.location.lng], { radius: 10, color, weight: 3, fillColor: color, fillOpacity: 0.35 })
-      .bindTooltip(el('span', {}, `${what}: ${label(inc.severity)} ${label(inc.kind)}`)).addTo(st.layers)
+      .bindTooltip(el('span', {}, `${role}: ${what(inc)}`)).addTo(st.layers)
     : null);
   const offerMarkers = [...st.offers.values()].map((o) => add(o.incident, '#b9770e', 'Offer'));
   const focus = (st.assignment ? add(st.assignment.incident, '#c0392b', 'Assignment') : null) ?? offerMarkers.find(Boolean);
@@ -385,12 +366,10 @@ function tick() {
 
 // ---- boot ----
 ui.dutyToggle.addEventListener('click', () => { toggleDuty().catch(() => say('Could not change your duty status.', 'error')); });
-ui.signout.addEventListener('click', () => { setToken(KEY, ''); st.socket?.disconnect(); location.replace(location.pathname); });
+ui.signout.addEventListener('click', () => { forgetToken(KEY); st.socket?.disconnect(); location.replace(location.pathname); });
 window.addEventListener('unhandledrejection', (e) => { e.preventDefault(); say('Something went wrong. Try again.', 'error'); });
 try {
-  const token = getToken(KEY);
-  if (location.hash.includes('token=')) history.replaceState(null, '', location.pathname + location.search); // keep the token out of the address bar
-  if (token) start(token); else showSignin();
+  session.begin();
 } catch {
   say('The app could not start. Reload the page.', 'error');
 }

@@ -1,8 +1,10 @@
 // Teams (PROTOCOL v1.1 "Teams"), read from an incident view for the console and the hero
 // app: the slots with their members and each member's own progress. Servers that send no
 // `slots` still work: a one-hero incident, or a team read from `needs` and `assignments`.
+import { VOCABULARY } from '/assets/vocabulary.js';
 
-export const PROGRESS = ['assigned', 'en_route', 'on_scene', 'resolved'];
+/** A member's progress, least advanced first. */
+export const PROGRESS = VOCABULARY.memberProgress;
 
 export const hhmm = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
 export const skillText = (skill) => (typeof skill === 'string' && skill ? skill : 'any hero');
