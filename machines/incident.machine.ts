@@ -4,52 +4,11 @@
 // carries out the named actions the step returns (see server/services/incident.runner.ts).
 import { and, assign, not, setup } from 'xstate';
 import { SEVERITY_RANK, type IncidentState, type MemberProgress, type Severity } from '../shared/domain.ts';
+import type { IncidentContext, Slot } from './incident.context.ts';
 import { MEMBER_MOVES, movedMembers, openSlots, slotOf, teamState, type MemberEventType } from './incident.team.ts';
 
-export interface Slot {
-  skill: string | null;
-}
-
-/** An active member: `filled` lists exactly the active assignments (invariant I1). */
-export interface FilledSlot {
-  slot: number;
-  heroId: string;
-}
-
-/** Who fills a slot (active, or resolved and free again) and how far they have got. */
-export interface Member {
-  heroId: string;
-  progress: MemberProgress;
-}
-
-/** One civilian's report still standing on the incident (the first is its reporter's). */
-export interface Report {
-  civilianId: string;
-  severity: Severity;
-}
-
-export interface IncidentContext {
-  slots: Slot[];
-  filled: FilledSlot[];
-  /** Dispatch rounds run so far; decides when to escalate. */
-  round: number;
-  maxRounds: number;
-  // The three below came with linked reports (PROTOCOL v1.1). Incidents started before
-  // have none of them; they keep their old behaviour and are never linked to.
-  /** The highest severity among its reports, ever: a withdrawal never lowers it. */
-  severity?: Severity;
-  /** The reports standing on it; the incident is cancelled when the last is withdrawn. */
-  reports?: Report[];
-  /** The severity the current round's offers were sized for; a rise above it asks for a top-up. */
-  roundSeverity?: Severity;
-  /**
-   * Teams (PROTOCOL v1.1): by slot, its member and their own progress, null while the
-   * slot is open. A member who resolved leaves `filled` (their assignment is completed)
-   * but keeps the slot here. Incidents started before have none: their heroes move the
-   * incident together, as they always did.
-   */
-  members?: (Member | null)[];
-}
+// The context's types live in incident.context.ts; importers of the machine find them here too.
+export type { FilledSlot, IncidentContext, Member, Report, Slot } from './incident.context.ts';
 
 export interface IncidentInput {
   slots: Slot[];

@@ -2,7 +2,7 @@
 // the machine's guards and the services. Incidents started before teams carry no
 // `members`: for them a slot is open when nobody in `filled` holds it, as before.
 import { MEMBER_PROGRESS, type IncidentState, type MemberProgress } from '../shared/domain.ts';
-import type { IncidentContext, Member } from './incident.machine.ts';
+import type { IncidentContext, Member } from './incident.context.ts';
 
 /** Member events and the progress each moves a member from and to. */
 export const MEMBER_MOVES = {

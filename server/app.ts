@@ -1,6 +1,7 @@
 // Wires one complete dispatch server: HTTP, Socket.IO, the outbox relay and the
 // BullMQ workers. createApp never listens by itself; `start` does, so tests can run
-// several servers in one process, each on its own schema and Redis prefix.
+// several servers in one process, each on its own schema and Redis prefix. Wiring
+// only: what each part does is in the module that builds it.
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'socket.io';
 import type { Config } from './config.ts';
@@ -9,29 +10,27 @@ import { createAuth, type Auth } from './auth.ts';
 import { createSql, type Sql } from './db.ts';
 import { LocationWriter } from './geo/location.writer.ts';
 import { HeroPositions } from './geo/positions.redis.ts';
+import { StatusHealer } from './geo/status.healer.ts';
 import { createWebServer } from './http/web.server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { addLiveGauges, createMetrics, type Metrics } from './metrics.ts';
-import { outboxLag } from './store/outbox.store.ts';
 import { migrate } from './migrate.ts';
+import { Notifier, notifierSettings } from './notify/notifier.ts';
+import { createOutboxExecutor } from './outbox/outbox.executor.ts';
+import { OutboxRelay, relayLimits } from './outbox/outbox.relay.ts';
 import { createRedis, redisKeys, type Redis } from './redis.ts';
+import { AcceptGate } from './services/accept.gate.ts';
 import type { ServiceContext } from './services/context.ts';
-import { watchedRound } from './services/dispatch.watch.ts';
-import { expireOffer } from './services/offer.service.ts';
-import { getHeroes } from './store/heroes.store.ts';
+import { watchedRounds } from './services/dispatch.watch.ts';
+import { notificationHooks } from './services/notify.service.ts';
 import { registerCivilianHandlers } from './sockets/civilian.handlers.ts';
 import { registerDispatchHandlers } from './sockets/dispatch.handlers.ts';
 import { HeroMapBatcher } from './sockets/hero-map.batcher.ts';
 import { registerHeroHandlers } from './sockets/hero.handlers.ts';
 import { createIo } from './sockets/io.ts';
-import { createOutboxExecutor } from './workers/outbox.executor.ts';
-import { OutboxRelay } from './workers/outbox.relay.ts';
-import { AcceptGate } from './services/accept.gate.ts';
+import { jobHandlers } from './workers/job.handlers.ts';
 import { Queues } from './workers/queues.ts';
-import { Notifier } from './notify/notifier.ts';
-import { createProvider } from './notify/providers.ts';
-import { deadLetter, stillWanted } from './services/notify.service.ts';
-import { sweep } from './workers/sweeper.ts';
+import { SweepScheduler } from './workers/sweep.scheduler.ts';
 
 export interface App {
   config: Config;
@@ -61,65 +60,29 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const positions = new HeroPositions(redis, keys);
   let draining = false;
 
-  let relay: OutboxRelay | undefined;
-  const ctx: ServiceContext = { config, sql, log, metrics, afterCommit: (rows) => relay?.carry(rows), acceptGate: new AcceptGate() };
+  // Services hand each commit's outbox rows to this process's relay (their OutboxSink).
+  const relay = new OutboxRelay(sql, { ...relayLimits(config), log, metrics });
+  const ctx: ServiceContext = { config, sql, log, metrics, outbox: relay, acceptGate: new AcceptGate() };
 
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
-  const notifier = new Notifier({
-    connection: bullConnection, prefix: keys.bullPrefix, log,
-    provider: createProvider(config.NOTIFY_PROVIDER, { log, url: config.NOTIFY_WEBHOOK_URL, timeoutMs: config.NOTIFY_TIMEOUT_MS }),
-    stepMs: config.NOTIFY_STEP_MS, attempts: config.NOTIFY_ATTEMPTS, backoffMs: config.NOTIFY_BACKOFF_MS,
-    stillWanted: (req) => stillWanted(ctx, req),
-    onDelivered: (msg) => metrics.notificationsTotal.inc({ channel: msg.channel, outcome: 'delivered' }),
-    onDeadLetter: (msg, error) => deadLetter(ctx, msg, error),
-  });
+  const notifier = new Notifier({ connection: bullConnection, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx) });
   const admission = new Admission({ concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS });
   const web = createWebServer({ config, log, ctx, auth, redis, keys, metrics, positions, admission, queues, notifier, isDraining: () => draining });
   const http = web.server;
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
-  const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, (ids) => positions.live(ids));
-  addLiveGauges(metrics, {
-    async openIncidentsByState() {
-      const rows = await sql<{ state: string; n: number }[]>`
-        select state, count(*)::int as n from incidents where state not in ('resolved', 'cancelled') group by state`;
-      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
-    },
-    outboxLag: () => outboxLag(sql),
-    queueDepths: () => queues.depths(),
-    async staleHeroes() {
-      const onDuty = await sql<{ id: string }[]>`select id from heroes where on_duty`;
-      if (onDuty.length === 0) return 0;
-      const seen = await redis.hmget(keys.lastSeen, ...onDuty.map((h) => h.id));
-      const cutoff = Date.now() - config.LOCATION_FRESH_MS;
-      return seen.filter((s) => !s || Number(s) < cutoff).length;
-    },
-  });
-
-  // Redis does not know these heroes' status (new to it, or it restarted empty): copy
-  // it back from Postgres, then show the ping on the dispatchers' map.
-  const healing = new Set<string>();
-  const heal = (pings: { heroId: string; lat: number; lng: number; at: number }[]) => {
-    const fresh = pings.filter((p) => !healing.has(p.heroId));
-    if (fresh.length === 0) return;
-    fresh.forEach((p) => healing.add(p.heroId));
-    getHeroes(sql, fresh.map((p) => p.heroId))
-      .then((rows) => Promise.all(rows.map(async (h) => {
-        await positions.setStatus(h.id, h.status, Number(h.status_version), h.mode);
-        const ping = fresh.find((p) => p.heroId === h.id)!;
-        heroMap.mark({ id: h.id, status: h.status, location: { lat: ping.lat, lng: ping.lng }, lastSeenAt: ping.at });
-      })))
-      .catch((err) => log.warn({ err }, 'could not heal hero statuses'))
-      .finally(() => fresh.forEach((p) => healing.delete(p.heroId)));
-  };
-  const locations = new LocationWriter({
-    positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, onWritten: (e) => heroMap.mark(e), onUnknown: heal,
-  });
+  const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, positions);
+  addLiveGauges(metrics, { sql, queues, positions, freshMs: config.LOCATION_FRESH_MS });
+  const healer = new StatusHealer({ sql, positions, heroMap, log });
+  const locations = new LocationWriter({ positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, heroMap, healer });
 
   registerHeroHandlers(nsp.hero, ctx, locations);
   registerCivilianHandlers(nsp.civilian, ctx, sql, positions);
   registerDispatchHandlers(nsp.dispatch, ctx, sql, positions);
 
-  let rescheduler: NodeJS.Timeout | undefined;
+  // One watched round per process, shared by the outbox's inline rounds and BullMQ's.
+  const rounds = watchedRounds(ctx, positions);
+  const executor = createOutboxExecutor({ ctx, nsp, queues, positions, heroMap, notifier, rounds });
+  const sweeps = new SweepScheduler({ ctx, positions, queues });
   let stopping: Promise<void> | undefined;
 
   return {
@@ -128,38 +91,11 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     async start() {
       const applied = await migrate(sql, config.DB_SCHEMA);
       if (applied.length) log.info({ applied }, 'migrations applied');
-      const runRound = watchedRound(ctx, positions);
-      relay = new OutboxRelay(sql, createOutboxExecutor({ ctx, sql, nsp, queues, positions, heroMap, notifier, runRound, log }), {
-        pollMs: config.OUTBOX_POLL_MS, log, metrics,
-        // A carry holds its claim transaction's connection while an inline round takes
-        // another: a third of the pool leaves the rest for reports and accepts.
-        carryConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 3)),
-        carryMaxWaiting: 64,
-      });
-      queues.startWorkers({
-        dispatch: (job) => runRound(job.incidentId),
-        expire: (job) => expireOffer(ctx, job.offerId),
-        sweep: () => sweep(ctx, positions),
-      });
-      let checking = false;
-      const ensureSweeps = async () => {
-        if (checking) return; // a check still waiting on Redis: do not pile up more
-        checking = true;
-        try {
-          if (await queues.ensureSweeps(config.SWEEP_INTERVAL_MS)) {
-            log.info('sweep scheduler (re)created; sweeping now');
-            await sweep(ctx, positions);
-          }
-        } catch (err) {
-          log.warn({ err }, 'could not check the sweep scheduler');
-        } finally {
-          checking = false;
-        }
-      };
-      await ensureSweeps();
-      rescheduler = setInterval(() => void ensureSweeps(), config.SWEEP_INTERVAL_MS);
+      // Carrying and relay passes start once the schema is there.
+      relay.start(executor);
+      queues.startWorkers(jobHandlers({ ctx, positions, rounds }));
+      await sweeps.start();
       notifier.start();
-      relay.start();
       heroMap.start();
       const port = await web.listen(config.PORT, config.HOST);
       log.info({ port, schema: config.DB_SCHEMA }, 'dispatch server listening');
@@ -181,12 +117,12 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));
       web.closeIdle();
       await closed;
-      clearInterval(rescheduler);
+      sweeps.stop();
       heroMap.stop();
       await locations.stop();
       await queues.close();
       await notifier.close();
-      await relay?.stop();
+      await relay.stop();
       await sql.end({ timeout: 5 });
       redis.disconnect();
       bullConnection.disconnect();

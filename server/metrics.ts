@@ -1,5 +1,9 @@
-// Prometheus metrics with conventional names and base units (seconds, totals).
+// Prometheus metrics with conventional names and base units (seconds, totals), and
+// the live gauges read from Postgres, Redis and BullMQ at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Sql } from './db.ts';
+import { onDutyHeroIds, openIncidentsByState } from './store/gauges.store.ts';
+import { outboxLag } from './store/outbox.store.ts';
 
 const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -53,18 +57,22 @@ export function cachedScrape(m: Metrics, cacheMs: number): () => Promise<string>
   };
 }
 
-/** Levels read from the truth at scrape time, so every process reports the cluster's view. */
-export interface LiveProbes {
-  openIncidentsByState(): Promise<Record<string, number>>;
-  outboxLag(): Promise<{ rows: number; oldestMs: number }>;
-  queueDepths(): Promise<Record<string, Record<string, number>>>;
-  staleHeroes(): Promise<number>;
+/** Where the live gauges read from: the truth at scrape time, so every process reports the cluster's view. */
+export interface GaugeSources {
+  sql: Sql;
+  /** The BullMQ queues (workers/queues.ts). */
+  queues: { depths(): Promise<Record<string, Record<string, number>>> };
+  /** Hero positions in Redis (geo/positions.redis.ts). */
+  positions: { countStale(heroIds: string[], cutoff: number): Promise<number> };
+  /** A hero silent for longer counts as stale (LOCATION_FRESH_MS). */
+  freshMs: number;
 }
 
 /** How long one scrape waits for a probe: a hung Redis or Postgres must not hang /metrics. */
 const PROBE_DEADLINE_MS = 1_000;
 
-export function addLiveGauges(m: Metrics, probes: LiveProbes): void {
+export function addLiveGauges(m: Metrics, sources: GaugeSources): void {
+  const { sql, queues, positions, freshMs } = sources;
   const registers = [m.registry];
   // A probe that fails or is late (a dependency down or hung) leaves the gauge at its
   // last value; readiness reports the dependency.
@@ -77,7 +85,7 @@ export function addLiveGauges(m: Metrics, probes: LiveProbes): void {
     name: 'dispatch_open_incidents', help: 'Incidents not yet resolved or cancelled, by state', labelNames: ['state'], registers,
     async collect() {
       await safely(async () => {
-        const counts = await probes.openIncidentsByState();
+        const counts = await openIncidentsByState(sql);
         this.reset();
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       });
@@ -85,17 +93,17 @@ export function addLiveGauges(m: Metrics, probes: LiveProbes): void {
   });
   new Gauge({
     name: 'dispatch_outbox_pending_rows', help: 'Outbox rows not yet carried out', registers,
-    async collect() { await safely(async () => { this.set((await probes.outboxLag()).rows); }); },
+    async collect() { await safely(async () => { this.set((await outboxLag(sql)).rows); }); },
   });
   new Gauge({
     name: 'dispatch_outbox_lag_seconds', help: 'Age of the oldest outbox row not yet carried out', registers,
-    async collect() { await safely(async () => { this.set((await probes.outboxLag()).oldestMs / 1000); }); },
+    async collect() { await safely(async () => { this.set((await outboxLag(sql)).oldestMs / 1000); }); },
   });
   new Gauge({
     name: 'dispatch_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers,
     async collect() {
       await safely(async () => {
-        for (const [queue, counts] of Object.entries(await probes.queueDepths())) {
+        for (const [queue, counts] of Object.entries(await queues.depths())) {
           for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
         }
       });
@@ -103,6 +111,6 @@ export function addLiveGauges(m: Metrics, probes: LiveProbes): void {
   });
   new Gauge({
     name: 'dispatch_heroes_stale', help: 'On-duty heroes whose last ping is older than LOCATION_FRESH_MS', registers,
-    async collect() { await safely(async () => { this.set(await probes.staleHeroes()); }); },
+    async collect() { await safely(async () => { this.set(await positions.countStale(await onDutyHeroIds(sql), Date.now() - freshMs)); }); },
   });
 }

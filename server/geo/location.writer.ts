@@ -3,18 +3,18 @@
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { HeroStatus } from '../../shared/domain.ts';
-import type { HeroMapEntry } from '../../shared/types.ts';
 import type { HeroPositions } from './positions.redis.ts';
+import type { HeroMapSink, StatusHealer, UnknownPing } from './status.healer.ts';
 
 export interface LocationWriterDeps {
   positions: HeroPositions;
   flushMs: number;
   log: Logger;
   metrics: Metrics;
-  /** Called with what Redis said of each pinged hero, for the dispatcher map. */
-  onWritten: (entry: HeroMapEntry) => void;
-  /** Redis did not know these heroes' status (new, or Redis restarted empty): rebuild it. */
-  onUnknown: (pings: { heroId: string; lat: number; lng: number; at: number }[]) => void;
+  /** Told what Redis said of each pinged hero, for the dispatchers' map. */
+  heroMap: HeroMapSink;
+  /** Rebuilds the status of heroes Redis did not know (new, or Redis restarted empty). */
+  healer: Pick<StatusHealer, 'heal'>;
 }
 
 const MAX_PER_FLUSH = 2_000;
@@ -39,13 +39,13 @@ export class LocationWriter {
     const now = Date.now();
     this.flushing = this.d.positions.writePings(now, batch).then((statuses) => {
       this.d.metrics.pingsTotal.inc(batch.length);
-      const unknown: { heroId: string; lat: number; lng: number; at: number }[] = [];
+      const unknown: UnknownPing[] = [];
       batch.forEach((p, i) => {
         const status = statuses[i] ?? '';
         if (status === '') unknown.push({ ...p, at: now });
-        else this.d.onWritten({ id: p.heroId, status: status as HeroStatus, location: { lat: p.lat, lng: p.lng }, lastSeenAt: now });
+        else this.d.heroMap.mark({ id: p.heroId, status: status as HeroStatus, location: { lat: p.lat, lng: p.lng }, lastSeenAt: now });
       });
-      if (unknown.length) this.d.onUnknown(unknown);
+      if (unknown.length) this.d.healer.heal(unknown);
     }, (err) => {
       // Positions are derived data: a lost batch is replaced by the next pings.
       this.d.log.warn({ err, pings: batch.length }, 'location batch not written');

@@ -146,6 +146,13 @@ export class HeroPositions {
     return out;
   }
 
+  /** How many of these heroes have not pinged since `cutoff` (or ever, as far as Redis knows). */
+  async countStale(heroIds: string[], cutoff: number): Promise<number> {
+    if (heroIds.length === 0) return 0;
+    const seen = await this.redis.hmget(this.keys.lastSeen, ...heroIds);
+    return seen.filter((s) => !s || Number(s) < cutoff).length;
+  }
+
   /** Live position and last ping of each hero, for views and snapshots. */
   async live(heroIds: string[]): Promise<Map<string, { location?: LatLng; lastSeenAt?: number }>> {
     const out = new Map<string, { location?: LatLng; lastSeenAt?: number }>();

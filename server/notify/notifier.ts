@@ -11,8 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { CHANNELS, type Channel, type Message, type Provider } from './providers.ts';
+import { CHANNELS, createProvider, type Channel, type Message, type Provider } from './providers.ts';
 
 export interface NotifyRequest { heroId: string; offerId: string; incidentId: string; text: string }
 
@@ -33,6 +34,14 @@ export interface NotifierDeps {
   onDelivered?(msg: Message): void;
   /** Called once per message that exhausted its attempts (raise a dispatcher alert). */
   onDeadLetter(msg: Message, error: string): Promise<void>;
+}
+
+/** The provider and the escalation's pace, as configured. */
+export function notifierSettings(config: Config, log: Logger): Pick<NotifierDeps, 'provider' | 'stepMs' | 'attempts' | 'backoffMs'> {
+  return {
+    provider: createProvider(config.NOTIFY_PROVIDER, { log, url: config.NOTIFY_WEBHOOK_URL, timeoutMs: config.NOTIFY_TIMEOUT_MS }),
+    stepMs: config.NOTIFY_STEP_MS, attempts: config.NOTIFY_ATTEMPTS, backoffMs: config.NOTIFY_BACKOFF_MS,
+  };
 }
 
 interface NotifyJob { req: NotifyRequest; channel: Channel }

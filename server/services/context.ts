@@ -7,18 +7,16 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AcceptGate } from './accept.gate.ts';
-import { bufferOutbox, flushOutbox, type Written } from '../store/outbox.store.ts';
+import { withOutbox } from '../outbox/outbox.buffer.ts';
+import type { OutboxSink, Written } from '../outbox/outbox.sink.ts';
 
 export interface ServiceContext {
   config: Config;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
-  /**
-   * Hands the outbox rows a transaction just committed to this process's relay, which
-   * carries them out at once. Never throws; rows it cannot take now wait for a relay pass.
-   */
-  afterCommit: (rows: Written[]) => void;
+  /** This process's outbox relay: takes the rows each transaction committed and carries them out at once. */
+  outbox: OutboxSink;
   /** This process's queue of accepts per incident and its memory of closed offers. */
   acceptGate: AcceptGate;
 }
@@ -33,19 +31,13 @@ const RETRYABLE = new Set(['40P01', '40001']); // deadlock detected, serializati
 export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      let written: Written[] = [];
-      const result = await withDeadline(
-        ctx.sql.begin(async (tx) => {
-          bufferOutbox(tx);
-          const value = await work(tx);
-          written = await flushOutbox(tx);
-          return value;
-        }) as Promise<T>,
+      const { value, written } = await withDeadline(
+        ctx.sql.begin((tx) => withOutbox(tx, work)) as Promise<{ value: T; written: Written[] }>,
         ctx.config.DB_QUERY_TIMEOUT_MS * 2,
         what,
       );
-      if (written.length) ctx.afterCommit(written);
-      return result;
+      if (written.length) ctx.outbox.carry(written);
+      return value;
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code && RETRYABLE.has(code) && attempt < 4) {

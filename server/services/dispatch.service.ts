@@ -13,11 +13,11 @@ import { isFinalState, SEVERITY_RANK, type Severity } from '../../shared/domain.
 import { etaMinutes, findCandidates } from '../geo/matcher.ts';
 import type { HeroPositions, NearbyHero } from '../geo/positions.redis.ts';
 import { chooseTeam } from '../geo/team-matcher.ts';
+import { enqueue, enqueueMany } from '../outbox/outbox.buffer.ts';
 import { getIncident, lockIncident, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
 import {
   freeCandidates, insertOffers, insertSlotOffers, pendingBySlot, type Candidate, type OfferRow, type SlotPick,
 } from '../store/offers.store.ts';
-import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import type { Tx } from '../db.ts';
 import type { IncidentView } from '../../shared/types.ts';
 import { inTx, type ServiceContext } from './context.ts';

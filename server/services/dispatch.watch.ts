@@ -6,9 +6,9 @@
 // episode: a new one only after a round succeeded and failures began again.
 import type { Config } from '../config.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
+import { enqueue } from '../outbox/outbox.buffer.ts';
 import { clearFailure, markAlerted, recordFailure } from '../store/dispatch-failures.store.ts';
 import { lockIncident, setDeadline } from '../store/incidents.store.ts';
-import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { classifyFailure, failuresInWords, rawError } from './dispatch.cause.ts';
 import { DISPATCHABLE, runDispatchRound, type RoundOutcome } from './dispatch.service.ts';
@@ -17,7 +17,15 @@ const HINT_MAX = 10_000;
 
 /** `failed`: the round threw; the failure is recorded and the retry is queued. */
 export type WatchedOutcome = RoundOutcome | 'failed';
-export type WatchedRound = (incidentId: string) => Promise<WatchedOutcome>;
+
+/**
+ * This process's dispatch rounds, watched. One per process (createApp), shared by the
+ * outbox's inline rounds and the BullMQ dispatch worker, so a round that succeeds
+ * either way ends the failure episode this process recorded.
+ */
+export interface DispatchRounds {
+  run(incidentId: string): Promise<WatchedOutcome>;
+}
 
 /**
  * How long without a failure before a failing episode counts as over. A failing
@@ -28,7 +36,7 @@ export function failureQuietMs(config: Config): number {
   return 2 * (config.ESCALATED_RETRY_MS + config.DISPATCH_DEADLINE_MS + config.SWEEP_INTERVAL_MS);
 }
 
-export function watchedRound(ctx: ServiceContext, positions: HeroPositions, round = runDispatchRound): WatchedRound {
+export function watchedRounds(ctx: ServiceContext, positions: HeroPositions, round = runDispatchRound): DispatchRounds {
   const { config, log } = ctx;
   // Incidents this process recorded a failure for: a healthy round (the benchmarked hot
   // path) costs no query. Records this process does not know of (written by another
@@ -77,7 +85,7 @@ export function watchedRound(ctx: ServiceContext, positions: HeroPositions, roun
     return 'failed';
   };
 
-  return async (incidentId) => {
+  const run = async (incidentId: string): Promise<WatchedOutcome> => {
     let outcome: RoundOutcome;
     try {
       outcome = await round(ctx, positions, incidentId);
@@ -94,4 +102,5 @@ export function watchedRound(ctx: ServiceContext, positions: HeroPositions, roun
     await recovered(incidentId);
     return outcome;
   };
+  return { run };
 }

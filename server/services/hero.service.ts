@@ -5,12 +5,13 @@ import { isPartialTeam } from '../../machines/incident.team.ts';
 import type { IncidentState, ProgressState } from '../../shared/domain.ts';
 import type { HeroSession } from '../../shared/types.ts';
 import { AppError } from '../errors.ts';
+import { enqueue } from '../outbox/outbox.buffer.ts';
 import { activeAssignmentOfHero, latestAssignment } from '../store/assignments.store.ts';
-import { getHero, refreshHeroStatus, setDuty } from '../store/heroes.store.ts';
+import { getHero, setDuty } from '../store/heroes.store.ts';
 import { getIncident, incidentViews, lockIncident } from '../store/incidents.store.ts';
 import { pendingOffersOf, withdrawPending } from '../store/offers.store.ts';
-import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
+import { refreshHeroStatus } from './hero.status.ts';
 import { applyEvent } from './incident.runner.ts';
 
 export async function setHeroDuty(ctx: ServiceContext, heroId: string, onDuty: boolean): Promise<void> {

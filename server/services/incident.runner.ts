@@ -5,12 +5,12 @@ import type { IncidentEffect, IncidentEvent } from '../../machines/incident.mach
 import { isFinalState } from '../../shared/domain.ts';
 import type { Tx } from '../db.ts';
 import { AppError } from '../errors.ts';
+import { enqueue, enqueueMany } from '../outbox/outbox.buffer.ts';
 import { endAssignments, recordProgress } from '../store/assignments.store.ts';
-import { refreshHeroStatus } from '../store/heroes.store.ts';
 import { assignmentsOf, saveStep, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { withdrawPending } from '../store/offers.store.ts';
-import { enqueue, enqueueMany } from '../store/outbox.store.ts';
 import type { ServiceContext } from './context.ts';
+import { refreshHeroStatus } from './hero.status.ts';
 import type { IncidentView } from '../../shared/types.ts';
 
 export interface ApplyOptions {

@@ -4,12 +4,12 @@ import { openSlots } from '../../machines/incident.team.ts';
 import { isFinalState, type RefusalReason } from '../../shared/domain.ts';
 import { uniqueViolation, type Tx } from '../db.ts';
 import { AppError } from '../errors.ts';
+import { enqueue } from '../outbox/outbox.buffer.ts';
 import { activeAssignmentOfHero, insertAssignment, latestAssignment } from '../store/assignments.store.ts';
-import { refreshHeroStatus } from '../store/heroes.store.ts';
 import { lockIncident } from '../store/incidents.store.ts';
 import { closeOffer, getOffer, lockOffer, type OfferRow } from '../store/offers.store.ts';
-import { enqueue } from '../store/outbox.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
+import { refreshHeroStatus } from './hero.status.ts';
 import { applyEvent } from './incident.runner.ts';
 
 /** Why a closed offer cannot be accepted any more. */

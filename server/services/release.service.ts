@@ -2,9 +2,9 @@
 // or the sweeper releasing a hero who went silent. One transaction; the incident goes
 // back to dispatch, and the released assignment rows fence the heroes out of it.
 import type { Tx } from '../db.ts';
+import { enqueueMany } from '../outbox/outbox.buffer.ts';
 import { endAssignments } from '../store/assignments.store.ts';
 import type { IncidentRow } from '../store/incidents.store.ts';
-import { enqueueMany } from '../store/outbox.store.ts';
 import type { ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
 

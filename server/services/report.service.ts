@@ -5,10 +5,12 @@ import { startIncident } from '../../machines/incident.logic.ts';
 import type { Slot } from '../../machines/incident.machine.ts';
 import type { ReportInput } from '../../shared/schemas.ts';
 import type { IncidentView, Need } from '../../shared/types.ts';
-import type { Db } from '../db.ts';
 import { AppError } from '../errors.ts';
-import { addCoReporter, findDuplicate, incidentView, insertIncident, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
-import { enqueue } from '../store/outbox.store.ts';
+import { enqueue } from '../outbox/outbox.buffer.ts';
+import { claimIdempotencyKey, pointKeyAt, priorClaim } from '../store/idempotency.store.ts';
+import {
+  addCoReporter, findDuplicate, incidentView, insertIncident, lockDedupeCell, toIncidentView, type IncidentRow,
+} from '../store/incidents.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
 import { incidentFor } from './views.ts';
@@ -50,10 +52,8 @@ export function slotsCover(slots: Slot[], needs: Need[]): boolean {
 const linkable = (row: IncidentRow, needs: Need[]) =>
   row.snapshot.context.reports !== undefined && slotsCover(row.snapshot.context.slots, needs);
 
-export async function idempotencyKeyExists(db: Db, civilianId: string, key: string): Promise<boolean> {
-  const [row] = await db`select 1 from idempotency_keys where actor = ${civilianId} and key = ${key}`;
-  return row !== undefined;
-}
+/** Whether this civilian already used this key (the HTTP layer asks before queueing a report). */
+export { idempotencyKeyExists } from '../store/idempotency.store.ts';
 
 export async function reportIncident(ctx: ServiceContext, civilianId: string, key: string, input: ReportInput): Promise<{ created: boolean; incident: IncidentView }> {
   // Every unit of every need is a slot of its own (PROTOCOL v1.1 "Teams"); the schema
@@ -62,12 +62,8 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
   const hash = requestHash(input);
   const outcome = await inTx(ctx, 'report', async (tx) => {
     const id = randomUUID();
-    const [claimed] = await tx`
-      insert into idempotency_keys (actor, key, request_hash, incident_id) values (${civilianId}, ${key}, ${hash}, ${id})
-      on conflict do nothing returning incident_id`;
-    if (!claimed) {
-      const [prior] = await tx<{ request_hash: string; incident_id: string }[]>`
-        select request_hash, incident_id from idempotency_keys where actor = ${civilianId} and key = ${key}`;
+    if (!(await claimIdempotencyKey(tx, { actor: civilianId, key, requestHash: hash, incidentId: id }))) {
+      const prior = await priorClaim(tx, civilianId, key);
       if (!prior) throw new AppError('unavailable', 'idempotency key vanished; retry');
       if (prior.request_hash !== hash) {
         throw new AppError('idempotency_mismatch', 'This Idempotency-Key was already used for a different report.');
@@ -81,8 +77,8 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
       const cell = `${input.kind}:${Math.round(input.location.lat * 100)}:${Math.round(input.location.lng * 100)}`;
       // Sent together, run in order: the search starts once the lock is held. A
       // postgres.js query is sent when first awaited, so the lock is sent explicitly
-      // before findDuplicate (which awaits its own query at once) is called.
-      const locked = tx`select pg_advisory_xact_lock(hashtext(${cell}))`.execute();
+      // (lockDedupeCell) before findDuplicate (which awaits its own query at once) is called.
+      const locked = lockDedupeCell(tx, cell);
       const [, same] = await Promise.all([locked, findDuplicate(tx, {
         kind: input.kind, ...input.location, radiusM: ctx.config.DEDUPE_RADIUS_M, windowMs: ctx.config.DEDUPE_WINDOW_MS,
       })]);
@@ -91,7 +87,7 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
         // event LINKED keeps what this civilian said, severity rises to the highest
         // report, and dispatchers are pushed the change.
         await addCoReporter(tx, same.id, civilianId);
-        await tx`update idempotency_keys set incident_id = ${same.id} where actor = ${civilianId} and key = ${key}`;
+        await pointKeyAt(tx, civilianId, key, same.id);
         const { view } = await applyEvent(ctx, tx, same, {
           type: 'LINK', civilianId, severity: input.severity, description: input.description ?? '', key,
         }, { actor: `civilian:${civilianId}` });

@@ -5,6 +5,11 @@
 import type { HeroMapEntry, LatLng } from '../../shared/types.ts';
 import { rooms, type DispatchNamespace } from './namespaces.ts';
 
+type Live = Map<string, { location?: LatLng; lastSeenAt?: number }>;
+
+/** Where live positions come from (the process's HeroPositions). */
+export interface LivePositions { live(ids: string[]): Promise<Live> }
+
 export class HeroMapBatcher {
   private pending = new Map<string, HeroMapEntry>();
   private timer: NodeJS.Timeout | undefined;
@@ -13,7 +18,7 @@ export class HeroMapBatcher {
     private readonly dispatch: DispatchNamespace,
     private readonly intervalMs: number,
     /** Live positions for entries that only carry a status change (one Redis read per flush). */
-    private readonly live: (ids: string[]) => Promise<Map<string, { location?: LatLng; lastSeenAt?: number }>>,
+    private readonly positions: LivePositions,
   ) {}
 
   start(): void {
@@ -31,7 +36,7 @@ export class HeroMapBatcher {
     this.pending = new Map();
     const bare = batch.filter((e) => !e.location).map((e) => e.id);
     if (bare.length) {
-      const known = await this.live(bare).catch(() => new Map<string, { location?: LatLng; lastSeenAt?: number }>());
+      const known = await this.positions.live(bare).catch((): Live => new Map());
       for (const e of batch) if (!e.location) Object.assign(e, known.get(e.id));
     }
     this.dispatch.to(rooms.dispatchers).emit('heroes', batch);

@@ -55,3 +55,9 @@ export async function endAssignments(tx: Tx, incidentId: string, state: 'release
        ${heroIds ? tx`and hero_id = any(${heroIds})` : tx``}
     returning *`;
 }
+
+/** Every active assignment: who holds which incident, since when (the sweeper's lost-hero check). */
+export async function activeAssignments(db: Db): Promise<Pick<AssignmentRow, 'incident_id' | 'hero_id' | 'assigned_at'>[]> {
+  return db<Pick<AssignmentRow, 'incident_id' | 'hero_id' | 'assigned_at'>[]>`
+    select incident_id, hero_id, assigned_at from assignments where state = 'active'`;
+}

@@ -1,11 +1,12 @@
 // Hero registry and duty state. `status` is derived from offers and assignments by
-// refreshHeroStatus inside the transaction that changes them.
+// recomputeHeroStatus inside the transaction that changes them (called through
+// server/services/hero.status.ts, which also tells Redis and the maps).
 import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../db.ts';
 import type { HeroMode, HeroStatus } from '../../shared/domain.ts';
 import type { CreateHeroInput } from '../../shared/schemas.ts';
 import type { HeroView } from '../../shared/types.ts';
-import { enqueueMany } from './outbox.store.ts';
+import type { HeroStatusChange } from '../outbox/outbox.topics.ts';
 
 export interface HeroRow {
   id: string;
@@ -18,8 +19,6 @@ export interface HeroRow {
   created_at: Date;
   updated_at: Date;
 }
-
-export interface HeroStatusChange { id: string; status: HeroStatus; version: number; mode: HeroMode }
 
 export async function createHero(db: Db, input: CreateHeroInput): Promise<HeroRow> {
   const [row] = await db<HeroRow[]>`
@@ -52,11 +51,11 @@ export function toHeroView(row: HeroRow, live: { location?: { lat: number; lng: 
 }
 
 /**
- * Recomputes heroes.status from the truth (duty, pending offers, active assignments),
- * bumps status_version where it changed, and queues the change for Redis and the
- * dispatcher maps. Rows are locked in id order so concurrent callers cannot deadlock.
+ * Recomputes heroes.status from the truth (duty, pending offers, active assignments)
+ * and bumps status_version where it changed; returns the changes. Rows are locked in
+ * id order so concurrent callers cannot deadlock.
  */
-export async function refreshHeroStatus(tx: Tx, heroIds: string[]): Promise<HeroStatusChange[]> {
+export async function recomputeHeroStatus(tx: Tx, heroIds: string[]): Promise<HeroStatusChange[]> {
   const ids = [...new Set(heroIds)].sort();
   if (ids.length === 0) return [];
   // Two statements sent together: the update's snapshot is taken after the locks are
@@ -76,9 +75,7 @@ export async function refreshHeroStatus(tx: Tx, heroIds: string[]): Promise<Hero
       ) s
      where h.id = s.id and h.status <> s.status
     returning h.id, h.status, h.status_version, h.mode`]);
-  const changes = changed.map((r) => ({ id: r.id, status: r.status, version: Number(r.status_version), mode: r.mode }));
-  enqueueMany(tx, changes.map((c) => ({ topic: 'hero:status' as const, payload: c, incidentId: null })));
-  return changes;
+  return changed.map((r) => ({ id: r.id, status: r.status, version: Number(r.status_version), mode: r.mode }));
 }
 
 export async function setDuty(tx: Tx, heroId: string, onDuty: boolean): Promise<void> {

@@ -111,6 +111,15 @@ export async function findDuplicate(tx: Tx, q: { kind: string; lat: number; lng:
   return row ?? null;
 }
 
+/**
+ * Serialises reports of one kind in one ~1 km cell until the transaction ends, so two
+ * reports at once cannot both miss each other. Sent at once (`execute`), so a query
+ * called after it runs after it.
+ */
+export function lockDedupeCell(tx: Tx, cell: string): Promise<unknown> {
+  return tx`select pg_advisory_xact_lock(hashtext(${cell}))`.execute();
+}
+
 export async function addCoReporter(tx: Tx, id: string, civilianId: string): Promise<void> {
   await tx`update incidents set co_reporters = array_append(co_reporters, ${civilianId})
             where id = ${id} and reported_by <> ${civilianId} and not (${civilianId} = any(co_reporters))`;
@@ -118,6 +127,14 @@ export async function addCoReporter(tx: Tx, id: string, civilianId: string): Pro
 
 export async function setDeadline(db: Db, id: string, deadlineAt: Date | null): Promise<void> {
   await db`update incidents set deadline_at = ${deadlineAt} where id = ${id}`;
+}
+
+/** Open incidents past their deadline, most overdue first (the sweeper heals them). */
+export async function overdueIncidentIds(db: Db, limit: number): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    select id from incidents where state not in ('resolved', 'cancelled') and deadline_at <= now()
+     order by deadline_at limit ${limit}`;
+  return rows.map((r) => r.id);
 }
 
 /** Records that dispatchers were told this team is incomplete (one alert per episode). */

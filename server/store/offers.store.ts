@@ -158,3 +158,30 @@ export async function withdrawPending(tx: Tx, where: { incidentId?: string; hero
 export async function pendingOffersOf(db: Db, heroId: string): Promise<OfferRow[]> {
   return db<OfferRow[]>`select * from offers where hero_id = ${heroId} and state = 'pending' and expires_at > now()`;
 }
+
+/** Pending offers past their expiry, oldest first (the sweeper expires them). */
+export async function overdueOfferIds(db: Db, limit: number): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    select id from offers where state = 'pending' and expires_at <= now() order by expires_at limit ${limit}`;
+  return rows.map((r) => r.id);
+}
+
+/** When the incident's last pending offer expires, or null when none is pending. */
+export async function lastPendingExpiry(db: Db, incidentId: string): Promise<Date | null> {
+  const [r] = await db<{ last: Date | null }[]>`
+    select max(expires_at) as last from offers where incident_id = ${incidentId} and state = 'pending'`;
+  return r?.last ?? null;
+}
+
+/** The hero's app acknowledged the offer. */
+export async function markOfferSeen(db: Db, offerId: string): Promise<void> {
+  await db`update offers set seen_at = coalesce(seen_at, now()) where id = ${offerId}`;
+}
+
+/** What decides whether a hero is still worth waking about an offer. */
+export async function offerWakeState(db: Db, offerId: string): Promise<{ state: string; seen: boolean; critical: boolean } | null> {
+  const [offer] = await db<{ state: string; seen: boolean; critical: boolean }[]>`
+    select o.state, o.seen_at is not null as seen, i.severity = 'critical' as critical
+      from offers o join incidents i on i.id = o.incident_id where o.id = ${offerId}`;
+  return offer ?? null;
+}

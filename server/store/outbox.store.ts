@@ -1,75 +1,10 @@
-// The outbox: side effects written in the same transaction as the change that asked
-// for them, relayed after commit (server/workers/outbox.relay.ts). Nothing else
-// starts work, so a crash can delay an effect but never lose it.
-import type { Tx, Sql } from '../db.ts';
-import type { Severity } from '../../shared/domain.ts';
-import type { Alert, IncidentView, OfferPush } from '../../shared/types.ts';
-import type { HeroStatusChange } from './heroes.store.ts';
-
-export interface OutboxTopics {
-  /** Start (or retry, after `delayMs`) a dispatch round; severity orders the queue. */
-  dispatch: { incidentId: string; delayMs: number; severity?: Severity };
-  'offer:expire': { offerId: string; incidentId: string; expiresAt: number };
-  'push:offer': { heroId: string; offer: OfferPush };
-  'push:withdrawn': { heroId: string; offerId: string; reason: string };
-  'push:released': { heroId: string; incidentId: string; reason: string };
-  'push:session': { heroId: string };
-  /** The incident as this transaction committed it: every version reaches the screens. */
-  'push:incident': { incident: IncidentView; coReporters?: string[] };
-  'hero:status': HeroStatusChange;
-  alert: Alert;
-}
-export type OutboxTopic = keyof OutboxTopics;
-
-export interface OutboxRow<T extends OutboxTopic = OutboxTopic> {
-  id: string; // bigint
-  topic: T;
-  incident_id: string | null;
-  payload: OutboxTopics[T];
-}
-
-export function enqueue<T extends OutboxTopic>(tx: Tx, topic: T, payload: OutboxTopics[T], incidentId: string | null): void {
-  enqueueMany(tx, [{ topic, payload, incidentId } as OutboxEntry]);
-}
-
-export type OutboxEntry = { [T in OutboxTopic]: { topic: T; payload: OutboxTopics[T]; incidentId: string | null } }[OutboxTopic];
-
-/** What a transaction wrote to the outbox, for the process that commits it to carry out. */
-export interface Written { id: string; incidentId: string | null; urgent: boolean }
-
-// Rows enqueued inside `inTx` are buffered and written in one statement at its end:
-// a dispatch round's statuses, screen push, offers and expiry jobs cost one round trip.
-const buffers = new WeakMap<Tx, OutboxEntry[]>();
-
-/** From now on this transaction's rows are written by `flushOutbox`. */
-export function bufferOutbox(tx: Tx): void {
-  buffers.set(tx, []);
-}
-
-/** Writes the buffered rows; what it returns is for the committing process to carry out. */
-export async function flushOutbox(tx: Tx): Promise<Written[]> {
-  const entries = buffers.get(tx) ?? [];
-  buffers.delete(tx);
-  const ids = await insertOutbox(tx, entries);
-  return ids.map((id, i) => ({ id, incidentId: entries[i]!.incidentId, urgent: isUrgent(entries[i]!) }));
-}
-
-/** Work on a critical incident: carried out ahead of the rest when there is a backlog. */
-function isUrgent(e: OutboxEntry): boolean {
-  if (e.topic === 'dispatch') return e.payload.severity === 'critical';
-  if (e.topic === 'push:offer') return e.payload.offer.incident.severity === 'critical';
-  return false;
-}
-
-/** Buffers rows for `flushOutbox`: outbox rows are written only through `inTx`, whose commit carries them out. */
-export function enqueueMany(tx: Tx, entries: OutboxEntry[]): void {
-  const buffer = buffers.get(tx);
-  if (!buffer) throw new Error('outbox rows are written inside inTx only');
-  buffer.push(...entries);
-}
+// The outbox table's SQL. What the rows mean, how a transaction buffers them and how
+// they are carried out lives in server/outbox/.
+import type { Sql, Tx } from '../db.ts';
+import type { OutboxEntry, OutboxRow } from '../outbox/outbox.topics.ts';
 
 /** Inserts in the entries' order; returns the new ids in that order. */
-async function insertOutbox(tx: Tx, entries: OutboxEntry[]): Promise<string[]> {
+export async function insertOutbox(tx: Tx, entries: OutboxEntry[]): Promise<string[]> {
   if (entries.length === 0) return [];
   const rows = await tx<{ id: string }[]>`
     insert into outbox (topic, incident_id, payload)

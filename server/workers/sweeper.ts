@@ -16,10 +16,12 @@ import { DISPATCHABLE } from '../services/dispatch.service.ts';
 import { failureQuietMs } from '../services/dispatch.watch.ts';
 import { expireOffer } from '../services/offer.service.ts';
 import { releaseHeroes } from '../services/release.service.ts';
+import { enqueue, enqueueMany } from '../outbox/outbox.buffer.ts';
+import { activeAssignments } from '../store/assignments.store.ts';
 import { getFailure, markAlerted, purgeSettledFailures } from '../store/dispatch-failures.store.ts';
 import { purgeIdempotencyKeys } from '../store/idempotency.store.ts';
-import { lockIncident, markTeamAlerted, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
-import { enqueue, enqueueMany } from '../store/outbox.store.ts';
+import { lockIncident, markTeamAlerted, overdueIncidentIds, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
+import { lastPendingExpiry, overdueOfferIds } from '../store/offers.store.ts';
 
 export interface SweepReport {
   offersExpired: number;
@@ -40,9 +42,7 @@ const PURGE_BATCHES_PER_PASS = 5;
 const alertRow = (alert: Alert) => ({ topic: 'alert' as const, payload: alert, incidentId: alert.incidentId ?? null });
 
 async function expireOverdueOffers(ctx: ServiceContext, report: SweepReport): Promise<void> {
-  const due = await ctx.sql<{ id: string }[]>`
-    select id from offers where state = 'pending' and expires_at <= now() order by expires_at limit ${BATCH}`;
-  for (const { id } of due) if (await expireOffer(ctx, id)) report.offersExpired += 1;
+  for (const id of await overdueOfferIds(ctx.sql, BATCH)) if (await expireOffer(ctx, id)) report.offersExpired += 1;
 }
 
 /**
@@ -81,11 +81,10 @@ async function healOverdueIncident(ctx: ServiceContext, id: string, report: Swee
     if (DISPATCHABLE.has(row.state) && isPartialTeam(row.snapshot.context)) {
       await healIncompleteTeam(ctx, tx, row, now, report);
     } else if (DISPATCHABLE.has(row.state)) {
-      const [pending] = await tx<{ last: Date | null }[]>`
-        select max(expires_at) as last from offers where incident_id = ${id} and state = 'pending'`;
-      if (pending?.last && pending.last.getTime() > now) {
+      const last = await lastPendingExpiry(tx, id);
+      if (last && last.getTime() > now) {
         // Offers are still out: their expiry will ask for the next round.
-        await setDeadline(tx, id, new Date(pending.last.getTime() + config.DISPATCH_DEADLINE_MS));
+        await setDeadline(tx, id, new Date(last.getTime() + config.DISPATCH_DEADLINE_MS));
         return;
       }
       // Rounds for this incident have been failing: retry at the slower pace, and tell
@@ -121,15 +120,11 @@ async function healOverdueIncident(ctx: ServiceContext, id: string, report: Swee
 }
 
 async function healOverdueIncidents(ctx: ServiceContext, report: SweepReport): Promise<void> {
-  const due = await ctx.sql<{ id: string }[]>`
-    select id from incidents where state not in ('resolved', 'cancelled') and deadline_at <= now()
-     order by deadline_at limit ${BATCH}`;
-  for (const { id } of due) await healOverdueIncident(ctx, id, report);
+  for (const id of await overdueIncidentIds(ctx.sql, BATCH)) await healOverdueIncident(ctx, id, report);
 }
 
 async function releaseLostHeroes(ctx: ServiceContext, positions: HeroPositions, report: SweepReport): Promise<void> {
-  const active = await ctx.sql<{ incident_id: string; hero_id: string; assigned_at: Date }[]>`
-    select incident_id, hero_id, assigned_at from assignments where state = 'active'`;
+  const active = await activeAssignments(ctx.sql);
   if (active.length === 0) return;
   const now = Date.now();
   // If Redis cannot answer this throws, and nobody is released on missing data.

@@ -6,13 +6,17 @@
 //   process left behind, rows whose effect failed) in id order.
 // Both claim rows with SKIP LOCKED, so no row is carried out twice at once, and a row
 // is deleted only after its effect succeeded: effects run at least once and are
-// idempotent.
+// idempotent. createApp builds one relay per process and hands it to the services as
+// their OutboxSink; what each row does is outbox.executor.ts.
+import type { Config } from '../config.ts';
 import type { Sql, Tx } from '../db.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { KeyedMutex } from '../concurrency/keyed-mutex.ts';
 import { PriorityLimiter } from '../concurrency/priority-limiter.ts';
-import { claimOutbox, claimOutboxIds, deleteOutbox, type OutboxRow, type Written } from '../store/outbox.store.ts';
+import { claimOutbox, claimOutboxIds, deleteOutbox } from '../store/outbox.store.ts';
+import type { OutboxSink, Written } from './outbox.sink.ts';
+import type { OutboxRow } from './outbox.topics.ts';
 
 /** `carry` runs a committed transaction's rows (dispatch rounds inline); `pass` is the backlog. */
 export type OutboxMode = 'carry' | 'pass';
@@ -30,7 +34,18 @@ export interface RelayOptions {
   metrics: Metrics;
 }
 
-export class OutboxRelay {
+/** The relay's limits from the configuration. */
+export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carryConcurrency' | 'carryMaxWaiting'> {
+  return {
+    pollMs: config.OUTBOX_POLL_MS,
+    // A carry holds its claim transaction's connection while an inline round takes
+    // another: a third of the pool leaves the rest for reports and accepts.
+    carryConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 3)),
+    carryMaxWaiting: 64,
+  };
+}
+
+export class OutboxRelay implements OutboxSink {
   private running = false;
   private again = false;
   private stopped = false;
@@ -39,23 +54,26 @@ export class OutboxRelay {
   private readonly perIncident = new KeyedMutex();
   private readonly carriers: PriorityLimiter;
   private readonly carrying = new Set<Promise<void>>();
+  /** Set by `start`: until then rows wait in Postgres for the first pass. */
+  private execute: OutboxExecutor | undefined;
 
   constructor(
     private readonly sql: Sql,
-    private readonly execute: OutboxExecutor,
     private readonly opts: RelayOptions,
   ) {
     this.carriers = new PriorityLimiter({ concurrency: opts.carryConcurrency });
   }
 
-  start(): void {
+  /** Carries out rows from now on with `execute`, and polls for what is left. */
+  start(execute: OutboxExecutor): void {
+    this.execute = execute;
     this.poll = setInterval(() => this.kick(), this.opts.pollMs);
     this.kick();
   }
 
   /** Carries out rows this process just committed. Never throws. */
   carry(rows: Written[]): void {
-    if (this.stopped || rows.length === 0) return;
+    if (this.stopped || !this.execute || rows.length === 0) return;
     const urgent = rows.some((r) => r.urgent);
     if (this.carriers.waiting >= this.opts.carryMaxWaiting && !urgent) {
       // A backlog: batched passes are cheaper per row than a transaction per commit.
@@ -80,7 +98,7 @@ export class OutboxRelay {
 
   /** Runs a relay pass now, or right after the one under way. */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.execute) return;
     if (this.running) { this.again = true; return; }
     this.running = true;
     this.current = this.drain().finally(() => { this.running = false; });
@@ -98,10 +116,12 @@ export class OutboxRelay {
   }
 
   private async claimAndRun(claim: (tx: Tx) => Promise<OutboxRow[]>, mode: OutboxMode, executed?: () => void): Promise<number> {
+    const execute = this.execute;
+    if (!execute) return 0; // carry and kick run only once started
     return (await this.sql.begin(async (tx) => {
       const rows = await claim(tx);
       if (rows.length === 0) return 0;
-      const done = await this.execute(rows, mode);
+      const done = await execute(rows, mode);
       executed?.();
       await deleteOutbox(tx, [...done]);
       for (const row of rows) {

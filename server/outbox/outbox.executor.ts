@@ -1,32 +1,31 @@
 // What each outbox topic means, carried out. Pushes are Socket.IO emits (at most once
 // on the wire; clients re-sync from `session` / `snapshot`), jobs go to BullMQ with
-// ids derived from the row, and hero statuses go to Redis with their version.
-import { withDeadline, type Sql } from '../db.ts';
+// ids derived from the row, and hero statuses go to Redis with their version. Built
+// once per process by createApp and run by the relay (outbox.relay.ts).
+import { withDeadline } from '../db.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
-import type { Logger } from '../log.ts';
-import { heroSession } from '../services/hero.service.ts';
+import type { Notifier } from '../notify/notifier.ts';
 import type { ServiceContext } from '../services/context.ts';
+import type { DispatchRounds } from '../services/dispatch.watch.ts';
+import { heroSession } from '../services/hero.service.ts';
+import { markOfferSeen } from '../services/notify.service.ts';
 import { civilianStatus } from '../services/views.ts';
-import { getIncident } from '../store/incidents.store.ts';
-import type { OutboxRow, OutboxTopic, OutboxTopics } from '../store/outbox.store.ts';
 import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
 import { rooms, type Namespaces } from '../sockets/namespaces.ts';
-import type { Queues } from './queues.ts';
-import type { Notifier } from '../notify/notifier.ts';
-import { markOfferSeen } from '../services/notify.service.ts';
+import { getIncident } from '../store/incidents.store.ts';
+import type { Queues } from '../workers/queues.ts';
 import type { OutboxExecutor, OutboxMode } from './outbox.relay.ts';
+import type { OutboxRow, OutboxTopic, OutboxTopics } from './outbox.topics.ts';
 
 export interface ExecutorDeps {
   ctx: ServiceContext;
-  sql: Sql;
   nsp: Namespaces;
   queues: Queues;
   positions: HeroPositions;
   heroMap: HeroMapBatcher;
   notifier: Notifier;
-  /** Runs a dispatch round now, in this process (the carry path's shortcut past BullMQ). */
-  runRound: (incidentId: string) => Promise<unknown>;
-  log: Logger;
+  /** This process's watched dispatch rounds: the carry path runs a first round here, past BullMQ. */
+  rounds: DispatchRounds;
 }
 
 const EFFECT_DEADLINE_MS = 3_000;
@@ -49,6 +48,7 @@ type Effect<T extends OutboxTopic = OutboxTopic> = OutboxRow<T> & { mode: Outbox
 type Handlers = { [T in OutboxTopic]: (payload: OutboxTopics[T], row: Effect<T>) => Promise<void> };
 
 export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
+  const { sql, log, config } = d.ctx;
   const handlers: Handlers = {
     dispatch: async (p, row) => {
       // Right after the commit that asked for it, the round runs here and now; BullMQ
@@ -56,18 +56,18 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
       let delayMs = p.delayMs;
       if (row.mode === 'carry' && delayMs <= 0) {
         try {
-          await d.runRound(p.incidentId);
+          await d.rounds.run(p.incidentId);
           return;
         } catch (err) {
           // The round's watcher records failures and queues their retry itself; this is
           // one it could not record (Postgres away). Hand it to BullMQ, delayed and with
           // bounded attempts, instead of leaving this row to fail on every relay pass.
-          d.log.warn({ err, incidentId: p.incidentId }, 'inline dispatch round failed; handed to the dispatch queue');
-          delayMs = d.ctx.config.DISPATCH_RETRY_MS;
+          log.warn({ err, incidentId: p.incidentId }, 'inline dispatch round failed; handed to the dispatch queue');
+          delayMs = config.DISPATCH_RETRY_MS;
         }
       }
       // Paths that start from an offer do not know the severity; the incident does.
-      const severity = p.severity ?? (await getIncident(d.sql, p.incidentId))?.severity ?? 'high';
+      const severity = p.severity ?? (await getIncident(sql, p.incidentId))?.severity ?? 'high';
       await d.queues.addDispatch(p.incidentId, row.id, delayMs, severity);
     },
     'offer:expire': (p) => d.queues.addExpiry(p.offerId, p.incidentId, p.expiresAt),
@@ -75,16 +75,16 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
       const { offerId, incident } = p.offer;
       // The hero app acknowledges an offer through the Socket.IO ack callback (an
       // extension, see README); that is what stops the push / SMS / voice chain.
-      const emitter = d.nsp.hero.to(rooms.hero(p.heroId)).timeout(d.ctx.config.OFFER_ACK_MS) as unknown as {
+      const emitter = d.nsp.hero.to(rooms.hero(p.heroId)).timeout(config.OFFER_ACK_MS) as unknown as {
         emit(event: 'offer', payload: unknown, ack: (err: unknown, responses: unknown[]) => void): void;
       };
       emitter.emit('offer', p.offer, (_err, responses) => {
-        if (responses?.length) markOfferSeen(d.ctx, offerId).catch((err) => d.log.warn({ err, offerId }, 'could not mark offer seen'));
+        if (responses?.length) markOfferSeen(d.ctx, offerId).catch((err) => log.warn({ err, offerId }, 'could not mark offer seen'));
       });
       const critical = incident.severity === 'critical';
       await d.notifier.escalate(
         { heroId: p.heroId, offerId, incidentId: incident.id, text: `${incident.severity} ${incident.kind} ${p.offer.distanceKm} km away: open the app to accept` },
-        critical ? 0 : d.ctx.config.OFFER_ACK_MS,
+        critical ? 0 : config.OFFER_ACK_MS,
       );
     },
     'push:withdrawn': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer:withdrawn', { offerId: p.offerId, reason: p.reason }); },
@@ -93,7 +93,7 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
     'push:incident': async ({ incident, coReporters = [] }) => {
       d.nsp.dispatch.to(rooms.dispatchers).emit('incident', incident);
       const reporters = [incident.reportedBy, ...coReporters].map(rooms.civilian);
-      d.nsp.civilian.to(reporters).emit('incident:status', await civilianStatus(d.sql, d.positions, incident));
+      d.nsp.civilian.to(reporters).emit('incident:status', await civilianStatus(sql, d.positions, incident));
     },
     'hero:status': async (p) => {
       await d.positions.setStatus(p.id, p.status, p.version, p.mode);
@@ -109,7 +109,7 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
       await withDeadline((handlers[row.topic] as (p: unknown, r: Effect) => Promise<void>)(row.payload, { ...row, mode }), EFFECT_DEADLINE_MS, row.topic);
       done.add(row.id);
     } catch (err) {
-      d.log.warn({ err, topic: row.topic, incidentId: row.incident_id ?? undefined, outboxId: row.id }, 'outbox effect failed; will retry');
+      log.warn({ err, topic: row.topic, incidentId: row.incident_id ?? undefined, outboxId: row.id }, 'outbox effect failed; will retry');
     }
   };
 
