@@ -1,6 +1,7 @@
 // `npm run bench -- [--quick] [--out FILE] [--only group,group]`: the performance
 // figures of the dispatch server, each measured side by side with the bare component it
-// sits on, in the same run. The server under test is a real `npm start` process
+// sits on, in the same run (the `cluster` group: three processes beside one; its load
+// with `--cluster-heroes N --cluster-rate R/min --cluster-seconds S`). The server under test is a real `npm start` process
 // (scripts/cluster.ts) on its own Postgres schema and Redis prefix, dropped afterwards;
 // load generators and bare servers are child processes of this one (scripts/bench/).
 //
@@ -19,6 +20,7 @@ import { burst } from './bench/burst.ts';
 import { acceptRace } from './bench/accept.ts';
 import { teams } from './bench/team.ts';
 import { expiry } from './bench/expiry.ts';
+import { clusterScaling } from './bench/cluster.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -27,7 +29,11 @@ const flag = (name: string) => {
 };
 // `npm run bench --quick` (without `--`) reaches us as npm_config_quick, not as an argument.
 const npmFlag = (name: string) => process.env[`npm_config_${name}`];
-const opts: Opts = { quick: args.includes('--quick') || npmFlag('quick') === 'true' };
+const num = (name: string) => (flag(name) === undefined ? undefined : Number(flag(name)));
+const opts: Opts = {
+  quick: args.includes('--quick') || npmFlag('quick') === 'true',
+  cluster: { heroes: num('cluster-heroes'), rate: num('cluster-rate'), seconds: num('cluster-seconds') },
+};
 const out = flag('out') ?? (npmFlag('out') && npmFlag('out') !== 'true' ? npmFlag('out') : undefined);
 
 // Each group returns its rows; a group that fails still gets rows, marked as errors.
@@ -40,6 +46,8 @@ const GROUPS: { name: string; rows: string[]; run: (o: Opts) => Promise<Metric[]
   // Beside the one-hero figures: the team race after `accept`, report → full beside its one-hero run.
   { name: 'team', rows: ['team_accept_race_p99_ms', 'team_accept_race_rounds_not_one_per_slot', 'report_to_assigned_p50_ms', 'team_report_to_full_p50_ms'], run: teams },
   { name: 'expiry', rows: ['expiry_lateness_p99_ms'], run: expiry },
+  // Not beside a bare component: beside the same load on one process.
+  { name: 'cluster', rows: ['cluster_report_to_offer_p50_ms', 'cluster_report_to_offer_p99_ms', 'cluster_http_report_p99_ms', 'cluster_resolved_per_s'], run: clusterScaling },
 ];
 const only = flag('only')?.split(',');
 const chosen = GROUPS.filter((g) => !only || only.includes(g.name));

@@ -1,8 +1,10 @@
 // `npm run cluster -- [N] [--base-port P]`: N `npm start` processes on ports P..P+N-1
 // against the same Postgres and Redis, which makes one dispatch cluster. Ctrl-C stops
 // them all. Tests import `startCluster` to run the same thing.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { spawnServerProcess } from './lib/server-process.ts';
+import { call } from './lib/wire.ts';
 
 export interface Member {
   index: number;
@@ -21,17 +23,9 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
 function launch(index: number, port: number, env: Record<string, string>): Member {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { index, port, url: `http://127.0.0.1:${port}`, child, output, exited };
+  const p = spawnServerProcess({ ...env, PORT: String(port) });
+  return { index, port, url: `http://127.0.0.1:${port}`, child: p.child, output: p.out, exited: p.exited.then((e) => e.code) };
 }
 
 async function ready(m: Member, ms: number): Promise<void> {
@@ -39,8 +33,7 @@ async function ready(m: Member, ms: number): Promise<void> {
   while (Date.now() < until) {
     if (m.child.exitCode !== null) throw new Error(`member ${m.index} exited: ${m.output.join('').slice(-2000)}`);
     try {
-      const res = await fetch(`${m.url}/readyz`, { signal: AbortSignal.timeout(1_000) });
-      if (res.status === 200) return;
+      if ((await call('GET', `${m.url}/readyz`, { timeoutMs: 1_000 })).status === 200) return;
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -75,6 +68,23 @@ export async function startCluster(n: number, basePort: number, env: Record<stri
       }));
     },
   };
+}
+
+/**
+ * `startCluster` on a random base port, tried again on another when it fails (a port in
+ * the range may be taken) up to `attempts` times; the last failure is thrown.
+ */
+export async function startClusterAnyPort(n: number, env: Record<string, string> = {},
+  opts: { readyMs?: number; attempts?: number; onRetry?: (basePort: number, e: unknown) => void } = {}): Promise<Cluster> {
+  for (let attempt = 1; ; attempt++) {
+    const basePort = 20_000 + Math.floor(Math.random() * 30_000);
+    try {
+      return await startCluster(n, basePort, env, opts.readyMs);
+    } catch (e) {
+      if (attempt >= (opts.attempts ?? 4)) throw e;
+      opts.onRetry?.(basePort, e);
+    }
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

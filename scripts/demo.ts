@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createAuth } from '../server/auth.ts';
 import { loadConfig } from '../server/config.ts';
+import { call } from './lib/wire.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = `${ROOT}.data/`;
@@ -105,15 +106,13 @@ try {
   const env = { DATABASE_URL: await ensurePostgres(config.DATABASE_URL), REDIS_URL: await ensureRedis(config.REDIS_URL), PORT: String(port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
   say(`starting the dispatch server on ${base}`);
   start('server', 'scripts/start.ts', [], env);
-  await waitFor('the server', async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200, 60_000);
+  await waitFor('the server', async () => (await call('GET', `${base}/readyz`, { timeoutMs: 2_000 }).catch(() => null))?.status === 200, 60_000);
 
   const auth = createAuth(config);
   const dispatcher = await auth.sign({ role: 'dispatcher', sub: 'demo-dispatcher' });
-  const res = await fetch(`${base}/v1/heroes`, {
-    method: 'POST', headers: { authorization: `Bearer ${dispatcher}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'You (demo hero)', skills: ['rescue'], mode: 'ground' }),
+  const { body: hero } = await call<{ id: string }>('POST', `${base}/v1/heroes`, {
+    token: dispatcher, body: { name: 'You (demo hero)', skills: ['rescue'], mode: 'ground' },
   });
-  const hero = (await res.json()) as { id: string };
   const heroes = process.env.DEMO_HEROES ?? '300';
   const rate = process.env.DEMO_RATE ?? '60';
   start('simulator', 'scripts/simulate.ts', ['--url', base, '--heroes', heroes, '--rate', rate, '--speedup', '3'], { JWT_SECRET: config.JWT_SECRET });

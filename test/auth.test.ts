@@ -3,11 +3,10 @@
 // tokens with `unauthorized` / `forbidden`; `npm run token` mints tokens the server takes.
 import { execFile } from 'node:child_process';
 import { SignJWT } from 'jose';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, eventually, http, type HttpAnswer, connectOutcome } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, dispatcherToken, registerHero, report } from './helpers/world.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -54,13 +53,9 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
   });
 }
 
-const test = suite<{ server: TestServer }>('auth');
-
 // This suite sends dozens of bad tokens from one address on purpose: the failed-auth
 // budget (AUTH_FAILURES_PER_MIN, test/identity.test.ts) is raised so each is answered 401.
-test.before(async (ctx) => { ctx.server = await startServer({ DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000, AUTH_FAILURES_PER_MIN: 10_000 }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('auth', { DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000, AUTH_FAILURES_PER_MIN: 10_000 });
 
 test('HTTP: missing, garbage, forged, alg none, expired tokens are 401', async ({ server }) => {
   // The same jose construction with the right secret and a future exp is accepted.

@@ -2,23 +2,16 @@
 // refused with 503 + Retry-After before anything is written, so every 201 exists and a
 // retry with the same key completes the set without duplicates; critical reports get
 // through a full queue ahead of low ones.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { http } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area } from './helpers/world.ts';
 
-const test = suite<{ server: TestServer }>('burst');
-
-test.before(async (ctx) => {
-  ctx.server = await startServer({
-    REPORTS_CONCURRENCY: 1, REPORTS_QUEUE_MAX: 3, REPORTS_QUEUE_WAIT_MS: 300, REPORTS_PER_MINUTE: 100_000,
-    DISPATCH_RETRY_MS: 5_000, ESCALATED_RETRY_MS: 60_000,
-  });
+const test = serverSuite('burst', {
+  REPORTS_CONCURRENCY: 1, REPORTS_QUEUE_MAX: 3, REPORTS_QUEUE_WAIT_MS: 300, REPORTS_PER_MINUTE: 100_000,
+  DISPATCH_RETRY_MS: 5_000, ESCALATED_RETRY_MS: 60_000,
 });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
 
 const post = async (server: TestServer, token: string, key: string, severity: string, at = area()) =>
   http(server, 'POST', '/v1/incidents', { token, headers: { 'idempotency-key': key }, body: { kind: 'accident', severity, location: at } });

@@ -1,18 +1,16 @@
 // Three real `npm start` processes (scripts/cluster.ts) on one Postgres schema and one
 // Redis prefix form one cluster: races are decided once, pushes reach clients on any
 // member, hero map batches are not multiplied, and a SIGKILLed member loses nothing.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Cluster } from '../scripts/cluster.ts';
 import type { HeroMapEntry, HeroSession, LatLng, OfferPush } from '../shared/types.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
 import { civilianOrder, dispatcherOrder } from './helpers/push-order.ts';
-import { openStores, remote, startTestCluster, type Stores } from './helpers/remote.ts';
-import { uid, type TestServer } from './helpers/server.ts';
+import { clusterSuite, type ClusterCtx } from './helpers/cluster-suite.ts';
+import { uid } from './helpers/server.ts';
+import type { Stores } from './helpers/remote.ts';
 import { area, closeAll, heroOnline, matchable, report, type OnlineHero } from './helpers/world.ts';
 
-type Ctx = { cluster: Cluster; stores: Stores; m: TestServer[] };
+type Ctx = ClusterCtx;
 type Ack = { ok: boolean; incidentId?: string; reason?: string; state?: string };
 const SWEEP_MS = 300;
 /** The members' HERO_BATCH_MS (the default): each sends at most one hero batch per period. */
@@ -25,20 +23,8 @@ const activeOn = (s: Stores, incidentId: string) =>
   s.sql<{ hero_id: string }[]>`select hero_id from assignments where incident_id = ${incidentId} and state = 'active'`;
 const stateOf = async (s: Stores, id: string) => (await s.sql<{ state: string }[]>`select state from incidents where id = ${id}`)[0]?.state;
 
-const test = suite<Ctx>('cluster');
-
-test.before(async (ctx) => {
-  ctx.stores = openStores(uid('t_cluster_'), uid('tcl'));
-  const env = {
-    LOG_LEVEL: 'warn', OFFER_BATCH_CRITICAL: '30',
-    SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_DEADLINE_MS: '500', DISPATCH_RETRY_MS: '200', REPORTS_PER_MINUTE: '100000',
-    DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
-  };
-  ctx.cluster = await startTestCluster(ctx.stores, 3, env, 'cluster');
-  ctx.m = ctx.cluster.members.map((member) => remote(ctx.stores, member.url, SWEEP_MS));
-});
-test.after(async (ctx) => {
-  // What the members logged at warn or worse, grouped by message (the killed member 1's first life excluded).
+/** What the members logged at warn or worse, grouped by message (the killed member 1's first life excluded). */
+function logWarnings(ctx: Ctx): void {
   const seen = new Map<string, number>();
   for (const line of (ctx.cluster?.members ?? []).flatMap((mb) => mb.output.join('').split('\n'))) {
     let entry: { level?: number; msg?: string };
@@ -46,9 +32,16 @@ test.after(async (ctx) => {
     if (line.trim() && (entry.level ?? 0) >= 40) seen.set(`${entry.level}:${entry.msg}`, (seen.get(`${entry.level}:${entry.msg}`) ?? 0) + 1);
   }
   console.log(`cluster: member logs at warn+: ${[...seen].map(([k, n]) => `${k} x${n}`).join('; ') || 'none'}`);
-  try { await ctx.cluster?.stop(); } finally { await ctx.stores?.drop(); }
+}
+
+const test = clusterSuite('cluster', {
+  schema: uid('t_cluster_'), prefix: uid('tcl'), sweepMs: SWEEP_MS, beforeStop: logWarnings,
+  env: {
+    LOG_LEVEL: 'warn', OFFER_BATCH_CRITICAL: '30',
+    DISPATCH_DEADLINE_MS: '500', DISPATCH_RETRY_MS: '200', REPORTS_PER_MINUTE: '100000',
+    DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
+  },
 });
-test.after.each(async (ctx) => { await checkInvariants(ctx.m[0]!); });
 
 test('accept race across processes: 30 heroes on three members, one winner (x5)', async ({ m, stores }) => {
   const started = Date.now();

@@ -4,8 +4,8 @@
 // an accept committed just before the process died is the truth after the restart.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import postgres from 'postgres';
 import { Redis } from 'ioredis';
+import { dropStores, pg, type Names, type Sql } from '../scripts/lib/lifecycle.ts';
 import { createAuth } from '../server/auth.ts';
 import { loadConfig } from '../server/config.ts';
 import { redisKeys } from '../server/redis.ts';
@@ -20,9 +20,6 @@ const test = suite('crash');
 const base = loadConfig(process.env); // the child inherits the same environment, so the same URLs and secret
 const auth = createAuth(base);
 const token = (role: Role, id: string) => auth.sign({ role, sub: id });
-const pgOpts = { onnotice: () => {}, max: 2 } as const;
-
-type Sql = ReturnType<typeof postgres>;
 /** `npm start` on port 0 as a child (test/helpers/spawned-server.ts), relaying its outbox every 200 ms. */
 const start = (env: Record<string, string>): SpawnedServer => spawnServer({ OUTBOX_POLL_MS: '200', ...env });
 const kill = (p: SpawnedServer): Promise<void> => p.kill();
@@ -30,25 +27,14 @@ const kill = (p: SpawnedServer): Promise<void> => p.kill();
 /** What helpers/clients.ts needs of a server: its url. */
 const at = (url: string) => ({ url }) as unknown as TestServer;
 
-const created: { schema: string; prefix: string }[] = [];
-function fresh(): { schema: string; prefix: string } {
+const created: Names[] = [];
+function fresh(): Names {
   const s = { schema: uid('t_crash_'), prefix: uid('tc') };
   created.push(s);
   return s;
 }
 
-test.after(async () => {
-  const sql = postgres(base.DATABASE_URL, { ...pgOpts, max: 1 });
-  for (const { schema } of created) await sql.unsafe(`drop schema if exists "${schema}" cascade`);
-  await sql.end();
-  const redis = new Redis(base.REDIS_URL);
-  for (const { prefix } of created) {
-    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
-      if ((keys as string[]).length) await redis.del(...(keys as string[]));
-    }
-  }
-  redis.disconnect();
-});
+test.after(async () => { await dropStores(created); });
 
 const SWEEP_MS = 300;
 
@@ -92,7 +78,7 @@ async function streamTrial(trial: number): Promise<{ reports: number; lost: numb
   const sent: Sent[] = [];
   const first = start(env);
   let second: SpawnedServer | null = null;
-  const sql = postgres(base.DATABASE_URL, { ...pgOpts, connection: { search_path: schema } });
+  const sql = pg(schema, 2);
   try {
     const url1 = await first.url;
     let stop = false;
@@ -178,7 +164,7 @@ test('SIGKILL during a stream of reports: nothing answered 2xx is lost, nothing 
 async function acceptTrial(trial: number): Promise<void> {
   const { schema, prefix } = fresh();
   const env = { DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_RETRY_MS: '200' };
-  const sql = postgres(base.DATABASE_URL, { ...pgOpts, connection: { search_path: schema } });
+  const sql = pg(schema, 2);
   const redis = new Redis(base.REDIS_URL, { maxRetriesPerRequest: 3 });
   const clients: Client[] = [];
   const first = start({ ...env, FAULT_INJECTION: 'kill-after-accept-commit' });

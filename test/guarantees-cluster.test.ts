@@ -4,13 +4,11 @@
 // - one sweep per interval for the whole cluster;
 // - each outbox row is carried out once;
 // - a dead process's BullMQ job is picked up elsewhere (last: it kills a member).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Cluster } from '../scripts/cluster.ts';
 import type { OfferPush } from '../shared/types.ts';
 import { connect, eventually, http, sleep } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { openStores, remote, startTestCluster, type Stores } from './helpers/remote.ts';
+import { clusterSuite } from './helpers/cluster-suite.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { area, closeAll, heroOnline, matchable, report, type OnlineHero } from './helpers/world.ts';
 
@@ -20,8 +18,17 @@ const RETRY_MS = 2_500;
 /** …and the sweeper steps in only this long after that retry was due. */
 const DEADLINE_MS = 3_000;
 
-type Ctx = { cluster: Cluster; stores: Stores; m: TestServer[] };
-const test = suite<Ctx>('guarantees-cluster');
+const test = clusterSuite('guarantees-cluster', {
+  schema: uid('t_gcl_'), prefix: uid('tgc'), sweepMs: SWEEP_MS,
+  env: {
+    LOG_LEVEL: 'info', METRICS_CACHE_MS: '0',
+    DISPATCH_RETRY_MS: String(RETRY_MS), DISPATCH_DEADLINE_MS: String(DEADLINE_MS),
+    // Relay passes on every member this often: were a row's claim not exclusive, the
+    // other members' passes would keep racing the member carrying it.
+    OUTBOX_POLL_MS: '50',
+    REPORTS_PER_MINUTE: '100000', DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
+  },
+});
 
 /** The member's own `dispatch_outbox_relayed_total` for this topic and mode (METRICS_CACHE_MS is 0 here). */
 async function relayed(member: TestServer, topic: string, mode: 'carry' | 'pass'): Promise<number> {
@@ -37,24 +44,6 @@ const offersSent = async (member: TestServer) => (await relayed(member, 'push:of
 
 const logLines = (c: Cluster, msg: string) =>
   c.members.flatMap((mb) => mb.output.join('').split('\n')).filter((l) => l.includes(`"msg":"${msg}"`)).length;
-
-test.before(async (ctx) => {
-  ctx.stores = openStores(uid('t_gcl_'), uid('tgc'));
-  const env = {
-    LOG_LEVEL: 'info', METRICS_CACHE_MS: '0',
-    SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_RETRY_MS: String(RETRY_MS), DISPATCH_DEADLINE_MS: String(DEADLINE_MS),
-    // Relay passes on every member this often: were a row's claim not exclusive, the
-    // other members' passes would keep racing the member carrying it.
-    OUTBOX_POLL_MS: '50',
-    REPORTS_PER_MINUTE: '100000', DEDUPE_RADIUS_M: '0', // separate emergencies at one spot
-  };
-  ctx.cluster = await startTestCluster(ctx.stores, 3, env, 'guarantees-cluster');
-  ctx.m = ctx.cluster.members.map((member) => remote(ctx.stores, member.url, SWEEP_MS));
-});
-test.after(async (ctx) => {
-  try { await ctx.cluster?.stop(); } finally { await ctx.stores?.drop(); }
-});
-test.after.each(async (ctx) => { await checkInvariants(ctx.m[0]!); });
 
 test('offer acks travel through the Redis adapter: a hero on member 0 acks an offer another member sent, and it is marked seen', async ({ m, stores }) => {
   const civ = await stores.token('civilian', uid('civ-'));

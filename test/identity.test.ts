@@ -1,10 +1,10 @@
 // Identity at the edges: a production start refuses the default or a weak secret;
 // configured `aud`/`iss` are required; a socket is cut when its token expires; the
 // default namespace refuses everyone; Socket.IO checks Origin against an allowlist.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { SignJWT } from 'jose';
-import postgres from 'postgres';
+import { dropSchemas } from '../scripts/lib/lifecycle.ts';
+import { spawnServerProcess, type ServerProcess } from '../scripts/lib/server-process.ts';
 import { io } from 'socket.io-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,21 +17,10 @@ import { area, report } from './helpers/world.ts';
 const now = () => Math.floor(Date.now() / 1000);
 const STRONG = 'k8Vq2mZ7xR4tN1pW9sLc3bHf6YjD0gQe5uAa';
 
-/** `npm start` as a child; resolves with its exit code and output. */
-interface Proc { child: ChildProcess; out: string[]; exit: Promise<number | null> }
-function start(env: Record<string, string | undefined>): Proc {
-  const merged: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ...env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
-  return { child, out, exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-}
-async function exitWithin(p: Proc, ms: number): Promise<number | null> {
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
-  try { return await p.exit; } finally { clearTimeout(timer); }
-}
+/** `npm start` as a child (an undefined setting is removed from its environment). */
+const start = (env: Record<string, string | undefined>) => spawnServerProcess({ LOG_LEVEL: 'info', ...env });
+/** Its exit code, SIGKILLing it after `ms`. */
+const exitWithin = async (p: ServerProcess, ms: number) => (await p.exitWithin(ms)).code;
 
 function jwt(secret: string, claims: Record<string, unknown>, opts: { aud?: string; iss?: string } = {}): Promise<string> {
   const signer = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(now() + 3600);
@@ -78,9 +67,7 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   await ctx.server?.stop();
   await ctx.strict?.stop();
-  const sql = postgres('postgres://root@127.0.0.1:5432/postgres', { onnotice: () => {}, max: 1 });
-  for (const s of schemas) await sql.unsafe(`drop schema if exists "${s}" cascade`);
-  await sql.end();
+  await dropSchemas(schemas);
 });
 test.after.each(async (ctx) => {
   await checkInvariants(ctx.server);

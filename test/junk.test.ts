@@ -1,20 +1,15 @@
 // Junk never crashes the server, never closes another client's connection, and never
 // changes state: wrong types, missing and extra fields, prototype keys, huge strings,
 // no payload, no ack callback, location junk and floods, and HTTP junk.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, http, type Client } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, dispatcherToken, heroOnline, matchable, registerHero, report } from './helpers/world.ts';
-
-const test = suite<{ server: TestServer }>('junk');
 
 // Hundreds of junk events from one socket: the per-user event budget is not what this
 // suite is about (each junk frame must be answered `invalid`, not `rate_limited`).
-test.before(async (ctx) => { ctx.server = await startServer({ OFFER_TIMEOUT_MS: 30_000, SOCKET_EVENTS_PER_10S: 100_000 }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('junk', { OFFER_TIMEOUT_MS: 30_000, SOCKET_EVENTS_PER_10S: 100_000 });
 
 async function totals(server: TestServer) {
   const [row] = await server.app.sql`select (select count(*) from incidents)::int as incidents,

@@ -1,19 +1,14 @@
 // The whole life of an incident through the real server: report → offer → accept →
 // en route → on scene → resolved, seen by the civilian and a dispatcher; plus the
 // unhappy paths of one dispatch: decline, expiry and cancel.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, http } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
 import { civilianOrder, dispatcherOrder } from './helpers/push-order.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
-const test = suite<{ server: TestServer }>('lifecycle');
-
-test.before(async (ctx) => { ctx.server = await startServer({ OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200 }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('lifecycle', { OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200 });
 
 test('happy path: report to resolved, civilian and dispatcher see every change', async ({ server }) => {
   const center = area();

@@ -1,22 +1,15 @@
 // Issue 10's cardiac-arrest story: a critical report linked to a minor incident of the
 // same emergency raises it to critical at once (offers topped up to the critical batch),
 // keeps what was said in the trail, and one civilian's cancel withdraws only their report.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HIDDEN } from '../shared/domain.ts';
 import { connect, eventually, http } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, dispatcherToken, east, heroOnline, matchable, report } from './helpers/world.ts';
 
-const test = suite<{ server: TestServer }>('linked reports: severity');
-
 // Offers stay pending for the whole story: every offer counted is one the link caused.
-test.before(async (ctx) => {
-  ctx.server = await startServer({ DEDUPE_RADIUS_M: 100, OFFER_TIMEOUT_MS: 60_000, OFFER_BATCH_LOW: 1, OFFER_BATCH_CRITICAL: 3 });
-});
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('linked reports: severity', { DEDUPE_RADIUS_M: 100, OFFER_TIMEOUT_MS: 60_000, OFFER_BATCH_LOW: 1, OFFER_BATCH_CRITICAL: 3 });
 
 const pendingOffers = async (server: TestServer, id: string) =>
   (await server.app.sql`select hero_id from offers where incident_id = ${id} and state = 'pending'`).map((r) => r.hero_id as string);

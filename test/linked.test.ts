@@ -3,20 +3,15 @@
 // second civilian follows it like its reporter, without learning who that is. A report
 // asking for heroes the incident has no slot for is never linked. (The severity story
 // is in linked-severity.test.ts.)
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { slotsCover } from '../server/services/report.service.ts';
 import { connect, http } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, dispatcherToken, east, heroOnline, matchable, report } from './helpers/world.ts';
 import { HIDDEN } from '../shared/domain.ts';
 
-const test = suite<{ server: TestServer }>('linked reports');
-
-test.before(async (ctx) => { ctx.server = await startServer({ DEDUPE_RADIUS_M: 100, OFFER_TIMEOUT_MS: 10_000 }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('linked reports', { DEDUPE_RADIUS_M: 100, OFFER_TIMEOUT_MS: 10_000 });
 
 test('a second report of the same fire 50 m away is linked, and its reporter follows it', async ({ server }) => {
   const center = area();

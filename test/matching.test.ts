@@ -1,18 +1,13 @@
 // Matching under the conditions that break naive candidate lists: the nearest heroes
 // lack the skill or declined, and many incidents in one neighbourhood compete for the
 // same heroes at once.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
-const test = suite<{ server: TestServer }>('matching');
-
-test.before(async (ctx) => { ctx.server = await startServer({ OFFER_TIMEOUT_MS: 10_000, DISPATCH_RETRY_MS: 500, REPORTS_PER_MINUTE: 100_000 }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('matching', { OFFER_TIMEOUT_MS: 10_000, DISPATCH_RETRY_MS: 500, REPORTS_PER_MINUTE: 100_000 });
 
 test('a needed skill is found past many nearer heroes without it', async ({ server }) => {
   const center = area();

@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { deletePrefix } from '../scripts/lib/lifecycle.ts';
 import { eventually, sleep } from './helpers/clients.ts';
 import { uid } from './helpers/server.ts';
 import { Notifier, type NotifierDeps, type NotifyRequest } from '../server/notify/notifier.ts';
@@ -53,10 +54,8 @@ T.after.each(async () => {
 T.after(async () => {
   provider.closeAllConnections(); // the hung requests
   await new Promise((resolve) => provider.close(resolve));
-  for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
-    if ((keys as string[]).length) await redis.del(...(keys as string[]));
-  }
   await redis.quit();
+  await deletePrefix(prefix);
 });
 
 const request = (): NotifyRequest => ({ heroId: uid('h'), offerId: uid('o'), incidentId: uid('i'), text: 'Critical incident near you: answer your offer' });

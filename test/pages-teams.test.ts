@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import * as assert from 'uvu/assert';
-import { openPage, pageSuite, type PageCtx } from './helpers/browser.ts';
+import { openAs as open, pageSuite, testid, type PageCtx } from './helpers/browser.ts';
 import { http } from './helpers/clients.ts';
 import { uid } from './helpers/server.ts';
 import { area, east, heroOnline, matchable, registerHero, report } from './helpers/world.ts';
@@ -19,15 +19,6 @@ mkdirSync(SHOTS, { recursive: true });
 const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}team-${name}.png` });
 
 const NEEDS = [{ skill: 'medic', count: 1 }, { skill: 'rescue', count: 1 }];
-
-async function open(ctx: PageCtx, path: string, token: string, size: 'phone' | 'desktop', at?: { lat: number; lng: number }): Promise<Page> {
-  const watched = await openPage(ctx.browser, `${ctx.server.url}${path}#token=${token}`, size,
-    at ? { geolocation: { latitude: at.lat, longitude: at.lng } } : {});
-  ctx.pages.push(watched);
-  return watched.page;
-}
-
-const testid = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`);
 
 /** A hero app on duty at `at`, ready to be matched. */
 async function heroApp(ctx: PageCtx, name: string, skills: string[], at: { lat: number; lng: number }): Promise<{ id: string; page: Page }> {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, recordCspViolations } from './helpers/browser.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { registerHero } from './helpers/world.ts';
@@ -54,12 +54,7 @@ test.after.each(async (ctx) => {
 async function open(ctx: Ctx, url: string): Promise<Watched> {
   const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(10_000);
-  // Runs before the page's own scripts, outside its CSP. (Browser code is passed as
-  // text: this project compiles without the DOM types.)
-  await context.addInitScript({
-    content: `window.__violations = [];
-      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));`,
-  });
+  const violations = await recordCspViolations(context);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
@@ -68,7 +63,7 @@ async function open(ctx: Ctx, url: string): Promise<Watched> {
   await page.goto(url, { waitUntil: 'domcontentloaded' });
   const watched = {
     page, context, errors,
-    violations: () => page.evaluate("window.__violations ?? ['listener missing']") as Promise<string[]>,
+    violations: () => violations(page),
   };
   ctx.pages.push(watched);
   return watched;

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import * as assert from 'uvu/assert';
-import { openPage, pageSuite, type PageCtx } from './helpers/browser.ts';
+import { openAs as open, openPage, pageSuite, testid } from './helpers/browser.ts';
 import { http } from './helpers/clients.ts';
 import { uid } from './helpers/server.ts';
 import { area, east, heroOnline, matchable, registerHero, report } from './helpers/world.ts';
@@ -14,18 +14,7 @@ import { area, east, heroOnline, matchable, registerHero, report } from './helpe
 const SHOTS = fileURLToPath(new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../server/pages/screenshots/' : './artifacts/', import.meta.url));
 mkdirSync(SHOTS, { recursive: true });
 
-type Ctx = PageCtx;
 const test = pageSuite('pages in Chromium', { DISPATCH_RETRY_MS: 300, OFFER_TIMEOUT_MS: 20_000 });
-
-
-async function open(ctx: Ctx, path: string, token: string, size: 'phone' | 'desktop', at?: { lat: number; lng: number }): Promise<Page> {
-  const watched = await openPage(ctx.browser, `${ctx.server.url}${path}#token=${token}`, size,
-    at ? { geolocation: { latitude: at.lat, longitude: at.lng } } : {});
-  ctx.pages.push(watched);
-  return watched.page;
-}
-
-const testid = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`);
 
 test('report on /report → accept on /hero → followed on / → resolved, all three agree', async (ctx) => {
   const { server } = ctx;

@@ -3,13 +3,12 @@
 // dispatcher overrides that must refuse conflicts. Every answer is checked against rows.
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { redisKeys } from '../server/redis.ts';
 import type { LatLng } from '../shared/types.ts';
 import { http, sleep, eventually } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, heroOnline, matchable, registerHero, report, type OnlineHero } from './helpers/world.ts';
 
 type Ctx = { server: TestServer; disp: string };
@@ -48,13 +47,8 @@ const assign = (ctx: Ctx, incidentId: string, heroId: string) =>
 const cancel = (ctx: Ctx, incidentId: string) =>
   http(ctx.server, 'POST', `/v1/incidents/${incidentId}/cancel`, { token: ctx.disp, body: { reason: 'test over' } });
 
-const test = suite<Ctx>('races');
-test.before(async (ctx) => {
-  ctx.server = await startServer({ OFFER_BATCH_CRITICAL: 50, DISPATCH_RETRY_MS: 200 });
-  ctx.disp = await ctx.server.token('dispatcher', uid('disp-'));
-});
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite<Ctx>('races', { OFFER_BATCH_CRITICAL: 50, DISPATCH_RETRY_MS: 200 });
+test.before(async (ctx) => { ctx.disp = await ctx.server.token('dispatcher', uid('disp-')); });
 
 test('50 heroes accept one critical incident at the same instant: exactly one wins (x3)', async ({ server }) => {
   for (let round = 0; round < 3; round++) {
@@ -257,13 +251,8 @@ test.run();
 // Accept against expiry needs short offers: its own server. Its sweeper runs once a
 // minute, so within a test the only thing that expires an offer is the offer's own
 // BullMQ job, which a test can hold back to make it late for real.
-const expiry = suite<Ctx>('races: accept vs expiry');
-expiry.before(async (ctx) => {
-  ctx.server = await startServer({ OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200, SWEEP_INTERVAL_MS: 60_000 });
-  ctx.disp = await ctx.server.token('dispatcher', uid('disp-'));
-});
-expiry.after(async (ctx) => { await ctx.server?.stop(); });
-expiry.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const expiry = serverSuite<Ctx>('races: accept vs expiry', { OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200, SWEEP_INTERVAL_MS: 60_000 });
+expiry.before(async (ctx) => { ctx.disp = await ctx.server.token('dispatcher', uid('disp-')); });
 
 /** The server's offer-expiry queue, seen from the test (same Redis, same prefix). */
 const expiryQueue = (server: TestServer) =>

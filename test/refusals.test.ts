@@ -1,10 +1,9 @@
 // Every refusal reason of the `/hero` contract (and the civilian's `incident:watch`),
 // produced through real sockets: the exact ack, and nothing changed in the database.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, http } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, dispatcherToken, heroOnline, matchable, report, type OnlineHero } from './helpers/world.ts';
 
 type Ctx = { server: TestServer };
@@ -42,10 +41,7 @@ async function holding(server: TestServer): Promise<{ hero: OnlineHero; incident
   return { hero: hero!, incidentId: incident.id, civToken };
 }
 
-const test = suite<Ctx>('refusals');
-test.before(async (ctx) => { ctx.server = await startServer({ OFFER_BATCH_CRITICAL: 2, OFFER_TIMEOUT_MS: 10_000, DISPATCH_RETRY_MS: 200 }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite<Ctx>('refusals', { OFFER_BATCH_CRITICAL: 2, OFFER_TIMEOUT_MS: 10_000, DISPATCH_RETRY_MS: 200 });
 
 test('taken: the second accept of a critical batch loses; a repeated won accept is ok again', async ({ server }) => {
   const { heroes: [a, b], incident, offers: [offerA, offerB] } = await offered(server, 'critical', [0.3, 0.6]);
@@ -191,10 +187,7 @@ test('invalid: a payload failing the schema carries field errors and changes not
 test.run();
 
 // Expiry needs a short offer timeout; the rest of the file wants a long one.
-const expiry = suite<Ctx>('refusals: expiry');
-expiry.before(async (ctx) => { ctx.server = await startServer({ OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200 }); });
-expiry.after(async (ctx) => { await ctx.server?.stop(); });
-expiry.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const expiry = serverSuite<Ctx>('refusals: expiry', { OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200 });
 
 expiry('expired: an accept after the offer ran out', async ({ server }) => {
   const { heroes: [hero], incident, offers: [offer] } = await offered(server, 'medium', [0.5]);

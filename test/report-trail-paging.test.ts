@@ -1,21 +1,14 @@
 // GET /v1/incidents/:id/events is capped at EVENTS_PAGE_MAX and paged with
 // `?after=<seq>&limit=<n>`, answering `{ items, next? }` oldest first; bad paging
 // parameters are 400 `invalid`.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, http } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, dispatcherToken, east, report } from './helpers/world.ts';
 
-const test = suite<{ server: TestServer }>('audit trail paging');
-
 // No heroes and retries far out: every trail stays still once its report is carried out.
-test.before(async (ctx) => {
-  ctx.server = await startServer({ EVENTS_PAGE_MAX: 3, DEDUPE_RADIUS_M: 100, DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000 });
-});
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('audit trail paging', { EVENTS_PAGE_MAX: 3, DEDUPE_RADIUS_M: 100, DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000 });
 
 /** An incident with a trail of REPORTED, ROUND and four LINKED events (ROUND may come after a LINKED). */
 async function longTrail(server: TestServer): Promise<{ id: string; reporter: string; seqs: number[] }> {

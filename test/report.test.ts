@@ -1,11 +1,10 @@
 // POST /v1/incidents as a civilian sees it: idempotent replays under a storm of
 // concurrent and sequential retries, the refusals (400, 422, 429) that change
 // nothing, and the first dispatch effect committed with the report.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, http, sleep, type HttpAnswer } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, east, report } from './helpers/world.ts';
 
 // No heroes anywhere: every incident gets exactly one dispatch round, then waits
@@ -54,12 +53,8 @@ function rng(seed: number): () => number {
   };
 }
 
-const test = suite<{ server: TestServer }>('report');
-
 // Many separate emergencies at one spot: linking duplicates (test/linked.test.ts) is off here.
-test.before(async (ctx) => { ctx.server = await startServer({ REPORTS_PER_MINUTE: 100_000, DEDUPE_RADIUS_M: 0, ...QUIET }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('report', { REPORTS_PER_MINUTE: 100_000, DEDUPE_RADIUS_M: 0, ...QUIET });
 
 test('replay storm: 200 reports sent 1-3 times each make exactly 200 incidents', async ({ server }) => {
   const random = rng(20_240_611);
@@ -232,11 +227,7 @@ test('a report commits its incident, REPORTED as event 1, and the first dispatch
 test.run();
 
 // A server of its own with a budget of 3 reports per civilian per minute.
-const limited = suite<{ server: TestServer }>('report rate limit');
-
-limited.before(async (ctx) => { ctx.server = await startServer({ REPORTS_PER_MINUTE: 3, ...QUIET }); });
-limited.after(async (ctx) => { await ctx.server?.stop(); });
-limited.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const limited = serverSuite('report rate limit', { REPORTS_PER_MINUTE: 3, ...QUIET });
 
 limited('the 4th report within a minute is 429 with Retry-After', async ({ server }) => {
   // The window is fixed per clock minute: do not start right at its edge.

@@ -1,22 +1,17 @@
 // Retention of idempotency keys (issue 10): a key is kept IDEMPOTENCY_RETENTION_MS
 // (7 days by default), so a replay inside that window answers as before; the sweeper
 // then purges it, and the same key is a new report.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, http } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, report } from './helpers/world.ts';
 
 const DAY_S = 24 * 3600;
 
-const test = suite<{ server: TestServer }>('retention');
-
 // No linking: a report after the purge must show itself as a new incident, not as a
 // duplicate of the one its key named.
-test.before(async (ctx) => { ctx.server = await startServer({ SWEEP_INTERVAL_MS: 300, DEDUPE_RADIUS_M: 0 }); });
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite('retention', { SWEEP_INTERVAL_MS: 300, DEDUPE_RADIUS_M: 0 });
 
 async function keyExists(server: TestServer, actor: string, key: string): Promise<boolean> {
   return (await server.app.sql`select 1 from idempotency_keys where actor = ${actor} and key = ${key}`).length > 0;

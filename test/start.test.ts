@@ -1,43 +1,21 @@
 // `npm start` as a real child process: it validates its config, migrates under an
 // advisory lock (two processes racing on one fresh schema), serves /readyz, and
 // drains on SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import postgres from 'postgres';
+import { dropSchemas, pg } from '../scripts/lib/lifecycle.ts';
+import { spawnServerProcess, type ServerProcess } from '../scripts/lib/server-process.ts';
 import { eventually } from './helpers/clients.ts';
 import { uid } from './helpers/server.ts';
 
 const test = suite('npm start');
-const START = ['--import', 'tsx', 'scripts/start.ts'];
-
-interface Proc { child: ChildProcess; out: string[]; port: () => number | null; exit: Promise<number | null> }
-
-function start(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, START, { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const port = () => {
-    const m = /"port":(\d+)[^\n]*dispatch server listening/.exec(out.join(''));
-    return m ? Number(m[1]) : null;
-  };
-  return { child, out, port, exit };
-}
-
-async function exitWithin(p: Proc, ms: number): Promise<number | null> {
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
-  try { return await p.exit; } finally { clearTimeout(timer); }
-}
+const start = (env: Record<string, string>) => spawnServerProcess({ LOG_LEVEL: 'info', ...env });
+/** Its exit code, SIGKILLing it after `ms`. */
+const exitWithin = async (p: ServerProcess, ms: number) => (await p.exitWithin(ms)).code;
 
 const schemas: string[] = [];
-test.after(async () => {
-  const sql = postgres('postgres://root@127.0.0.1:5432/postgres', { onnotice: () => {}, max: 1 });
-  for (const s of schemas) await sql.unsafe(`drop schema if exists "${s}" cascade`);
-  await sql.end();
-});
+test.after(async () => { await dropSchemas(schemas); });
 
 test('invalid and unknown settings stop the start with a message naming them', async () => {
   const bad = start({ OFFER_TIMEOUT_MS: 'soon' });
@@ -60,7 +38,7 @@ test('two processes migrate one fresh schema at once, both serve /readyz 200, SI
       assert.is(res.status, 200, p.out.join(''));
       assert.equal(((await res.json()) as { checks: unknown }).checks, { postgres: true, redis: true, migrations: true, draining: false });
     }
-    const sql = postgres('postgres://root@127.0.0.1:5432/postgres', { onnotice: () => {}, max: 1 });
+    const sql = pg(undefined, 1);
     const applied = await sql.unsafe(`select count(*)::int as n from "${schema}".schema_migrations`);
     await sql.end();
     const files = readdirSync(new URL('../server/migrations/', import.meta.url)).filter((f) => f.endsWith('.sql'));

@@ -4,29 +4,22 @@
 // The causes are real: a damaged hero index in this server's own Redis keys, and an
 // incident row with a latitude Redis cannot index (as an older version accepted).
 import { randomUUID } from 'node:crypto';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startIncident } from '../machines/incident.logic.ts';
 import { redisKeys } from '../server/redis.ts';
 import { getFailure } from '../server/store/dispatch-failures.store.ts';
 import { insertIncident } from '../server/store/incidents.store.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
 const FAST = {
   DISPATCH_RETRY_MS: 200, ESCALATED_RETRY_MS: 800, DISPATCH_DEADLINE_MS: 1_500, SWEEP_INTERVAL_MS: 300, DISPATCH_FAILURES_ALERT: 3,
 };
 
-const test = suite<{ server: TestServer; disp: string }>('stuck');
-
-test.before(async (ctx) => {
-  ctx.server = await startServer(FAST);
-  ctx.disp = await ctx.server.token('dispatcher', uid('disp-'));
-});
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite<{ server: TestServer; disp: string }>('stuck', FAST);
+test.before(async (ctx) => { ctx.disp = await ctx.server.token('dispatcher', uid('disp-')); });
 
 const stuckAlerts = (dispatcher: Client, incidentId: string) =>
   dispatcher.all('alert').filter((a) => a.type === 'incident_stuck' && a.incidentId === incidentId);

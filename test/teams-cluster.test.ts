@@ -1,38 +1,23 @@
 // The 5-slot team race over three real processes (scripts/cluster.ts) on one Postgres
 // schema and one Redis prefix: 40 heroes, spread over the members, accept at once.
 // Every slot is filled exactly once, no hero holds two slots, every loser hears `taken`.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Cluster } from '../scripts/cluster.ts';
 import type { OfferPush } from '../shared/types.ts';
 import { eventually, type Client } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { openStores, remote, startTestCluster, type Stores } from './helpers/remote.ts';
-import { uid, type TestServer } from './helpers/server.ts';
+import { clusterSuite } from './helpers/cluster-suite.ts';
+import { uid } from './helpers/server.ts';
 import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
-type Ctx = { cluster: Cluster; stores: Stores; m: TestServer[] };
 type Ack = { ok: boolean; incidentId?: string; reason?: string };
 const SWEEP_MS = 300;
 
 const offerOf = (h: { client: Client }, incidentId: string, ms = 10_000) =>
   h.client.next<OfferPush>('offer', (o) => o.incident.id === incidentId, ms);
 
-const test = suite<Ctx>('teams cluster');
-
-test.before(async (ctx) => {
-  ctx.stores = openStores(uid('t_tcl_'), uid('ttc'));
-  const env = {
-    LOG_LEVEL: 'warn', OFFER_BATCH_CRITICAL: '8',
-    SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_RETRY_MS: '200', REPORTS_PER_MINUTE: '100000', DEDUPE_RADIUS_M: '0',
-  };
-  ctx.cluster = await startTestCluster(ctx.stores, 3, env, 'teams cluster');
-  ctx.m = ctx.cluster.members.map((member) => remote(ctx.stores, member.url, SWEEP_MS));
+const test = clusterSuite('teams cluster', {
+  schema: uid('t_tcl_'), prefix: uid('ttc'), sweepMs: SWEEP_MS,
+  env: { LOG_LEVEL: 'warn', OFFER_BATCH_CRITICAL: '8', DISPATCH_RETRY_MS: '200', REPORTS_PER_MINUTE: '100000', DEDUPE_RADIUS_M: '0' },
 });
-test.after(async (ctx) => {
-  try { await ctx.cluster?.stop(); } finally { await ctx.stores?.drop(); }
-});
-test.after.each(async (ctx) => { await checkInvariants(ctx.m[0]!); });
 
 test('a 5-slot team, 40 heroes on three members accepting at once: each slot filled once, nobody twice, losers `taken` (x3)', async ({ m, stores }) => {
   for (let k = 0; k < 3; k++) {

@@ -3,12 +3,11 @@
 // fitting two slots fills one, per-member progress and the state that follows the
 // least advanced member, one member lost and replaced, a dispatcher assigning into a
 // slot, offers and views carrying slots, and a team incomplete at its deadline.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Alert, IncidentView, LatLng } from '../shared/types.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
-import { checkInvariants } from './helpers/invariants.ts';
-import { startServer, uid, type TestServer } from './helpers/server.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
 import { area, closeAll, dispatcherToken, east, heroOnline, matchable, registerHero, report, type OnlineHero } from './helpers/world.ts';
 
 type Ack = { ok: boolean; incidentId?: string; reason?: string; state?: string };
@@ -38,13 +37,8 @@ function keepAlive(h: OnlineHero, at: LatLng, km: number): () => void {
 }
 
 // ---- Suite 1: ordinary timings.
-const test = suite<Ctx>('teams');
-test.before(async (ctx) => {
-  ctx.server = await startServer({ OFFER_BATCH_CRITICAL: 8, DISPATCH_RETRY_MS: 200 });
-  ctx.disp = await dispatcherToken(ctx.server);
-});
-test.after(async (ctx) => { await ctx.server?.stop(); });
-test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const test = serverSuite<Ctx>('teams', { OFFER_BATCH_CRITICAL: 8, DISPATCH_RETRY_MS: 200 });
+test.before(async (ctx) => { ctx.disp = await dispatcherToken(ctx.server); });
 
 test('a 5-slot team and 40 heroes accepting at once: every slot filled once, nobody twice, every loser told `taken`', async (ctx) => {
   const { server } = ctx;
@@ -263,17 +257,12 @@ test('offers and views carry slots, member progress and the team ETA (the slowes
 test.run();
 
 // ---- Suite 2: short deadlines, and heroes lost after 2 s of silence.
-const fast = suite<Ctx>('teams-deadline');
 const FAST = {
   OFFER_TIMEOUT_MS: 2_000, DISPATCH_DEADLINE_MS: 500, SWEEP_INTERVAL_MS: 300, ESCALATED_RETRY_MS: 1_000,
   DISPATCH_RETRY_MS: 200, HERO_LOST_AFTER_MS: 2_000,
 };
-fast.before(async (ctx) => {
-  ctx.server = await startServer(FAST);
-  ctx.disp = await dispatcherToken(ctx.server);
-});
-fast.after(async (ctx) => { await ctx.server?.stop(); });
-fast.after.each(async (ctx) => { await checkInvariants(ctx.server); });
+const fast = serverSuite<Ctx>('teams-deadline', FAST);
+fast.before(async (ctx) => { ctx.disp = await dispatcherToken(ctx.server); });
 
 const alertsFor = (c: Client, incidentId: string, type: string) => c.all<Alert>('alert').filter((a) => a.incidentId === incidentId && a.type === type);
 

@@ -3,7 +3,9 @@
 // offers have arrived, all 50 send `offer:accept` in the same tick and we time the last
 // ack. Exactly one must say ok. Side by side: one guarded UPDATE (`... where id = $1 and
 // version = $2`) raced by 50 concurrent postgres.js connections, timed the same way.
-import { around, CITY, civilianTokens, dropSchema, metric, note, onCleanup, pct, pgFor, progress, round, sleep, uid, type Metric, type Opts } from './common.ts';
+import { createSchema, dropSchemas, pg, uid } from '../lib/lifecycle.ts';
+import { pct, round } from '../lib/stats.ts';
+import { around, CITY, civilianTokens, metric, note, onCleanup, progress, sleep, type Metric, type Opts } from './common.ts';
 import { withScenario } from './scenario.ts';
 
 const RACERS = 50;
@@ -15,12 +17,10 @@ export interface Round { racers: number; spreadMs: number; lastAckMs: number; wi
  * with `slots` > 1 racer i guards row (round, i mod slots), one winner per row.
  */
 export async function bareRace(rounds: number, racers = RACERS, slots = 1): Promise<{ ms: number[]; bad: number }> {
-  const schema = uid('bench_race_');
-  const drop = onCleanup(() => dropSchema(schema));
-  const admin = pgFor('public', 1);
-  await admin.unsafe(`create schema "${schema}"; create table "${schema}".race (id integer primary key, version integer not null, winner integer)`);
-  await admin.end();
-  const sql = pgFor(schema, racers);
+  const schema = uid('bench_race_', 4);
+  const drop = onCleanup(() => dropSchemas([schema]));
+  await createSchema(schema, 'create table race (id integer primary key, version integer not null, winner integer)');
+  const sql = pg(schema, racers);
   try {
     // Open every connection first, so the race does not time connecting.
     await Promise.all(Array.from({ length: racers }, () => sql`select pg_sleep(0.05)`));

@@ -7,7 +7,8 @@
 //   hold     accept every offer at once and keep the assignment (the parent's `assemble`
 //            command times the team filling up, then frees its members)
 import { randomUUID } from 'node:crypto';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
+import { call, openSocket } from '../lib/wire.ts';
 import { childProgress, serve } from './ipc.ts';
 
 interface HeroIn { id: string; token: string; lat: number; lng: number }
@@ -65,7 +66,7 @@ async function acceptAndHold(s: Socket, heroId: string, offer: OfferIn): Promise
 
 function connectHero(url: string, h: HeroIn, pingEveryMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = io(url, { auth: { token: h.token, heroId: h.id }, transports: ['websocket'], forceNew: true });
+    const s = openSocket(url, { token: h.token, heroId: h.id }, { timeoutMs: 20_000 });
     sockets.set(h.id, s);
     const timer = setTimeout(() => resolve(false), 30_000);
     s.once('connect', () => { clearTimeout(timer); resolve(true); });
@@ -98,13 +99,8 @@ async function report(url: string, token: string, body: unknown): Promise<{ stat
   const t0 = performance.now();
   const sentAt = Date.now();
   try {
-    const res = await fetch(`${url}/v1/incidents`, {
-      method: 'POST', signal: AbortSignal.timeout(30_000),
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-      body: JSON.stringify(body),
-    });
-    const json = (await res.json().catch(() => ({}))) as { id?: string };
-    return { status: res.status, id: res.status < 300 ? json.id ?? null : null, t0, sentAt, httpMs: performance.now() - t0 };
+    const res = await call<{ id?: string } | undefined>('POST', `${url}/v1/incidents`, { token, body, headers: { 'idempotency-key': randomUUID() }, timeoutMs: 30_000 });
+    return { status: res.status, id: res.status < 300 ? res.body?.id ?? null : null, t0, sentAt, httpMs: performance.now() - t0 };
   } catch (e) {
     // No HTTP answer: timeout, refused or reset connection (recorded by cause).
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
@@ -116,17 +112,24 @@ const SEVERITIES = ['critical', 'high', 'medium', 'low'];
 const KINDS = ['accident', 'fire', 'crime', 'medical'];
 
 serve({
-  async connect(a: { url: string; heroes: HeroIn[]; behaviour: Behaviour; pingEveryMs: number }) {
+  /** Hero i connects to url[i mod n] when given several (the processes of a cluster). */
+  async connect(a: { url: string | string[]; heroes: HeroIn[]; behaviour: Behaviour; pingEveryMs: number }) {
     behaviour = a.behaviour;
+    const urls = [a.url].flat();
     let ok = 0;
     for (let i = 0; i < a.heroes.length; i += 50) {
-      ok += (await Promise.all(a.heroes.slice(i, i + 50).map((h) => connectHero(a.url, h, a.pingEveryMs)))).filter(Boolean).length;
+      const batch = a.heroes.slice(i, i + 50).map((h, k) => connectHero(urls[(i + k) % urls.length]!, h, a.pingEveryMs));
+      ok += (await Promise.all(batch)).filter(Boolean).length;
     }
     return { connected: ok };
   },
 
-  /** Open-loop reports at `perMinute` for `seconds`, severities in turn; then waits `settleMs`. */
-  async reports(a: { url: string; civilians: string[]; perMinute: number; seconds: number; center: { lat: number; lng: number }; sideKm: number; settleMs: number }) {
+  /**
+   * Open-loop reports at `perMinute` for `seconds`, severities in turn (report i to
+   * url[i mod n] when given several); then waits `settleMs`.
+   */
+  async reports(a: { url: string | string[]; civilians: string[]; perMinute: number; seconds: number; center: { lat: number; lng: number }; sideKm: number; settleMs: number }) {
+    const urls = [a.url].flat();
     const total = Math.round((a.perMinute / 60) * a.seconds);
     const gap = 60_000 / a.perMinute;
     const rows: Omit<ReportRow, 'offerMs'>[] = [];
@@ -137,7 +140,7 @@ serve({
       if (wait >= 1) await sleep(wait);
       const severity = SEVERITIES[i % SEVERITIES.length]!;
       const location = { lat: a.center.lat + (Math.random() - 0.5) * a.sideKm / 111, lng: a.center.lng + (Math.random() - 0.5) * a.sideKm / 84 };
-      inflight.push(report(a.url, a.civilians[i % a.civilians.length]!, { kind: KINDS[i % KINDS.length], severity, location })
+      inflight.push(report(urls[i % urls.length]!, a.civilians[i % a.civilians.length]!, { kind: KINDS[i % KINDS.length], severity, location })
         .then((r) => { rows.push({ severity, ...r }); }));
       if (i % Math.max(1, Math.round(total / 5)) === 0 && i > 0) childProgress(`sent ${i}/${total} reports, ${rows.length} answered`);
     }

@@ -4,7 +4,8 @@
 // Then a grace period, and the database is asked about every report answered 2xx:
 // lost = never became an incident, or still `reported` (no dispatch round ever ran).
 // 503 + Retry-After answers (admission control) are refusals, counted separately.
-import { around, CITY, civilianTokens, metric, note, pct, progress, round, type Metric, type Opts } from './common.ts';
+import { pct, round } from '../lib/stats.ts';
+import { around, CITY, civilianTokens, metric, note, progress, type Metric, type Opts } from './common.ts';
 import { answers, breakdown, offerTimes, type ReportsResult } from './report.ts';
 import { withScenario } from './scenario.ts';
 

@@ -1,19 +1,24 @@
-// What every metric group shares: options, progress lines, percentiles, the server
-// under test (a real `npm start` process via scripts/cluster.ts, on its own Postgres
-// schema and Redis prefix), heroes inserted straight into that schema, and cleanup.
+// What every metric group shares: options, progress lines, the server under test (real
+// `npm start` processes via scripts/cluster.ts, on their own Postgres schema and Redis
+// prefix from scripts/lib/lifecycle.ts), heroes inserted straight into that schema, and
+// cleanup.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import postgres from 'postgres';
-import { Redis } from 'ioredis';
 import { createAuth } from '../../server/auth.ts';
 import { loadConfig } from '../../server/config.ts';
-import { startCluster } from '../cluster.ts';
+import { startClusterAnyPort } from '../cluster.ts';
+import { call } from '../lib/wire.ts';
+import { dropStores, pg, uid, type Sql } from '../lib/lifecycle.ts';
 import { Child } from './ipc.ts';
 
 export const config = loadConfig(process.env);
 export const auth = createAuth(config);
 
-export interface Opts { quick: boolean }
+export interface Opts {
+  quick: boolean;
+  /** `--cluster-heroes`, `--cluster-rate` (reports/min), `--cluster-seconds`: the cluster group's load. */
+  cluster?: { heroes?: number; rate?: number; seconds?: number };
+}
 
 /** One row of the results. `ratio` is always value / bare (see bench.ts). */
 export interface Metric {
@@ -42,16 +47,6 @@ export function progress(line: string): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-export const uid = (p: string) => `${p}${randomBytes(4).toString('hex')}`;
-
-/** Nearest-rank percentile; Infinity entries (never happened) count as the slowest. */
-export function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-}
-
-export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 // A metro-sized map: New York-ish coordinates, degrees per km at that latitude.
 export const CITY = { lat: 40.75, lng: -73.98 };
@@ -73,63 +68,47 @@ export async function cleanupAll(): Promise<void> {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 }
 
-export function pgFor(schema: string, max = 4) {
-  return postgres(config.DATABASE_URL, { max, onnotice: () => {}, connection: { search_path: schema } });
-}
-export type Pg = ReturnType<typeof pgFor>;
-
-export async function dropSchema(schema: string): Promise<void> {
-  const sql = postgres(config.DATABASE_URL, { max: 1, onnotice: () => {} });
-  await sql.unsafe(`drop schema if exists "${schema}" cascade`);
-  await sql.end();
-}
-
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(config.REDIS_URL);
-  for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
-    if ((keys as string[]).length) await redis.del(...(keys as string[]));
-  }
-  redis.disconnect();
-}
-
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   return kb / 1024;
 }
 
-export const randomPort = () => 20_000 + Math.floor(Math.random() * 20_000);
-
 export interface ServerUnderTest {
+  /** The first process's URL; `urls` has every process's (one unless asked for more). */
   url: string;
+  urls: string[];
+  /** The first process's pid. */
   pid: number;
   schema: string;
   prefix: string;
   /** The benchmark's own connection to the server's schema (setup and checks only). */
-  sql: Pg;
+  sql: Sql;
   /** A counter from /metrics (sum over its label sets). */
   counter(name: string): Promise<number>;
   stop(): Promise<void>;
 }
 
-/** One real server process (scripts/start.ts) with its own schema and Redis prefix. */
-export async function startServerUnderTest(label: string, env: Record<string, string> = {}): Promise<ServerUnderTest> {
-  const schema = uid('bench_');
-  const prefix = uid('bench');
-  const dropData = onCleanup(async () => { await dropSchema(schema); await deletePrefix(prefix); });
-  const cluster = await startCluster(1, randomPort(), { DB_SCHEMA: schema, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', ...env }, 60_000);
+/** `processes` real server processes (scripts/start.ts) sharing their own schema and Redis prefix. */
+export async function startServerUnderTest(label: string, env: Record<string, string> = {}, processes = 1): Promise<ServerUnderTest> {
+  const names = { schema: uid('bench_', 4), prefix: uid('bench', 4) };
+  const dropData = onCleanup(() => dropStores([names]));
+  const cluster = await startClusterAnyPort(processes, { DB_SCHEMA: names.schema, REDIS_PREFIX: names.prefix, LOG_LEVEL: 'warn', ...env }, {
+    readyMs: 60_000, onRetry: (port, e) => progress(`${label}: base port ${port} failed (${String(e).slice(0, 200)}); trying another`),
+  });
   const member = cluster.members[0]!;
-  const sql = pgFor(schema);
+  const sql = pg(names.schema);
   const stop = onCleanup(async () => {
     await sql.end({ timeout: 5 });
     await cluster.stop();
     await dropData();
   });
-  progress(`${label}: server up on ${member.url} (pid ${member.child.pid}, schema ${schema}, env ${JSON.stringify(env)})`);
+  const urls = cluster.members.map((m) => m.url);
+  progress(`${label}: server up on ${urls.join(' ')} (pid ${cluster.members.map((m) => m.child.pid).join(' ')}, schema ${names.schema}, env ${JSON.stringify(env)})`);
   return {
-    url: member.url, pid: member.child.pid!, schema, prefix, sql, stop,
+    url: member.url, urls, pid: member.child.pid!, ...names, sql, stop,
     async counter(name) {
-      const text = await (await fetch(`${member.url}/metrics`)).text();
+      const text = String((await call('GET', `${member.url}/metrics`)).body);
       let sum = 0;
       for (const line of text.split('\n')) {
         if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -148,7 +127,7 @@ export interface BenchHero { id: string; token: string; lat: number; lng: number
  * Postgres on their first ping (the server's own healing path). Tokens are signed with
  * the server's JWT secret.
  */
-export async function insertHeroes(sql: Pg, n: number, place: (i: number) => { lat: number; lng: number }, skills: (i: number) => string[] = () => []): Promise<BenchHero[]> {
+export async function insertHeroes(sql: Sql, n: number, place: (i: number) => { lat: number; lng: number }, skills: (i: number) => string[] = () => []): Promise<BenchHero[]> {
   const tag = randomBytes(3).toString('hex');
   const heroes: BenchHero[] = [];
   for (let start = 0; start < n; start += 1000) {

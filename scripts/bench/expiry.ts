@@ -4,7 +4,8 @@
 // is read from the database, decided_at − expires_at of every expired offer (decided_at
 // is the expiring transaction's now(), i.e. its start). Also reported: when the hero
 // actually received `offer:withdrawn` (reason expired) − expiresAt, end to end.
-import { around, CITY, civilianTokens, metric, note, pct, progress, round, sleep, type Metric, type Opts } from './common.ts';
+import { pct, round } from '../lib/stats.ts';
+import { around, CITY, civilianTokens, metric, note, progress, sleep, type Metric, type Opts } from './common.ts';
 import type { ReportsResult } from './report.ts';
 import { withScenario } from './scenario.ts';
 

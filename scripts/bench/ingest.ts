@@ -4,9 +4,11 @@
 // sockets idle (one keepalive ping each per 10 s) we read the server's RSS; then the
 // generators ramp the ping rate step by step until the server stops keeping up.
 import type { Child } from './ipc.ts';
+import { deletePrefix, uid } from '../lib/lifecycle.ts';
+import { round } from '../lib/stats.ts';
 import {
-  child, CITY, config, insertHeroes, metric, note, progress, onCleanup, round, rssMb, sleep, startServerUnderTest, uid,
-  around, deletePrefix, type BenchHero, type Metric, type Opts,
+  child, CITY, config, insertHeroes, metric, note, progress, onCleanup, rssMb, sleep, startServerUnderTest,
+  around, type BenchHero, type Metric, type Opts,
 } from './common.ts';
 
 const SOCKETS_PER_GENERATOR = 2_500;
@@ -121,7 +123,7 @@ export async function ingestAndMemory(o: Opts): Promise<Metric[]> {
   }
 
   // The bare component with the same sockets and the same ramp.
-  const prefix = uid('benchbare');
+  const prefix = uid('benchbare', 4);
   const dropBare = onCleanup(() => deletePrefix(prefix));
   const bare = child('./bare-io.ts', 'ingest bare');
   let bar: Side;

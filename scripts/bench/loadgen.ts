@@ -2,7 +2,8 @@
 // and sends location pings at the rate the parent asks for, round-robin over its
 // sockets (so one hero's consecutive pings are as far apart as possible). Every socket
 // also pings once per `keepaliveMs`, like an on-duty hero app between moves.
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
+import { openSocket } from '../lib/wire.ts';
 import { childProgress, serve } from './ipc.ts';
 
 interface HeroIn { id: string; token: string; lat: number; lng: number }
@@ -31,7 +32,7 @@ function ping(i: number): void {
 
 function connectOne(url: string, h: HeroIn): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = io(url, { auth: { token: h.token, heroId: h.id }, transports: ['websocket'], forceNew: true, reconnectionDelay: 1_000 });
+    const s = openSocket(url, { token: h.token, heroId: h.id }, { timeoutMs: 20_000 });
     const index = sockets.length;
     sockets.push(s);
     homes.push({ lat: h.lat, lng: h.lng });

@@ -7,7 +7,9 @@ import { Redis } from 'ioredis';
 import { findCandidates } from '../../server/geo/matcher.ts';
 import { HeroPositions } from '../../server/geo/positions.redis.ts';
 import { redisKeys } from '../../server/redis.ts';
-import { around, CITY, config, deletePrefix, metric, note, onCleanup, pct, progress, round, uid, type Metric, type Opts } from './common.ts';
+import { deletePrefix, uid } from '../lib/lifecycle.ts';
+import { pct, round } from '../lib/stats.ts';
+import { around, CITY, config, metric, note, onCleanup, progress, type Metric, type Opts } from './common.ts';
 
 const AREA_KM = 40;
 const RADIUS_KM = 3;
@@ -47,7 +49,7 @@ async function refreshSeen(redis: Redis, key: string, ids: string[]): Promise<vo
 }
 
 async function one(n: number, queries: number): Promise<{ srv: number[]; bare: number[]; found: number }> {
-  const prefix = uid('benchm');
+  const prefix = uid('benchm', 4);
   const cleanup = onCleanup(() => deletePrefix(prefix));
   const redis = new Redis(config.REDIS_URL);
   try {

@@ -3,7 +3,9 @@
 // there (who accept and resolve at once, so the pool stays free). Side by side, the
 // same agent against the bare pipeline (scripts/bench/bare-pipeline.ts).
 import type { Child } from './ipc.ts';
-import { child, CITY, around, civilianTokens, config, deletePrefix, dropSchema, metric, note, onCleanup, pct, pgFor, progress, round, uid, type Metric, type Opts, type ServerUnderTest } from './common.ts';
+import { createSchema, dropStores, uid } from '../lib/lifecycle.ts';
+import { pct, round } from '../lib/stats.ts';
+import { child, CITY, around, civilianTokens, config, metric, note, onCleanup, progress, type Metric, type Opts, type ServerUnderTest } from './common.ts';
 import { withScenario } from './scenario.ts';
 
 export interface ReportRow { severity: string; status: number; id: string | null; t0: number; sentAt: number; httpMs: number; offerMs: number | null; error?: string }
@@ -85,14 +87,12 @@ export async function reportToOffer(o: Opts): Promise<Metric[]> {
   progress(summary('report server', srv));
 
   // The bare pipeline: its own schema with a one-table incident store, its own GEO key.
-  const schema = uid('bench_bare_');
-  const prefix = uid('benchbare');
-  const dropBare = onCleanup(async () => { await dropSchema(schema); await deletePrefix(prefix); });
-  const sql = pgFor('public', 1);
-  await sql.unsafe(`create schema "${schema}"; create table "${schema}".incidents (
+  const schema = uid('bench_bare_', 4);
+  const prefix = uid('benchbare', 4);
+  const dropBare = onCleanup(() => dropStores([{ schema, prefix }]));
+  await createSchema(schema, `create table incidents (
     id text primary key, kind text not null, severity text not null, lat double precision not null, lng double precision not null,
     reported_by text not null, created_at timestamptz not null default now())`);
-  await sql.end();
   const bare = child('./bare-pipeline.ts', 'report bare');
   const agent = child('./agent.ts', 'report bare agent');
   let bar: ReportsResult;

@@ -1,5 +1,6 @@
-// A latency scenario: the real server in its own process, heroes inserted on duty, and
-// one agent process (scripts/bench/agent.ts) holding their sockets and sending reports.
+// A latency scenario: the real server in its own process (or `processes` of them, one
+// cluster), heroes inserted on duty, and one agent process (scripts/bench/agent.ts)
+// holding their sockets, spread over the processes, and sending reports.
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../server/redis.ts';
 import type { Behaviour } from './agent.ts';
@@ -10,13 +11,13 @@ export interface Scenario { server: ServerUnderTest; agent: Child; heroes: Bench
 
 export async function withScenario<T>(label: string, env: Record<string, string>,
   heroes: { n: number; place: (i: number) => { lat: number; lng: number }; behaviour: Behaviour; skills?: (i: number) => string[] },
-  run: (s: Scenario) => Promise<T>): Promise<T> {
-  const server = await startServerUnderTest(label, env);
+  run: (s: Scenario) => Promise<T>, processes = 1): Promise<T> {
+  const server = await startServerUnderTest(label, env, processes);
   const agent = child('./agent.ts', `${label} agent`);
   try {
     const list = await insertHeroes(server.sql, heroes.n, heroes.place, heroes.skills);
     const { connected } = await agent.call<{ connected: number }>('connect', {
-      url: `${server.url}/hero`, heroes: list, behaviour: heroes.behaviour, pingEveryMs: 10_000,
+      url: server.urls.map((u) => `${u}/hero`), heroes: list, behaviour: heroes.behaviour, pingEveryMs: 10_000,
     });
     if (connected < heroes.n) throw new Error(`${label}: only ${connected}/${heroes.n} hero sockets connected`);
     // Each hero's first ping makes the server copy its status from Postgres into Redis.

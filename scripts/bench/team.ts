@@ -12,7 +12,8 @@
 // accept filling the last slot answered ok. The one-hero rounds give
 // report_to_assigned_p50_ms from the same harness and the same run.
 import { bareRace, type Round } from './accept.ts';
-import { around, CITY, civilianTokens, metric, note, pct, progress, round, type Metric, type Opts } from './common.ts';
+import { pct, round } from '../lib/stats.ts';
+import { around, CITY, civilianTokens, metric, note, progress, type Metric, type Opts } from './common.ts';
 import { withScenario } from './scenario.ts';
 
 interface Need { skill: string | null; count: number }

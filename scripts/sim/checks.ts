@@ -2,7 +2,8 @@
 // incident that left `reported`, none is lost, no slot and no hero holds two active
 // assignments; and the run itself proved something: reports were answered, heroes were
 // assigned and made progress, and every invariant scan read the whole list.
-import { http, pool, problem, withRetry } from './http.ts';
+import { problem } from '../lib/wire.ts';
+import { http, pool, withRetry } from './http.ts';
 import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
 import { sleep, type Incident } from './types.ts';

@@ -5,7 +5,8 @@
 // `--teams P`, that share of reports asks for a team (teams.ts) in `needs`.
 import { randomUUID } from 'node:crypto';
 import type { City } from './city.ts';
-import { http, problem, withRetry } from './http.ts';
+import { problem } from '../lib/wire.ts';
+import { http, withRetry } from './http.ts';
 import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
 import { pickTeam, TEAM_SEVERITY, teamSize } from './teams.ts';

@@ -3,7 +3,8 @@
 // incident reaches `assigned`, and checks each incident it sees never has more active
 // assignments than slots, nor two in one slot. With teams it also times the first member,
 // and checks an incident shown `assigned` or later has every slot filled.
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
+import { openSocket } from '../lib/wire.ts';
 import type { Stats } from './stats.ts';
 import { filledSlots, teamSize } from './teams.ts';
 import { ASSIGNED_OR_LATER, type Incident } from './types.ts';
@@ -23,10 +24,7 @@ export class DispatchObserver {
 
   /** Connects and waits for the first snapshot (or fails after `timeoutMs`). */
   start(timeoutMs = 15_000): Promise<void> {
-    const s = io(`${this.url}/dispatch`, {
-      auth: { token: this.token }, transports: ['websocket'], forceNew: true,
-      reconnectionDelay: 1_000, reconnectionDelayMax: 5_000, timeout: 10_000,
-    });
+    const s = openSocket(`${this.url}/dispatch`, { token: this.token });
     this.socket = s;
     s.on('incident', (inc: Incident) => { this.events += 1; this.apply(inc); });
     s.on('alert', (a: { type: string; incidentId?: string; detail?: string }) => {

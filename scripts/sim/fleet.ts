@@ -2,7 +2,8 @@
 // one clock that moves everybody, and a clean stop.
 import type { City } from './city.ts';
 import { Hero, type HeroDeps, type Mode } from './heroes.ts';
-import { http, pool, problem, withRetry } from './http.ts';
+import { problem } from '../lib/wire.ts';
+import { http, pool, withRetry } from './http.ts';
 import type { Rng } from './rng.ts';
 import { teamSkills } from './teams.ts';
 import { sleep } from './types.ts';

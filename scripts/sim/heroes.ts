@@ -3,7 +3,8 @@
 // straight. On accept they report en_route, drive to the scene, report on_scene, do a
 // rescue and report resolved; now and then one vanishes mid-rescue for good. A team
 // member does the same on their own: their progress is theirs, not the incident's.
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
+import { openSocket } from '../lib/wire.ts';
 import type { SimOptions } from './args.ts';
 import { Mover, type City } from './city.ts';
 import type { Rng } from './rng.ts';
@@ -43,10 +44,7 @@ export class Hero {
   }
 
   connect(): void {
-    const s = io(`${this.d.url}/hero`, {
-      auth: { token: this.token }, transports: ['websocket'], forceNew: true,
-      reconnectionDelay: 1_000, reconnectionDelayMax: 5_000, timeout: 10_000,
-    });
+    const s = openSocket(`${this.d.url}/hero`, { token: this.token });
     this.socket = s;
     s.on('connect', () => {
       this.ping();

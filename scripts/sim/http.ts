@@ -1,33 +1,16 @@
-// HTTP with a deadline on every request, and a retry loop for idempotent calls:
-// network errors, timeouts, 5xx and 429 (respecting Retry-After) are retried.
+// The simulator's HTTP (scripts/lib/wire.ts, a deadline on every request), and a retry
+// loop for idempotent calls: network errors, timeouts, 5xx and 429 (respecting
+// Retry-After) are retried.
+import { call, problem, retryAfterMs, type Answer, type CallOptions } from '../lib/wire.ts';
 import type { Rng } from './rng.ts';
 import { sleep } from './types.ts';
 
-export interface HttpResult { status: number; body: unknown; retryAfterMs: number | null; ms: number }
+export interface HttpResult extends Answer<unknown> { retryAfterMs: number | null }
 export type Failure = 'network' | 'server' | 'throttled';
 
-export async function http(method: string, url: string, opts: { token: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpResult> {
-  const t0 = performance.now();
-  const res = await fetch(url, {
-    method,
-    headers: {
-      authorization: `Bearer ${opts.token}`,
-      ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...opts.headers,
-    },
-    ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
-  });
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = text;
-  }
-  const ra = res.headers.get('retry-after');
-  const raS = ra === null ? NaN : Number(ra);
-  return { status: res.status, body, retryAfterMs: Number.isFinite(raS) ? Math.min(60_000, Math.max(0, raS * 1000)) : null, ms: performance.now() - t0 };
+export async function http(method: string, url: string, opts: CallOptions & { token: string }): Promise<HttpResult> {
+  const answer = await call<unknown>(method, url, opts);
+  return { ...answer, retryAfterMs: retryAfterMs(answer.headers) };
 }
 
 export interface RetryOptions {
@@ -63,15 +46,6 @@ export async function withRetry(attempt: () => Promise<HttpResult>, o: RetryOpti
 
 function backoff(n: number, rng: Rng): number {
   return Math.min(8_000, 250 * 2 ** n) * rng.range(0.5, 1.5);
-}
-
-/** A short description of a problem+json body. */
-export function problem(body: unknown): string {
-  if (body && typeof body === 'object') {
-    const b = body as { code?: unknown; title?: unknown; detail?: unknown };
-    return [b.code, b.detail ?? b.title].filter((x) => typeof x === 'string').join(': ');
-  }
-  return typeof body === 'string' ? body.slice(0, 120) : '';
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

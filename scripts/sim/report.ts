@@ -4,9 +4,10 @@ import type { CheckResult, ReportAudit } from './checks.ts';
 import type { City } from './city.ts';
 import type { DispatchObserver } from './dispatch.ts';
 import type { Fleet } from './fleet.ts';
-import { fmtMs, pct, severityTable, type Milestone, type Stats } from './stats.ts';
+import { summary } from '../lib/stats.ts';
+import { fmtMs, severityTable, type Milestone, type Stats } from './stats.ts';
 
-const pcts = (xs: number[]) => `n=${xs.length} p50 ${fmtMs(pct(xs, 0.5))} p95 ${fmtMs(pct(xs, 0.95))} p99 ${fmtMs(pct(xs, 0.99))} max ${fmtMs(pct(xs, 1))}`;
+const pcts = (xs: number[]) => summary(xs, [0.5, 0.95, 0.99, 1], fmtMs);
 const share = (n: number, of: number) => (of > 0 ? ` (${((100 * n) / of).toFixed(1)}%)` : '');
 const states = (m: Map<string, number>) => [...m].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
 
@@ -85,7 +86,7 @@ function teamLines(s: Stats, sent: number): string[] {
     const xs = s.assigned.bySize.get(k) ?? [];
     const n = reported.get(k) ?? 0;
     const label = `${k} hero${k > 1 ? 'es' : ''}`.padEnd(9);
-    return `    ${label} n=${String(xs.length).padEnd(5)} p50 ${fmtMs(pct(xs, 0.5)).padEnd(7)} p90 ${fmtMs(pct(xs, 0.9)).padEnd(7)} p99 ${fmtMs(pct(xs, 0.99)).padEnd(7)} max ${fmtMs(pct(xs, 1)).padEnd(7)} never full ${n - xs.length} of ${n}`;
+    return `    ${label} ${summary(xs, [0.5, 0.9, 0.99, 1], fmtMs, true)}, never full ${n - xs.length} of ${n}`;
   });
   return [
     `teams      ${teamSent} team reports sent${share(teamSent, sent)}: ${bySent || 'none'}; offers for a skill the hero lacks ${s.offers.misfit}`,

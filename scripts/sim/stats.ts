@@ -1,4 +1,5 @@
 // Counters, latencies and the live one-line summary.
+import { pct, summary } from '../lib/stats.ts';
 import { SEVERITIES } from './types.ts';
 
 /** A moment in an incident's life (first offer, assigned, resolved), timed from its report. */
@@ -114,12 +115,6 @@ export class Stats {
   }
 }
 
-export function pct(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-}
-
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -203,7 +198,6 @@ export class StatusLine {
 
 export function severityTable(m: Milestone): string[] {
   return SEVERITIES.map((sev) => {
-    const xs = m.bySeverity.get(sev) ?? [];
-    return `${sev.padEnd(8)} n=${String(xs.length).padEnd(5)} p50 ${fmtMs(pct(xs, 0.5)).padEnd(7)} p95 ${fmtMs(pct(xs, 0.95)).padEnd(7)} max ${fmtMs(pct(xs, 1))}`;
+    return `${sev.padEnd(8)} ${summary(m.bySeverity.get(sev) ?? [], [0.5, 0.95, 1], fmtMs, true)}`;
   });
 }

@@ -1,5 +1,7 @@
-// Real socket.io-client connections and HTTP calls, with every wait bounded.
-import { io, type Socket } from 'socket.io-client';
+// Real socket.io-client connections and HTTP calls (scripts/lib/wire.ts), with every
+// wait bounded.
+import type { Socket } from 'socket.io-client';
+import { call, connected, openSocket, type Namespace } from '../../scripts/lib/wire.ts';
 import type { TestServer } from './server.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,39 +55,22 @@ export class Client {
   }
 }
 
-export function connect(server: TestServer, namespace: 'hero' | 'civilian' | 'dispatch', token: string | undefined, ms = 5_000): Promise<Client> {
-  const socket = io(`${server.url}/${namespace}`, {
-    auth: token === undefined ? {} : { token }, transports: ['websocket'], reconnection: false, forceNew: true, timeout: ms,
-  });
+export async function connect(server: TestServer, namespace: Namespace, token: string | undefined, ms = 5_000): Promise<Client> {
+  const socket = openSocket(`${server.url}/${namespace}`, token === undefined ? {} : { token }, { reconnect: false, timeoutMs: ms });
   const client = new Client(socket);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { socket.disconnect(); reject(new Error(`connect to /${namespace} timed out`)); }, ms);
-    socket.once('connect', () => { clearTimeout(timer); resolve(client); });
-    socket.once('connect_error', (err) => { clearTimeout(timer); socket.disconnect(); reject(err); });
-  });
+  await connected(socket, ms, `connect to /${namespace}`);
+  return client;
 }
 
 export interface HttpAnswer { status: number; body: any; headers: Headers }
 
 export async function http(server: TestServer, method: string, path: string, opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: {
-      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      ...(opts.body !== undefined || opts.raw !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...opts.headers,
-    },
-    body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try { body = text ? JSON.parse(text) : undefined; } catch { /* keep text */ }
-  return { status: res.status, body, headers: res.headers };
+  const { status, body, headers } = await call(method, server.url + path, opts);
+  return { status, body, headers };
 }
 
 /** Connects and closes at once: `'connected'`, or the refusal's `connect_error` message. */
-export async function connectOutcome(server: TestServer, namespace: 'hero' | 'civilian' | 'dispatch', token: string | undefined): Promise<string> {
+export async function connectOutcome(server: TestServer, namespace: Namespace, token: string | undefined): Promise<string> {
   try {
     const client = await connect(server, namespace, token);
     client.close();

@@ -60,9 +60,9 @@ export function faultSuite(name: string, settings: Partial<Record<keyof Config, 
   });
   test.after.each(async (ctx) => {
     stopAll();
-    await checkInvariants(ctx.server);
+    await checkInvariants(ctx.server, 'after the scenario, before its cleanup');
     await cancelOpenAndDrain(ctx.server, ctx.disp, drainMs);
-    await checkInvariants(ctx.server);
+    await checkInvariants(ctx.server, 'after the scenario\'s open incidents were cancelled and the outbox drained');
   });
   return { test, track, keepPinging, pinging, stopAll };
 }

@@ -1,13 +1,9 @@
 // Requests a well-behaved client would not send: fetch with full control of headers
 // and body, and raw bytes over TCP for what fetch cannot send at all.
 import { createConnection } from 'node:net';
+import { parseBody as bodyOf } from '../../scripts/lib/wire.ts';
 import type { HttpAnswer } from './clients.ts';
 import type { TestServer } from './server.ts';
-
-/** A text body as JSON when it parses, else the text. */
-const bodyOf = (text: string): unknown => {
-  try { return text ? JSON.parse(text) : undefined; } catch { return text; }
-};
 
 /** fetch with full control of headers and body; undefined when fetch itself refuses to send it. */
 export async function rawRequest(server: TestServer, method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer | undefined> {
