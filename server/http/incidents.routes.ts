@@ -1,23 +1,23 @@
 // /v1/incidents: report, read, list, audit trail, cancel, and dispatcher overrides.
-import { INCIDENT_STATES, type IncidentState } from '../../shared/domain.ts';
-import { assignSchema, idempotencyKeySchema, reasonSchema, reassignSchema, reportSchema } from '../../shared/schemas.ts';
-import type { LatLng, TokenClaims } from '../../shared/types.ts';
-import { requireRole, type Auth } from '../auth.ts';
-import { AppError } from '../errors.ts';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../redis.ts';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { IncidentView, LatLng, TokenClaims } from '../../shared/types.ts';
+import type { Admission } from '../admission.ts';
+import { AppError } from '../errors.ts';
 import { fixedWindow } from '../ratelimit.ts';
+import type { RedisKeys } from '../redis.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { assignByHand, cancelIncident, reassign } from '../services/override.service.ts';
 import { idempotencyKeyExists, reportIncident } from '../services/report.service.ts';
-import { incidentEvents, incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
 import { eventsFor, incidentFor } from '../services/views.ts';
-import type { IncidentView } from '../../shared/types.ts';
-import { body, identify } from './parse.ts';
-import type { Router } from './router.ts';
-import type { Admission } from '../admission.ts';
+import { incidentEvents, incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
+import { problems } from './problem.ts';
+import {
+  assignBody, cancelBody, eventsPage, eventsQuery, incidentList, incidentParams, incidentView as incidentSchema, listQuery,
+  reassignBody, reportBody, reportHeaders,
+} from './schemas.ts';
 
-export interface IncidentRouteDeps { ctx: ServiceContext; auth: Auth; redis: Redis; keys: RedisKeys; admission: Admission }
+export interface IncidentRouteDeps { ctx: ServiceContext; redis: Redis; keys: RedisKeys; admission: Admission }
 
 async function canRead(d: IncidentRouteDeps, who: TokenClaims, incident: IncidentView): Promise<boolean> {
   if (who.role === 'dispatcher') return true;
@@ -30,33 +30,6 @@ async function readable(d: IncidentRouteDeps, who: TokenClaims, id: string): Pro
   if (!incident) throw new AppError('not_found', 'no such incident');
   if (!(await canRead(d, who, incident))) throw new AppError('forbidden', 'not your incident');
   return incident;
-}
-
-function parseStates(raw: string | null): IncidentState[] | undefined {
-  if (raw === null || raw === '') return undefined;
-  const states = raw.split(',').map((s) => s.trim());
-  const bad = states.filter((s) => !(INCIDENT_STATES as readonly string[]).includes(s));
-  if (bad.length) throw new AppError('invalid', `unknown state(s): ${bad.join(', ')}`, { errors: [{ path: 'state', message: `expected one of ${INCIDENT_STATES.join(', ')}` }] });
-  return states as IncidentState[];
-}
-
-// The audit trail is read in pages (an extension, see README): at most EVENTS_PAGE_MAX
-// events after `after` (a seq), oldest first; `next` is the `after` of the next page.
-const SEQ = /^(0|[1-9][0-9]{0,8})$/;
-
-function parseEventsPage(query: URLSearchParams, max: number): { after: number; limit: number } {
-  const errors: { path: string; message: string }[] = [];
-  const read = (name: string, min: number, top: number, fallback: number): number => {
-    const all = query.getAll(name);
-    if (all.length === 0) return fallback;
-    const n = all.length === 1 && SEQ.test(all[0]!) ? Number(all[0]) : NaN;
-    if (Number.isInteger(n) && n >= min && n <= top) return n;
-    errors.push({ path: name, message: `expected one integer from ${min} to ${top}` });
-    return fallback;
-  };
-  const page = { after: read('after', 0, 999_999_999, 0), limit: read('limit', 1, max, max) };
-  if (errors.length) throw new AppError('invalid', 'bad paging parameters', { errors });
-  return page;
 }
 
 /**
@@ -81,66 +54,94 @@ async function lastSeenAt(d: IncidentRouteDeps, heroId: string): Promise<LatLng 
   }
 }
 
-export function incidentRoutes(router: Router, d: IncidentRouteDeps): void {
-  const { ctx, auth } = d;
+const tags = ['incidents'];
 
-  router.add('POST', '/v1/incidents', async (req) => {
-    const who = await identify(auth, req);
-    requireRole(who, 'civilian');
-    const key = idempotencyKeySchema.safeParse(req.headers['idempotency-key']);
-    if (!key.success) throw new AppError('missing_idempotency_key', 'send an Idempotency-Key header (1-200 characters), the same on every retry of this report');
-    const input = await body(req, reportSchema);
+export const incidentRoutes = (d: IncidentRouteDeps): FastifyPluginAsyncZod => async (app) => {
+  const { ctx } = d;
+
+  app.post('/v1/incidents', {
+    config: { roles: ['civilian'] },
+    schema: {
+      tags, summary: 'Report an emergency',
+      description: 'Replaying the same Idempotency-Key from the same civilian answers the same incident (200 or 201) and creates nothing; '
+        + 'a report of an emergency already open close by may be linked to it (200, v1.1).',
+      headers: reportHeaders, body: reportBody,
+      response: { 200: incidentSchema, 201: incidentSchema, ...problems(400, 401, 403, 413, 422, 429, 503) },
+    },
+  }, async (req, reply) => {
+    const who = req.claims;
+    const key = req.headers['idempotency-key'] as string;
     // A retry of a report already accepted is answered, never throttled. Postgres is
     // asked only once the budget is spent: in a burst every query before the admission
     // gate takes a connection from the reports already admitted.
     const wait = await fixedWindow(d.redis, d.keys.rate('report', who.sub), ctx.config.REPORTS_PER_MINUTE, 60, { deadlineMs: ctx.config.REDIS_INTAKE_DEADLINE_MS, onMiss: (why) => ctx.metrics.redisIntakeMisses.inc({ call: 'report_budget', why }) });
-    if (wait > 0 && !(await idempotencyKeyExists(ctx.sql, who.sub, key.data))) {
+    if (wait > 0 && !(await idempotencyKeyExists(ctx.sql, who.sub, key))) {
       throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
     }
-    const { created, incident } = await d.admission.run(input.severity, () => reportIncident(ctx, who.sub, key.data, input));
-    return { status: created ? 201 : 200, body: incident, headers: { location: `/v1/incidents/${incident.id}` } };
+    const input = req.body;
+    const { created, incident } = await d.admission.run(input.severity, () => reportIncident(ctx, who.sub, key, input));
+    req.span?.setAttribute('incident.id', incident.id);
+    return reply.code(created ? 201 : 200).header('location', `/v1/incidents/${incident.id}`).send(incident);
   });
 
-  router.add('GET', '/v1/incidents', async (req) => {
-    requireRole(await identify(auth, req), 'dispatcher');
-    const states = parseStates(req.query.get('state'));
-    const rows = await listIncidents(ctx.sql, { ...(states ? { states } : {}), limit: 1000 });
-    return { status: 200, body: { items: await incidentViews(ctx.sql, rows) } };
+  app.get('/v1/incidents', {
+    config: { roles: ['dispatcher'] },
+    schema: { tags, summary: 'List incidents', querystring: listQuery, response: { 200: incidentList, ...problems(400, 401, 403, 429, 503) } },
+  }, async (req) => {
+    const { state } = req.query;
+    const rows = await listIncidents(ctx.sql, { ...(state ? { states: state } : {}), limit: 1000 });
+    return { items: await incidentViews(ctx.sql, rows) };
   });
 
-  router.add('GET', '/v1/incidents/:id', async (req) => {
-    const who = await identify(auth, req);
-    return { status: 200, body: incidentFor(who, await readable(d, who, req.params.id!)) };
+  app.get('/v1/incidents/:id', {
+    config: { roles: ['dispatcher', 'civilian', 'hero'] },
+    schema: {
+      tags, summary: 'Read an incident', description: 'Its reporters, its heroes and dispatchers may read it.',
+      params: incidentParams, response: { 200: incidentSchema, ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (req) => incidentFor(req.claims, await readable(d, req.claims, req.params.id)));
+
+  app.get('/v1/incidents/:id/events', {
+    config: { roles: ['dispatcher', 'civilian'] },
+    schema: {
+      tags, summary: 'Read the audit trail', description: 'Oldest first, in pages (`after`, `limit`); a civilian reads their own incident\'s, without other civilians\' identities.',
+      params: incidentParams, querystring: eventsQuery(ctx.config.EVENTS_PAGE_MAX),
+      response: { 200: eventsPage, ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (req) => {
+    const who = req.claims;
+    const { id } = req.params;
+    await readable(d, who, id);
+    const page = { after: req.query.after ?? 0, limit: req.query.limit ?? ctx.config.EVENTS_PAGE_MAX };
+    const { items, next } = await incidentEvents(ctx.sql, id, page);
+    return { items: eventsFor(who, items), ...(next !== undefined ? { next } : {}) };
   });
 
-  router.add('GET', '/v1/incidents/:id/events', async (req) => {
-    const who = await identify(auth, req);
-    requireRole(who, 'dispatcher', 'civilian');
-    const page = parseEventsPage(req.query, ctx.config.EVENTS_PAGE_MAX);
-    await readable(d, who, req.params.id!);
-    const { items, next } = await incidentEvents(ctx.sql, req.params.id!, page);
-    return { status: 200, body: { items: eventsFor(who, items), ...(next !== undefined ? { next } : {}) } };
-  });
+  app.post('/v1/incidents/:id/cancel', {
+    config: { roles: ['dispatcher', 'civilian'] },
+    schema: {
+      tags, summary: 'Cancel an incident', description: 'A civilian withdraws their own report; the incident is cancelled with its last report, or by a dispatcher.',
+      params: incidentParams, body: cancelBody, response: { 200: incidentSchema, ...problems(400, 401, 403, 404, 409, 413, 429, 503) },
+    },
+  }, async (req) => incidentFor(req.claims, await cancelIncident(ctx, req.claims, req.params.id, req.body.reason)));
 
-  router.add('POST', '/v1/incidents/:id/cancel', async (req) => {
-    const who = await identify(auth, req);
-    requireRole(who, 'dispatcher', 'civilian');
-    const { reason } = await body(req, reasonSchema);
-    return { status: 200, body: incidentFor(who, await cancelIncident(ctx, who, req.params.id!, reason)) };
-  });
-
-  router.add('POST', '/v1/incidents/:id/assign', async (req) => {
-    const who = await identify(auth, req);
-    requireRole(who, 'dispatcher');
-    const { heroId, slot } = await body(req, assignSchema);
+  app.post('/v1/incidents/:id/assign', {
+    config: { roles: ['dispatcher'] },
+    schema: {
+      tags, summary: 'Assign a hero by hand', description: 'Without `slot`, the hero fills the first open slot whose skill they have.',
+      params: incidentParams, body: assignBody, response: { 200: incidentSchema, ...problems(400, 401, 403, 404, 409, 413, 429, 503) },
+    },
+  }, async (req) => {
+    const { heroId, slot } = req.body;
     const location = await lastSeenAt(d, heroId);
-    return { status: 200, body: await assignByHand(ctx, who, req.params.id!, { heroId, location, ...(slot !== undefined ? { slot } : {}) }) };
+    return assignByHand(ctx, req.claims, req.params.id, { heroId, location, ...(slot !== undefined ? { slot } : {}) });
   });
 
-  router.add('POST', '/v1/incidents/:id/reassign', async (req) => {
-    const who = await identify(auth, req);
-    requireRole(who, 'dispatcher');
-    const { reason, heroId } = await body(req, reassignSchema);
-    return { status: 200, body: await reassign(ctx, who, req.params.id!, reason, heroId) };
-  });
-}
+  app.post('/v1/incidents/:id/reassign', {
+    config: { roles: ['dispatcher'] },
+    schema: {
+      tags, summary: 'Release heroes and dispatch again', description: 'With `heroId`, only that member is released.',
+      params: incidentParams, body: reassignBody, response: { 200: incidentSchema, ...problems(400, 401, 403, 404, 409, 413, 429, 503) },
+    },
+  }, async (req) => reassign(ctx, req.claims, req.params.id, req.body.reason, req.body.heroId));
+};

@@ -1,8 +1,17 @@
-// The HTTP face of one server process: health, pages and the /v1 API on one Node HTTP
-// server, to which Socket.IO attaches. app.ts builds it and says when to listen.
-import { createServer, type Server as HttpServer } from 'node:http';
+// The HTTP face of one server process, on fastify: health, pages, the /v1 API, its
+// OpenAPI document and the operators' queue view, on one Node HTTP server to which
+// Socket.IO attaches. app.ts builds it and says when to listen.
+//
+// The order below matters: the request's span starts first; helmet's headers are set
+// before any hook can refuse a request; path parameters are checked before anyone is
+// identified; the document's collector is registered before the routes it describes.
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import helmet from '@fastify/helmet';
+import Fastify from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { MAX_SOCKET_PAYLOAD_BYTES } from '../../shared/domain.ts';
 import type { Admission } from '../admission.ts';
 import type { Auth } from '../auth.ts';
 import type { Config } from '../config.ts';
@@ -13,12 +22,21 @@ import type { Notifier } from '../notify/notifier.ts';
 import type { RedisKeys } from '../redis.ts';
 import type { ServiceContext } from '../services/context.ts';
 import type { Queues } from '../workers/queues.ts';
+import { adminRoutes } from './admin.routes.ts';
+import { authenticate } from './auth.hook.ts';
+import { jsonBodies } from './body.parser.ts';
 import { answerClientError } from './client-error.ts';
+import { checkResponses, conformanceRequested, plainSerializer } from './conformance.ts';
+import { frameworkErrors, handleErrors } from './error.handler.ts';
 import { healthRoutes } from './health.routes.ts';
 import { heroRoutes } from './heroes.routes.ts';
 import { incidentRoutes } from './incidents.routes.ts';
-import { pageRoutes } from './pages.routes.ts';
-import { problem, Router } from './router.ts';
+import { collectOpenapi, openapiRoutes } from './openapi.ts';
+import { guardParams } from './params.guard.ts';
+import { remember, RouteTable } from './route.table.ts';
+import { staticRoutes } from './static.routes.ts';
+import { traceRequests } from './tracing.hook.ts';
+import { validatorCompiler } from './validation.ts';
 
 export interface WebDeps {
   config: Config;
@@ -37,7 +55,7 @@ export interface WebDeps {
 }
 
 export interface WebServer {
-  /** The Node server; Socket.IO attaches to it. */
+  /** The Node server (fastify's); Socket.IO attaches to it. */
   server: HttpServer;
   /** Readies the routes and listens; resolves to the bound port. */
   listen(port: number, host: string): Promise<number>;
@@ -45,26 +63,64 @@ export interface WebServer {
   closeIdle(): void;
 }
 
+/**
+ * Sent with every response: no content sniffing (a JSON answer is never run as a
+ * script), and no URL (which may hold an id) leaks in a Referer header. Pages, the
+ * docs and the queue view add their own CSP and frame protection per route.
+ */
+const EVERY_RESPONSE = {
+  global: true, contentSecurityPolicy: false, referrerPolicy: { policy: 'no-referrer' as const },
+  crossOriginEmbedderPolicy: false, crossOriginOpenerPolicy: false, crossOriginResourcePolicy: false, originAgentCluster: false,
+  strictTransportSecurity: false, xDnsPrefetchControl: false, xDownloadOptions: false, xFrameOptions: false,
+  xPermittedCrossDomainPolicies: false, xPoweredBy: false, xXssProtection: false,
+};
+
 export function createWebServer(d: WebDeps): WebServer {
-  const router = new Router(d.log);
-  const server = createServer((req, res) => {
-    router.handle(req, res).then(
-      (handled) => { if (!handled) problem(res, 404, 'not_found', 'no such route'); },
-      (err) => { d.log.error({ err }, 'unhandled request error'); if (!res.headersSent) problem(res, 500, 'internal', 'internal error'); },
-    );
+  const app = Fastify({
+    // Errors are logged by the error handler, with their cause; a request log line per
+    // request would cost more than it tells.
+    logger: false,
+    bodyLimit: MAX_SOCKET_PAYLOAD_BYTES,
+    // Long ids are refused by guardParams (400, with the reason), not skipped by the router (404).
+    routerOptions: { maxParamLength: 16_384 },
+    // As before: HEAD of a GET route is 405.
+    exposeHeadRoutes: false,
+    // Node's defaults, which fastify would otherwise change.
+    keepAliveTimeout: 5_000,
+    requestTimeout: 300_000,
+    clientErrorHandler: answerClientError,
+    frameworkErrors: frameworkErrors(d.log),
+  }).withTypeProvider<ZodTypeProvider>();
+
+  const routes = new RouteTable();
+  remember(app.server, routes);
+  app.addHook('onRoute', (route) => routes.add(route));
+  traceRequests(app);
+  app.setValidatorCompiler(validatorCompiler);
+  if (conformanceRequested()) checkResponses(app);
+  else app.setSerializerCompiler(plainSerializer);
+  jsonBodies(app);
+
+  app.register(helmet, EVERY_RESPONSE);
+  app.after(() => {
+    app.addHook('onRequest', guardParams);
+    authenticate(app, d.auth, d.log);
+    handleErrors(app, d.log, routes);
   });
-  server.on('clientError', answerClientError);
-  healthRoutes(router, { sql: d.ctx.sql, redis: d.redis, metrics: d.metrics, config: d.config, isDraining: d.isDraining });
-  pageRoutes(router, { tilesUrl: d.config.MAP_TILES_URL });
-  heroRoutes(router, { ctx: d.ctx, auth: d.auth, positions: d.positions });
-  incidentRoutes(router, { ctx: d.ctx, auth: d.auth, redis: d.redis, keys: d.keys, admission: d.admission });
+  collectOpenapi(app);
+  app.register(healthRoutes({ sql: d.ctx.sql, redis: d.redis, metrics: d.metrics, config: d.config, isDraining: d.isDraining }));
+  app.register(staticRoutes({ tilesUrl: d.config.MAP_TILES_URL }));
+  app.register(heroRoutes({ ctx: d.ctx, positions: d.positions }));
+  app.register(incidentRoutes({ ctx: d.ctx, redis: d.redis, keys: d.keys, admission: d.admission }));
+  app.register(adminRoutes({ queues: [d.queues.dispatch, d.queues.expiry, d.queues.sweeps, d.notifier.bullQueue], config: d.config }));
+  app.register(openapiRoutes);
 
   return {
-    server,
-    listen: (port, host) => new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve((server.address() as AddressInfo).port); });
-    }),
-    closeIdle: () => server.closeIdleConnections(),
+    server: app.server,
+    listen: async (port, host) => {
+      await app.listen({ port, host });
+      return (app.server.address() as AddressInfo).port;
+    },
+    closeIdle: () => app.server.closeIdleConnections(),
   };
 }

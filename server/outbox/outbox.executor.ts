@@ -14,6 +14,7 @@ import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
 import { rooms, type Namespaces } from '../sockets/namespaces.ts';
 import { getIncident } from '../store/incidents.store.ts';
 import type { Queues } from '../workers/queues.ts';
+import { traced } from '../telemetry/tracing.ts';
 import type { OutboxExecutor, OutboxMode } from './outbox.relay.ts';
 import type { OutboxRow, OutboxTopic, OutboxTopics } from './outbox.topics.ts';
 
@@ -71,7 +72,7 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
       await d.queues.addDispatch(p.incidentId, row.id, delayMs, severity);
     },
     'offer:expire': (p) => d.queues.addExpiry(p.offerId, p.incidentId, p.expiresAt),
-    'push:offer': async (p) => {
+    'push:offer': (p) => traced('offer.emit', { 'hero.id': p.heroId, 'offer.id': p.offer.offerId, 'incident.id': p.offer.incident.id }, async () => {
       const { offerId, incident } = p.offer;
       // The hero app acknowledges an offer through the Socket.IO ack callback (an
       // extension, see README); that is what stops the push / SMS / voice chain.
@@ -86,7 +87,7 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
         { heroId: p.heroId, offerId, incidentId: incident.id, text: `${incident.severity} ${incident.kind} ${p.offer.distanceKm} km away: open the app to accept` },
         critical ? 0 : config.OFFER_ACK_MS,
       );
-    },
+    }),
     'push:withdrawn': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('offer:withdrawn', { offerId: p.offerId, reason: p.reason }); },
     'push:released': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('assignment:released', { incidentId: p.incidentId, reason: p.reason }); },
     'push:session': async (p) => { d.nsp.hero.to(rooms.hero(p.heroId)).emit('session', await heroSession(d.ctx, p.heroId)); },

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import { KeyedMutex } from '../concurrency/keyed-mutex.ts';
 import { PriorityLimiter } from '../concurrency/priority-limiter.ts';
 import { claimOutbox, claimOutboxIds, deleteOutbox } from '../store/outbox.store.ts';
+import { activeContext, traced, withContext } from '../telemetry/tracing.ts';
 import type { OutboxSink, Written } from './outbox.sink.ts';
 import type { OutboxRow } from './outbox.topics.ts';
 
@@ -83,11 +84,15 @@ export class OutboxRelay implements OutboxSink {
     const key = rows.find((r) => r.incidentId)?.incidentId ?? rows[0]!.id;
     const rank = urgent ? 0 : 1;
     const ids = rows.map((r) => r.id);
+    // The carry joins the trace of the transaction that wrote the rows, even when it
+    // waits its turn behind other carries.
+    const parent = activeContext();
     let whole: Promise<unknown> = Promise.resolve();
     // The incident's next transaction may start once these effects ran; deleting the
     // rows and committing need not hold it up.
     const executed = this.perIncident.run(key, () => new Promise<void>((ran) => {
-      whole = this.carriers.run(rank, () => this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry', ran));
+      whole = this.carriers.run(rank, () => withContext(parent, () => traced('outbox.carry', { 'incident.id': key, 'outbox.rows': ids.length },
+        () => this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry', ran))));
       whole.finally(ran).catch(() => {});
     }));
     const done = executed.then(() => whole)

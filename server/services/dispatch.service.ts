@@ -20,6 +20,7 @@ import {
 } from '../store/offers.store.ts';
 import type { Tx } from '../db.ts';
 import type { IncidentView } from '../../shared/types.ts';
+import { traced } from '../telemetry/tracing.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
 
@@ -93,7 +94,15 @@ async function queueRetry(ctx: ServiceContext, tx: Tx, row: IncidentRow, delayMs
   if (deadline) await setDeadline(tx, row.id, deadline);
 }
 
-export async function runDispatchRound(ctx: ServiceContext, positions: HeroPositions, incidentId: string): Promise<RoundOutcome> {
+export function runDispatchRound(ctx: ServiceContext, positions: HeroPositions, incidentId: string): Promise<RoundOutcome> {
+  return traced('dispatch.round', { 'incident.id': incidentId }, async (span) => {
+    const outcome = await round(ctx, positions, incidentId);
+    span.setAttribute('dispatch.outcome', outcome);
+    return outcome;
+  });
+}
+
+async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: string): Promise<RoundOutcome> {
   const [row, pendingBefore] = await Promise.all([getIncident(ctx.sql, incidentId), pendingBySlot(ctx.sql, incidentId)]);
   if (!row || isFinalState(row.state) || !DISPATCHABLE.has(row.state)) return 'gone';
   if (openSlot(row) === null) return 'filled';
@@ -105,13 +114,17 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
   const pool = candidatePool(planned.wants.reduce((n, w) => n + w.more, 0));
   let radiusKm = Math.min(config.DISPATCH_BASE_RADIUS_KM * 2 ** row.snapshot.context.round, config.DISPATCH_MAX_RADIUS_KM);
   const center = { lat: row.lat, lng: row.lng };
-  let candidates = await findCandidates(positions, { center, radiusKm, limit: pool, freshMs: config.LOCATION_FRESH_MS });
-  while (candidates.length === 0 && radiusKm < config.DISPATCH_MAX_RADIUS_KM) {
-    radiusKm = Math.min(radiusKm * 2, config.DISPATCH_MAX_RADIUS_KM);
-    candidates = await findCandidates(positions, { center, radiusKm, limit: pool, freshMs: config.LOCATION_FRESH_MS });
-  }
+  const candidates = await traced('dispatch.search', { 'incident.id': incidentId }, async (span) => {
+    let found = await findCandidates(positions, { center, radiusKm, limit: pool, freshMs: config.LOCATION_FRESH_MS });
+    while (found.length === 0 && radiusKm < config.DISPATCH_MAX_RADIUS_KM) {
+      radiusKm = Math.min(radiusKm * 2, config.DISPATCH_MAX_RADIUS_KM);
+      found = await findCandidates(positions, { center, radiusKm, limit: pool, freshMs: config.LOCATION_FRESH_MS });
+    }
+    span.setAttributes({ 'dispatch.candidates': found.length, 'dispatch.radius_km': radiusKm });
+    return found;
+  });
 
-  return inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
+  return traced('dispatch.transaction', { 'incident.id': incidentId }, () => inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
     // Sent together, run in order: the counts are read with the lock held.
     const [locked, pending] = await Promise.all([lockIncident(tx, incidentId), pendingBySlot(tx, incidentId)]);
     if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
@@ -152,7 +165,7 @@ export async function runDispatchRound(ctx: ServiceContext, positions: HeroPosit
     ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
     ctx.log.info({ incidentId, offered, radiusKm, round: saved.snapshot.context.round }, 'offers sent');
     return 'offered';
-  });
+  }));
 }
 
 /**

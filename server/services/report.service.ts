@@ -11,6 +11,7 @@ import { claimIdempotencyKey, pointKeyAt, priorClaim } from '../store/idempotenc
 import {
   addCoReporter, findDuplicate, incidentView, insertIncident, lockDedupeCell, toIncidentView, type IncidentRow,
 } from '../store/incidents.store.ts';
+import { traced } from '../telemetry/tracing.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
 import { incidentFor } from './views.ts';
@@ -60,7 +61,7 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
   // bounds the total at MAX_NEEDED_HEROES.
   const needs: Need[] = input.needs ?? DEFAULT_NEEDS;
   const hash = requestHash(input);
-  const outcome = await inTx(ctx, 'report', async (tx) => {
+  const outcome = await traced('report.transaction', { 'civilian.id': civilianId }, () => inTx(ctx, 'report', async (tx) => {
     const id = randomUUID();
     if (!(await claimIdempotencyKey(tx, { actor: civilianId, key, requestHash: hash, incidentId: id }))) {
       const prior = await priorClaim(tx, civilianId, key);
@@ -107,7 +108,7 @@ export async function reportIncident(ctx: ServiceContext, civilianId: string, ke
     enqueue(tx, 'dispatch', { incidentId: id, delayMs: 0, severity: input.severity }, id);
     enqueue(tx, 'push:incident', { incident }, id);
     return { created: true as const, id, incident };
-  });
+  }));
   ctx.metrics.reportsTotal.inc({ outcome: outcome.created ? 'created' : 'incident' in outcome ? 'linked' : 'replayed' });
   const who = { role: 'civilian' as const, sub: civilianId };
   if (outcome.created) {
