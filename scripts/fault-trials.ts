@@ -14,7 +14,7 @@ const seen: Round[] = [];
 for (let round = 1; round <= rounds; round++) {
   const started = Date.now();
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/test.ts', SUITES], { encoding: 'utf8', timeout: 600_000 });
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   const out = `${run.stdout}\n${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
   seen.push(parseRound(out));
   const summary = /(\d+) passed, (\d+) failed/.exec(out);

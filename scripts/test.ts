@@ -37,7 +37,7 @@ const suites = single
 await run(suites, { bail: false });
 process.stdout.write = write;
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const text = out.join('').replace(/\x1b\[[0-9;]*m/g, '');
 const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? 0);
 let passed = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0);

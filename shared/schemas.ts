@@ -16,7 +16,7 @@ const STORABLE = { message: 'contains a NUL character or malformed unicode' };
 const text = (max: number) => z.string().max(max).refine(storable, STORABLE);
 
 /** Ids: 1-100 printable characters (no control characters, well-formed unicode). */
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 export const idSchema = z.string().min(1).max(100).regex(/^[^\u0000-\u001f\u007f]+$/, 'contains control characters').refine(storable, STORABLE);
 const id = idSchema;
 

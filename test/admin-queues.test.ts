@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADMIN_COOKIE } from '../server/http/auth.hook.ts';
 import { redisKeys } from '../server/redis.ts';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, openPage } from './helpers/browser.ts';
 import { http, type HttpAnswer } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
@@ -140,6 +140,23 @@ test('the queue page renders in Chromium after the dispatcher opens a session, u
     assert.equal(await page.evaluate('window.__violations'), [], 'CSP violations');
     assert.equal(elsewhere, [], 'requests to other origins');
     assert.equal(errors, [], 'console errors');
+  } finally {
+    await browser?.close();
+  }
+});
+
+test('the dispatcher console links to the queue view, already signed in for it', async ({ server }) => {
+  const disp = await dispatcherToken(server);
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    const { page, context, errors } = await openPage(browser, `${server.url}/#token=${disp}`);
+    const link = page.locator('[data-testid="queues-link"]');
+    await link.waitFor({ state: 'visible' });
+    const [view] = await Promise.all([context.waitForEvent('page'), link.click()]);
+    await view.waitForLoadState('domcontentloaded');
+    for (const name of ['dispatch', 'expiry', 'notify', 'sweep']) await view.getByText(name, { exact: true }).first().waitFor();
+    assert.equal(errors, [], 'console errors on the console');
   } finally {
     await browser?.close();
   }

@@ -408,7 +408,7 @@ test('socket events without an ack, unknown names and the wrong namespace change
       const { client } = await sockets.get(s.ns);
       const known = events.find((e) => e.ns === s.ns && e.event === s.event);
       // A valid payload on a known event may act; whatever else is sent must not.
-      if (known && known.schema.safeParse(wire(s.args[0])).success && s.event !== 'incident:watch') mayAct = true;
+      if (known?.schema.safeParse(wire(s.args[0])).success && s.event !== 'incident:watch') mayAct = true;
       if (overCap(s.args)) cut = true;
       try {
         if (s.acked) client.socket.emit(s.event, ...s.args, (answer: unknown) => answers.push({ event: s.event, ns: s.ns, answer }));

@@ -361,8 +361,8 @@ test('GET /v1/incidents: without state it lists the 1,000 most recent incidents,
     await cancelByDispatcher(server, newest.id);
   } finally {
     await sql.begin(async (tx) => {
-      await tx`delete from incident_events where incident_id like ${tag + '-%'}`;
-      await tx`delete from incidents where id like ${tag + '-%'}`;
+      await tx`delete from incident_events where incident_id like ${`${tag}-%`}`;
+      await tx`delete from incidents where id like ${`${tag}-%`}`;
     });
   }
 });

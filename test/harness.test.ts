@@ -17,6 +17,7 @@ function runFixture(file: string, ms = 60_000): Promise<{ code: number | null; o
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the runner did not finish within ${ms} ms:\n${out}`)); }, ms);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
     child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out: out.replace(/\x1b\[[0-9;]*m/g, '') }); });
   });
 }

@@ -73,8 +73,8 @@ test('text Postgres cannot store is 400 invalid and writes nothing', async ({ se
   const nul = await post(body('smoke\u0000here'));
   assertInvalid(nul, 'NUL in description');
   assert.ok(nul.body.errors.some((e: { path: string }) => e.path === 'description'), JSON.stringify(nul.body.errors));
-  assertInvalid(await post('{"kind":"fire","severity":"high","location":' + JSON.stringify(location) + ',"description":"a\\ud800b"}'), 'lone surrogate in description');
-  assertInvalid(await post('{"kind":"fire","severity":"high","location":' + JSON.stringify(location) + ',"description":"a\\udc00"}'), 'lone low surrogate');
+  assertInvalid(await post(`{"kind":"fire","severity":"high","location":${JSON.stringify(location)},"description":"a\\ud800b"}`), 'lone surrogate in description');
+  assertInvalid(await post(`{"kind":"fire","severity":"high","location":${JSON.stringify(location)},"description":"a\\udc00"}`), 'lone low surrogate');
   assert.equal(await written(server, civ), { incidents: 0, keys: 0, events: 0 });
 
   // Well-formed unicode, emoji and other control characters are text like any other.

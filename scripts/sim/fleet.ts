@@ -37,7 +37,7 @@ export class Fleet {
         { rng, maxAttempts: 6, giveUpAt },
       );
       const id = (res?.body as { id?: unknown } | null)?.id;
-      if (!res || res.status !== 201 || typeof id !== 'string') {
+      if (res?.status !== 201 || typeof id !== 'string') {
         failed += 1;
         stats.note('hero registration failed', res ? `HTTP ${res.status} ${problem(res.body)}` : 'no answer');
         return;

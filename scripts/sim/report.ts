@@ -54,7 +54,7 @@ export function finalReport(f: FinalInput): string {
     `offers     received ${o.received}: accepted ${o.accepted}${share(o.accepted, answered)}, declined ${o.declined}${share(o.declined, answered)}, ignored ${o.ignored}${share(o.ignored, answered)}, taken ${o.taken}${share(o.taken, answered)}, expired ${o.expired}${share(o.expired, answered)}, withdrawn ${o.withdrawn}, other ${o.other}, no answer ${o.noAnswer}`,
     `progress   en_route ${s.progress.en_route}, on_scene ${s.progress.on_scene}, resolved ${s.progress.resolved}, refused ${s.progress.refused}, no answer ${s.progress.noAnswer}`,
     `heroes     registered ${s.heroes.registered} (${air} air), on duty at the end ${f.onDutyAtEnd}, vanished ${s.heroes.vanished}, released ${s.heroes.released}, resumed from session ${s.heroes.adopted}, disconnects ${s.heroes.disconnects}, pings ${s.heroes.pings}`,
-    `           incidents held by a vanished hero: ${held.length}${audit && audit.vanishedChecked ? `; still held at the end: ${audit.heldByVanished} of ${audit.vanishedChecked} (the server releases after HERO_LOST_AFTER_MS)` : ''}`,
+    `           incidents held by a vanished hero: ${held.length}${audit?.vanishedChecked ? `; still held at the end: ${audit.heldByVanished} of ${audit.vanishedChecked} (the server releases after HERO_LOST_AFTER_MS)` : ''}`,
   ];
   if (observer) {
     const alerts = [...observer.alerts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';

@@ -39,7 +39,7 @@ const EFFECTS: Record<IncidentEffect, EffectRunner> = {
       topic: 'push:withdrawn' as const, payload: { heroId: offer.hero_id, offerId: offer.id, reason }, incidentId: row.id,
     })));
   },
-  async releaseAssignments(tx, row, event, touched) {
+  async releaseAssignments(tx, row, _event, touched) {
     // Only a cancel releases every assignment at once (the machine asks for it on CANCEL,
     // and on the WITHDRAW of the last report).
     const reason = 'cancelled';

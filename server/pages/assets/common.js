@@ -118,7 +118,7 @@ export async function api(token, method, path, body, headers = {}) {
     let parsed = text;
     try { parsed = text ? JSON.parse(text) : undefined; } catch { /* keep text */ }
     return { ok: res.ok, status: res.status, body: parsed };
-  } catch (err) {
+  } catch {
     return { ok: false, status: 0, body: { detail: 'The network is unreachable. Check your connection and try again.' } };
   }
 }

@@ -12,7 +12,7 @@ const NEARBY_RADIUS_KM = 100;
 const EVENT_PAGES_MAX = 20;
 
 export const clock = (ms) => (Number.isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour12: false }) : '—');
-export const titleOf = (inc) => (inc.description && inc.description.trim()) || `${inc.kind} incident`;
+export const titleOf = (inc) => (inc.description?.trim()) || `${inc.kind} incident`;
 
 /**
  * Keyed update of a container's children: creates missing nodes, updates all, moves only
@@ -191,7 +191,7 @@ export class IncidentDetail {
   /** On-duty heroes with a known position, nearest first. */
   nearbyHeroes() {
     const inc = this.incident;
-    if (!inc || !inc.location) return [];
+    if (!inc?.location) return [];
     const now = Date.now();
     return [...this.ctx.state.heroes.values()].filter(onMap)
       .map((h) => ({ hero: h, km: haversineKm(inc.location, h.location), shown: shownStatus(h, now) }))
@@ -293,7 +293,7 @@ export class IncidentDetail {
     this.updateActions();
     try {
       const res = await api(this.ctx.state.token, 'POST', `/v1/incidents/${encodeURIComponent(id)}/${path}`, body);
-      if (res.ok && res.body && res.body.id) {
+      if (res.ok && res.body?.id) {
         this.ctx.apply(res.body);
         this.changed(res.body);
         this.ctx.say(success(res.body), 'info');

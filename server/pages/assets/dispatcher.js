@@ -15,7 +15,7 @@ const MAX_ALERTS = 200;
 
 const $ = (sel) => document.querySelector(sel);
 const ui = {
-  banner: $('[data-testid=connection]'), message: $('[data-testid=message]'), who: $('#who'), console: $('#console'),
+  banner: $('[data-testid=connection]'), message: $('[data-testid=message]'), who: $('#who'), console: $('#console'), queues: $('#queues-link'),
   countOpen: $('[data-testid=count-open]'), countHeroes: $('[data-testid=count-heroes]'),
   p50: $('[data-testid=p50-assign]'), list: $('[data-testid=incident-list]'), listCount: $('#list-count'), listEmpty: $('#list-empty'),
   fState: $('[data-testid=filter-state]'), fSeverity: $('[data-testid=filter-severity]'), fText: $('[data-testid=filter-text]'),
@@ -298,7 +298,10 @@ const session = signIn({
   signedOut: () => {
     ui.console.hidden = true;
     ui.banner.hidden = true;
+    ui.queues.hidden = true;
     text(ui.who, '');
+    // Forget the queue view's cookie too; a failure leaves it to expire with the token.
+    fetch('/v1/admin/session', { method: 'DELETE' }).catch(() => {});
   },
 });
 
@@ -308,6 +311,9 @@ function boot(token) {
   const { sub, role } = claimsOf(token);
   text(ui.who, sub ? `Signed in as ${sub}${role ? ` (${role})` : ''}` : '');
   ui.console.hidden = false;
+  // A page opened by a link carries no bearer header: the queue view (/admin/queues)
+  // reads a cookie this sets, for /admin only, HttpOnly, expiring with the token.
+  api(token, 'POST', '/v1/admin/session').then((res) => { ui.queues.hidden = !res.ok; });
   if (!mapStarted) {
     mapStarted = true;
     map.init().then((ok) => { if (!ok) say('The map could not be drawn; the lists still update.', 'error'); map.invalidate(); renderAll(); });

@@ -240,12 +240,12 @@ function watchDevice() {
   } catch { /* no geolocation: the map still sets the position */ }
 }
 
-let [lastPing, pingTimer] = [0, 0];
+let [lastPing, _pingTimer] = [0, 0];
 /** Sends the position while on duty (or holding an assignment), at most once a second. */
 function ping() {
   if (!st.ready || !st.pos || !st.socket?.connected || !(st.onDuty || st.assignment)) return;
   const wait = 1000 - (Date.now() - lastPing);
-  if (wait > 0) { pingTimer ||= setTimeout(() => { pingTimer = 0; ping(); }, wait); return; }
+  if (wait > 0) { _pingTimer ||= setTimeout(() => { _pingTimer = 0; ping(); }, wait); return; }
   lastPing = Date.now();
   st.socket.emit('location', { lat: st.pos.lat, lng: st.pos.lng, at: lastPing, ...(st.posSource === 'device' ? st.posExtra : {}) });
 }
