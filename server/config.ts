@@ -108,6 +108,11 @@ const schema = z.object({
    * `kill-after-accept-commit`: SIGKILL this process after an accept commits, before its ack.
    */
   FAULT_INJECTION: z.enum(['none', 'kill-after-accept-commit']).default('none'),
+  /**
+   * Test-only: check every HTTP answer against the schema its route documents
+   * (server/http/conformance.ts); `0` in every real deployment.
+   */
+  HTTP_RESPONSE_CHECK: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
 }).strict();
 
 export type Config = Readonly<z.infer<typeof schema>>;

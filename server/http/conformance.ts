@@ -1,5 +1,4 @@
-// Response conformance, opt in: with HTTP_RESPONSE_CHECK=1 in the environment (tests
-// only) every answer of a documented route is checked against the schema its route
+// Response conformance, opt in: with the setting HTTP_RESPONSE_CHECK=1 (tests only) every answer of a documented route is checked against the schema its route
 // documents for that status and content type, the same zod schema the OpenAPI document
 // is generated from, and every mismatch or undocumented status is recorded per server
 // (`responseMismatches`). Nothing is refused or changed: the answer goes out as it
@@ -15,8 +14,6 @@ export interface Observed { method: string; url: string; status: number }
 
 interface Record_ { mismatches: Mismatch[]; observed: Observed[] }
 const records = new WeakMap<HttpServer, Record_>();
-
-export const conformanceRequested = (): boolean => process.env.HTTP_RESPONSE_CHECK === '1';
 
 /** What a server started with the flag saw: mismatches, and every (route, status) answered. */
 export function responseMismatches(server: HttpServer): Mismatch[] { return records.get(server)?.mismatches ?? []; }

@@ -26,7 +26,7 @@ import { adminRoutes } from './admin.routes.ts';
 import { authenticate } from './auth.hook.ts';
 import { jsonBodies } from './body.parser.ts';
 import { answerClientError } from './client-error.ts';
-import { checkResponses, conformanceRequested, plainSerializer } from './conformance.ts';
+import { checkResponses, plainSerializer } from './conformance.ts';
 import { frameworkErrors, handleErrors } from './error.handler.ts';
 import { healthRoutes } from './health.routes.ts';
 import { heroRoutes } from './heroes.routes.ts';
@@ -97,7 +97,7 @@ export function createWebServer(d: WebDeps): WebServer {
   app.addHook('onRoute', (route) => routes.add(route));
   traceRequests(app);
   app.setValidatorCompiler(validatorCompiler);
-  if (conformanceRequested()) checkResponses(app);
+  if (d.config.HTTP_RESPONSE_CHECK) checkResponses(app);
   else app.setSerializerCompiler(plainSerializer);
   jsonBodies(app);
 

@@ -2,6 +2,7 @@
 // Every invariant is checked and every broken one named in the error, row by row in
 // words ("I2 violated: hero h-12 holds 2 active assignments: …"), so a failure in an
 // after.each hook says which invariant broke, where, and on which server's schema.
+import { responseMismatches } from '../../server/http/conformance.ts';
 import * as assert from 'uvu/assert';
 import { compare } from 'uvu/diff';
 import { replayIncident } from '../../machines/incident.logic.ts';
@@ -37,7 +38,9 @@ export class InvariantViolation extends Error {
 }
 
 /**
- * Checks I1-I7 on the server's schema in one snapshot; throws an InvariantViolation
+ * Checks I1-I7 on the server's schema in one snapshot, and that every HTTP answer the
+ * scenario got matched its documented schema (the server records mismatches when
+ * started with HTTP_RESPONSE_CHECK, as test servers are); throws an InvariantViolation
  * naming every broken one. `when` says at which point of a scenario it ran.
  */
 export async function checkInvariants(server: TestServer, when = 'after the scenario'): Promise<void> {
@@ -47,6 +50,11 @@ export async function checkInvariants(server: TestServer, when = 'after the scen
     await tx.unsafe(`set local statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
     return check(tx as unknown as Sql, sweepMs);
   });
+  // Taken, not just read: each mismatch fails the scenario that saw it, once.
+  const mismatches = responseMismatches(server.app.http).splice(0);
+  if (mismatches.length) {
+    violations.push({ id: 'OpenAPI', lines: mismatches.map((m) => `${m.method} ${m.url} answered ${m.status}, not as documented: ${m.problem}`) });
+  }
   if (violations.length) throw new InvariantViolation(violations, `checked ${when}${server.schema ? ` on schema ${server.schema}` : ''}`);
 }
 

@@ -12,8 +12,12 @@ export interface TestServer extends InProcessServer {
   token(role: Role, id: string, ttlSeconds?: number): Promise<string>;
 }
 
-/** `opts.log` replaces the server's logger (a suite may capture what the server logs). */
+/**
+ * `opts.log` replaces the server's logger (a suite may capture what the server logs).
+ * Every test server checks its HTTP answers against the OpenAPI document's schemas
+ * (HTTP_RESPONSE_CHECK); checkInvariants fails a scenario that saw a mismatch.
+ */
 export async function startServer(overrides: Partial<Record<keyof Config, unknown>> = {}, opts: { log?: Logger } = {}): Promise<TestServer> {
-  const server = await startInProcess({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', OUTBOX_POLL_MS: 200, ...overrides }, opts);
+  const server = await startInProcess({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', OUTBOX_POLL_MS: 200, HTTP_RESPONSE_CHECK: '1', ...overrides }, opts);
   return { ...server, token: (role, id, ttl) => server.app.auth.sign({ role, sub: id }, ttl) };
 }
