@@ -2,26 +2,68 @@
 // run at once; the rest wait in a queue ordered by severity (critical first). When the
 // queue is full, or a report has waited too long, it is answered 503 with Retry-After:
 // refused before anything was written, so nothing answered 2xx is ever dropped.
+//
+// Retry-After is the server's lever over the herd of retries: it is the time the work
+// ahead of this report (as urgent or more, plus what runs now) takes to clear at the
+// rate reports have been finishing, stretched by a random factor from 1 to 2 so that
+// clients refused together come back spread out instead of all at once. Before any
+// report has finished there is no rate to go by, and the answer is 1 s.
 import { SEVERITY_RANK, type Severity } from '../shared/domain.ts';
 import { PriorityLimiter } from './concurrency/priority-limiter.ts';
+import { Throughput } from './concurrency/throughput.ts';
 import { AppError } from './errors.ts';
+
+/** The longest Retry-After we send: a client is never told to stay away for long. */
+export const MAX_RETRY_AFTER_S = 60;
+
+export interface AdmissionOptions {
+  concurrency: number;
+  maxQueue: number;
+  maxWaitMs: number;
+  /** For tests: the clock of the throughput window and the jitter's source. */
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Seconds until a refused report should come back: the backlog ahead over the rate, jittered ×[1, 2). */
+export function retryAfterFor(ahead: number, perSecond: number | null, jitter: number): number {
+  if (perSecond === null || perSecond <= 0) return 1;
+  const clearS = ahead / perSecond;
+  return Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil(clearS * (1 + jitter))));
+}
 
 export class Admission {
   private readonly limiter: PriorityLimiter;
+  private readonly finished: Throughput;
+  private readonly random: () => number;
 
-  constructor(opts: { concurrency: number; maxQueue: number; maxWaitMs: number }) {
-    this.limiter = new PriorityLimiter({ concurrency: opts.concurrency, maxWaiting: opts.maxQueue, maxWaitMs: opts.maxWaitMs, refusal: overloaded });
+  constructor(opts: AdmissionOptions) {
+    this.finished = new Throughput(5_000, opts.now);
+    this.random = opts.random ?? Math.random;
+    this.limiter = new PriorityLimiter({
+      concurrency: opts.concurrency, maxWaiting: opts.maxQueue, maxWaitMs: opts.maxWaitMs,
+      refusal: (rank) => this.overloaded(rank),
+    });
   }
 
   get waiting(): number {
     return this.limiter.waiting;
   }
 
-  run<T>(severity: Severity, work: () => Promise<T>): Promise<T> {
-    return this.limiter.run(SEVERITY_RANK[severity], work);
+  async run<T>(severity: Severity, work: () => Promise<T>): Promise<T> {
+    return this.limiter.run(SEVERITY_RANK[severity], async () => {
+      try {
+        return await work();
+      } finally {
+        this.finished.record();
+      }
+    });
   }
-}
 
-function overloaded(): AppError {
-  return new AppError('unavailable', 'Too many reports are being processed right now; your report was NOT recorded. Retry in a moment with the same Idempotency-Key.', { retryAfterS: 1 });
+  private overloaded(rank: number): AppError {
+    const ahead = this.limiter.active + this.limiter.waitingAhead(rank);
+    return new AppError('unavailable', 'Too many reports are being processed right now; your report was NOT recorded. Retry in a moment with the same Idempotency-Key.', {
+      retryAfterS: retryAfterFor(ahead, this.finished.perSecond(), this.random()),
+    });
+  }
 }

@@ -3,7 +3,7 @@
 // displace the least urgent one waiting.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Admission } from '../server/admission.ts';
+import { Admission, MAX_RETRY_AFTER_S, retryAfterFor } from '../server/admission.ts';
 import { isAppError } from '../server/errors.ts';
 
 const gate = () => { let open!: () => void; const p = new Promise<void>((r) => { open = r; }); return { p, open }; };
@@ -47,6 +47,39 @@ test('a report that waits too long is refused', async () => {
   hold.open();
   await busy;
   assert.is(await admission.run('low', async () => 'free again'), 'free again');
+});
+
+test('Retry-After is the backlog ahead over the measured rate, stretched ×[1, 2) by jitter, between 1 and 60 s', () => {
+  assert.is(retryAfterFor(100, null, 0.5), 1, 'no rate measured yet: 1 s');
+  assert.is(retryAfterFor(100, 10, 0), 10, '100 ahead at 10/s: 10 s');
+  assert.is(retryAfterFor(100, 10, 0.999), 20, 'the longest jitter doubles it');
+  assert.is(retryAfterFor(200, 10, 0), 20, 'twice the backlog, twice the wait');
+  assert.is(retryAfterFor(1, 100, 0), 1, 'never under a second');
+  assert.is(retryAfterFor(1_000_000, 1, 0), MAX_RETRY_AFTER_S, 'never over a minute');
+  // Clients refused together are told different times, spread over [10, 20].
+  const told = new Set(Array.from({ length: 50 }, (_, i) => retryAfterFor(100, 10, i / 50)));
+  assert.ok(told.size >= 10 && Math.min(...told) === 10 && Math.max(...told) === 20, [...told].join(','));
+});
+
+test('a refused report is told how long the work ahead of it takes to clear at the rate reports finish', async () => {
+  let clock = 1_000_000;
+  const admission = new Admission({ concurrency: 1, maxQueue: 20, maxWaitMs: 60_000, now: () => clock, random: () => 0 });
+  // 20 reports finish over 5 s: 4 per second.
+  for (let i = 0; i < 20; i++) { await admission.run('low', async () => {}); clock += 250; }
+  clock -= 250;
+  const hold = gate();
+  const busy = admission.run('low', () => hold.p);
+  const queued = Array.from({ length: 20 }, () => admission.run('low', async () => {}));
+  // Full of low reports: another low one has 1 running + 20 waiting ahead of it.
+  const low = await admission.run('low', async () => {}).catch((e) => e);
+  assert.ok(isAppError(low) && low.status === 503);
+  assert.is(low.retryAfterS, Math.ceil(21 / 4), String(low.retryAfterS));
+  // A critical report displaces a low one instead, which is told when to come back.
+  const critical = admission.run('critical', async () => {});
+  const displaced = await Promise.race(queued.map((q) => q.then(() => null, (e) => e)));
+  assert.ok(isAppError(displaced) && displaced.status === 503 && (displaced.retryAfterS ?? 0) >= 1);
+  hold.open();
+  await Promise.allSettled([busy, critical, ...queued]);
 });
 
 test.run();

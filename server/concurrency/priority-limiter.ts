@@ -7,8 +7,8 @@ export interface LimiterOptions {
   concurrency: number;
   maxWaiting?: number;
   maxWaitMs?: number;
-  /** The error a refused task rejects with. */
-  refusal?: () => Error;
+  /** The error a refused task of this rank rejects with. */
+  refusal?: (rank: number) => Error;
 }
 
 interface Waiter { rank: number; start: () => void; refuse: (e: Error) => void; timer?: NodeJS.Timeout }
@@ -22,6 +22,18 @@ export class PriorityLimiter {
   /** Tasks waiting for a slot. */
   get waiting(): number {
     return this.queue.length;
+  }
+
+  /** Tasks running now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Waiting tasks that start before a new task of this rank would (as urgent or more). */
+  waitingAhead(rank: number): number {
+    let n = 0;
+    for (const w of this.queue) if (w.rank <= rank) n += 1;
+    return n;
   }
 
   async run<T>(rank: number, work: () => Promise<T>): Promise<T> {
@@ -41,7 +53,7 @@ export class PriorityLimiter {
     if (this.queue.length >= (this.opts.maxWaiting ?? Infinity)) {
       // Full: a more urgent task takes the place of the least urgent one waiting.
       const last = this.queue[this.queue.length - 1];
-      if (!last || last.rank <= rank) return Promise.reject(this.refused());
+      if (!last || last.rank <= rank) return Promise.reject(this.refused(rank));
       this.drop(last);
     }
     return new Promise<void>((start, refuse) => {
@@ -53,14 +65,14 @@ export class PriorityLimiter {
     });
   }
 
-  private refused(): Error {
-    return this.opts.refusal?.() ?? new Error('too many tasks waiting');
+  private refused(rank: number): Error {
+    return this.opts.refusal?.(rank) ?? new Error('too many tasks waiting');
   }
 
   private drop(waiter: Waiter): void {
     this.queue = this.queue.filter((w) => w !== waiter);
     clearTimeout(waiter.timer);
-    waiter.refuse(this.refused());
+    waiter.refuse(this.refused(waiter.rank));
   }
 
   private release(): void {
