@@ -50,6 +50,16 @@ export class Admission {
     return this.limiter.waiting;
   }
 
+  /**
+   * Refuses a report now, before any work on it, when the gate would refuse it anyway:
+   * in a burst a refusal must cost no Redis or Postgres round trip (the handler asks
+   * this before its budget check). Otherwise does nothing; `run` still decides.
+   */
+  refuseIfFull(severity: Severity): void {
+    const rank = SEVERITY_RANK[severity];
+    if (this.limiter.wouldRefuse(rank)) throw this.overloaded(rank);
+  }
+
   async run<T>(severity: Severity, work: () => Promise<T>): Promise<T> {
     return this.limiter.run(SEVERITY_RANK[severity], async () => {
       try {

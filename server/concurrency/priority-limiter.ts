@@ -29,6 +29,14 @@ export class PriorityLimiter {
     return this.running;
   }
 
+  /** Whether a task of this rank would be refused now (no slot, no room, nobody less urgent to displace). */
+  wouldRefuse(rank: number): boolean {
+    if (this.running < this.opts.concurrency) return false;
+    if (this.queue.length < (this.opts.maxWaiting ?? Infinity)) return false;
+    const last = this.queue[this.queue.length - 1];
+    return !last || last.rank <= rank;
+  }
+
   /** Waiting tasks that start before a new task of this rank would (as urgent or more). */
   waitingAhead(rank: number): number {
     let n = 0;

@@ -71,6 +71,9 @@ export const incidentRoutes = (d: IncidentRouteDeps): FastifyPluginAsyncZod => a
   }, async (req, reply) => {
     const who = req.claims;
     const key = req.headers['idempotency-key'] as string;
+    const input = req.body;
+    // A full gate refuses first: in a burst, a refusal costs no Redis or Postgres work.
+    d.admission.refuseIfFull(input.severity);
     // A retry of a report already accepted is answered, never throttled. Postgres is
     // asked only once the budget is spent: in a burst every query before the admission
     // gate takes a connection from the reports already admitted.
@@ -78,7 +81,6 @@ export const incidentRoutes = (d: IncidentRouteDeps): FastifyPluginAsyncZod => a
     if (wait > 0 && !(await idempotencyKeyExists(ctx.sql, who.sub, key))) {
       throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
     }
-    const input = req.body;
     const { created, incident } = await d.admission.run(input.severity, () => reportIncident(ctx, who.sub, key, input));
     req.span?.setAttribute('incident.id', incident.id);
     return reply.code(created ? 201 : 200).header('location', `/v1/incidents/${incident.id}`).send(incident);

@@ -1,0 +1,59 @@
+// In a burst a refusal must cost almost nothing: when the report gate is full, a report
+// is refused before its per-civilian budget is looked up in Redis (and before anything
+// touches Postgres). Shown by holding the one report slot with a Postgres advisory lock
+// on the report's dedupe cell, then sending more: they are refused with 503 and their
+// budget keys never appear in Redis.
+import * as assert from 'uvu/assert';
+import postgres from 'postgres';
+import { eventually, http } from './helpers/clients.ts';
+import { uid, type TestServer } from './helpers/server.ts';
+import { serverSuite } from './helpers/server-suite.ts';
+import { area } from './helpers/world.ts';
+
+const test = serverSuite('refuse cheaply', {
+  REPORTS_CONCURRENCY: 1, REPORTS_QUEUE_MAX: 0, REPORTS_QUEUE_WAIT_MS: 30_000, REPORTS_PER_MINUTE: 100_000,
+  DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000,
+});
+
+const post = (server: TestServer, token: string, severity: string, at: { lat: number; lng: number }) =>
+  http(server, 'POST', '/v1/incidents', { token, headers: { 'idempotency-key': uid('k-') }, body: { kind: 'fire', severity, location: at } });
+
+test('a full gate refuses before the Redis budget: no budget key, 503 with Retry-After', async ({ server }) => {
+  const at = area();
+  const cell = `fire:${Math.round(at.lat * 100)}:${Math.round(at.lng * 100)}`;
+  // A connection of our own holds the cell's lock, so the first report stays in its
+  // slot; a second one watches pg_locks.
+  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {} });
+  let release!: () => void;
+  const released = new Promise<void>((r) => { release = r; });
+  const holding = holder.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${cell}))`;
+    await released;
+  });
+  try {
+    await eventually('the lock held', async () => (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0);
+    const first = post(server, await server.token('civilian', uid('civ-')), 'high', at);
+    await eventually('the first report waiting on the lock, in the only slot', async () =>
+      (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`)[0]!.n > 0);
+
+    for (const severity of ['low', 'critical'] as const) {
+      const civ = uid('civ-');
+      const res = await post(server, await server.token('civilian', civ), severity, area());
+      assert.is(res.status, 503, `${severity}: ${JSON.stringify(res.body)}`);
+      assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
+      // The budget's keys are `<prefix>:rate:report:<civilian>:<window>`.
+      const budget = await server.app.redis.keys(`${server.prefix}:rate:report:${civ}*`);
+      assert.equal(budget, [], `${severity}: the budget was counted in Redis`);
+      const [row] = await server.app.sql`select count(*)::int as n from idempotency_keys where actor = ${civ}`;
+      assert.is(row!.n, 0, `${severity}: a key was written`);
+    }
+    release();
+    assert.is((await first).status, 201, 'the held report lands once the lock is free');
+  } finally {
+    release();
+    await holding.catch(() => {});
+    await holder.end();
+  }
+});
+
+test.run();
