@@ -26,7 +26,10 @@ const FASTIFY: Record<string, Problem> = {
 
 export function problemOf(err: unknown, log: Logger, path: string): Problem {
   if (isAppError(err)) {
-    if (err.status >= 500) log.error({ err, path }, 'request failed');
+    // Shedding load (503 unavailable, with Retry-After) is expected in a burst: one line
+    // without a stack, which would cost more to write than the refusal itself.
+    if (err.code === 'unavailable') log.warn({ path, code: err.code, retryAfterS: err.retryAfterS }, err.message);
+    else if (err.status >= 500) log.error({ err, path }, 'request failed');
     return {
       status: err.status, code: err.code, detail: err.message,
       ...(err.errors ? { errors: err.errors } : {}), ...(err.retryAfterS !== undefined ? { retryAfterS: err.retryAfterS } : {}),
