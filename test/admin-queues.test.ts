@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADMIN_COOKIE } from '../server/http/auth.hook.ts';
 import { redisKeys } from '../server/redis.ts';
-import { launchBrowser, openPage } from './helpers/browser.ts';
+import { launchBrowser, openPage, originPage } from './helpers/browser.ts';
 import { http, type HttpAnswer } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
@@ -118,18 +118,7 @@ test('the queue page renders in Chromium after the dispatcher opens a session, u
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
-    const context = await browser.newContext();
-    context.setDefaultTimeout(10_000);
-    await context.addInitScript({
-      content: `window.__violations = [];
-        document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));`,
-    });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    const elsewhere: string[] = [];
-    page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
-    page.on('pageerror', (err) => errors.push(err.message));
-    page.on('request', (req) => { if (!req.url().startsWith(server.url) && !req.url().startsWith('data:')) elsewhere.push(req.url()); });
+    const { context, page, errors, elsewhere, violations } = await originPage(browser, server.url);
     // As the console would: the session from the page's own origin, then a plain navigation.
     await page.goto(`${server.url}/healthz`);
     const status = await page.evaluate(`fetch('/v1/admin/session', { method: 'POST', headers: { authorization: 'Bearer ${disp}' } }).then((r) => r.status)`);
@@ -137,7 +126,7 @@ test('the queue page renders in Chromium after the dispatcher opens a session, u
     assert.equal((await context.cookies()).map((c) => [c.name, c.path, c.httpOnly, c.sameSite]), [[ADMIN_COOKIE, '/admin', true, 'Strict']]);
     await page.goto(`${server.url}/admin/queues`, { waitUntil: 'domcontentloaded' });
     for (const name of ['dispatch', 'expiry', 'notify', 'sweep']) await page.getByText(name, { exact: true }).first().waitFor();
-    assert.equal(await page.evaluate('window.__violations'), [], 'CSP violations');
+    assert.equal(await violations(), [], 'CSP violations');
     assert.equal(elsewhere, [], 'requests to other origins');
     assert.equal(errors, [], 'console errors');
   } finally {

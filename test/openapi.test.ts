@@ -17,7 +17,7 @@ import * as assert from 'uvu/assert';
 import { registeredRoutes } from '../server/http/route.table.ts';
 import { responseMismatches, responsesObserved } from '../server/http/conformance.ts';
 import { isUndocumented, UNDOCUMENTED } from '../server/http/openapi.ts';
-import { launchBrowser } from './helpers/browser.ts';
+import { launchBrowser, originPage } from './helpers/browser.ts';
 import { http } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
@@ -184,23 +184,12 @@ test('the docs UI renders from the server alone, under its CSP', async ({ server
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
-    const context = await browser.newContext();
-    context.setDefaultTimeout(10_000);
-    await context.addInitScript({
-      content: `window.__violations = [];
-        document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));`,
-    });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    const elsewhere: string[] = [];
-    page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
-    page.on('pageerror', (err) => errors.push(err.message));
-    page.on('request', (req) => { if (!req.url().startsWith(server.url) && !req.url().startsWith('data:')) elsewhere.push(req.url()); });
+    const { page, errors, elsewhere, violations } = await originPage(browser, server.url);
     const res = await page.goto(`${server.url}/docs`, { waitUntil: 'domcontentloaded' });
     assert.match(res!.headers()['content-security-policy'] ?? '', /script-src 'self'/);
     await page.locator('.swagger-ui .info .title:has-text("Superhero Dispatch")').waitFor();
     await page.locator('.opblock-summary-path[data-path="/v1/incidents/{id}/assign"]').first().waitFor();
-    assert.equal(await page.evaluate('window.__violations'), [], 'CSP violations');
+    assert.equal(await violations(), [], 'CSP violations');
     assert.equal(elsewhere, [], 'requests to other origins');
     assert.equal(errors, [], 'console errors');
   } finally {
