@@ -8,7 +8,7 @@ import { eventually, http } from './helpers/clients.ts';
 import { captureLog } from './helpers/fuzz-probes.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
-import { area, closeAll, dispatcherToken, heroOnline, matchable, report as send } from './helpers/world.ts';
+import { area, closeAll, dispatcherToken, heroOffered, heroOnline, matchable, report as send } from './helpers/world.ts';
 
 interface Ctx { server: TestServer; errors: Record<string, unknown>[] }
 const test = suite<Ctx>('README guarantees: dispatch');
@@ -63,12 +63,7 @@ async function cancelByDispatcher(server: TestServer, incidentId: string): Promi
 
 test('status versions: an older hero:status relayed late never moves the available set backwards', async ({ server }) => {
   const keys = redisKeys(server.prefix);
-  const center = area();
-  const hero = await heroOnline(server, center, 0.5);
-  await matchable(server, [hero]);
-  const civ = await server.token('civilian', uid('c-'));
-  const { incident } = await report(server, civ, { kind: 'fire', severity: 'medium', location: center });
-  const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
+  const { hero, incident, offer } = await heroOffered(server, 'fire');
 
   // Postgres moved the hero to `offered`; wait for its copy to reach Redis.
   const [row] = await server.app.sql<{ status: string; status_version: string }[]>`select status, status_version from heroes where id = ${hero.id}`;
@@ -210,12 +205,7 @@ test('dedupe window: a report of the same kind and place after DEDUPE_WINDOW_MS 
 // ---- Refusal reasons: withdrawn, internal ----------------------------------------
 
 test('withdrawn: going off duty withdraws a pending offer with reason withdrawn, and accepting it is refused withdrawn', async ({ server }) => {
-  const center = area();
-  const hero = await heroOnline(server, center, 0.5);
-  await matchable(server, [hero]);
-  const civ = await server.token('civilian', uid('c-'));
-  const { incident } = await report(server, civ, { kind: 'crime', severity: 'medium', location: center });
-  const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
+  const { hero, incident, offer } = await heroOffered(server, 'crime');
   assert.equal(await hero.client.ask('duty', { onDuty: false }), { ok: true });
   const pushed = await hero.client.next('offer:withdrawn', (w) => w.offerId === offer.offerId);
   assert.is(pushed.reason, 'withdrawn');
@@ -225,12 +215,7 @@ test('withdrawn: going off duty withdraws a pending offer with reason withdrawn,
 });
 
 test('withdrawn: a dispatcher assigning a hero elsewhere withdraws their pending offer with reason withdrawn (accepting it answers busy)', async ({ server }) => {
-  const center = area();
-  const hero = await heroOnline(server, center, 0.5);
-  await matchable(server, [hero]);
-  const civ = await server.token('civilian', uid('c-'));
-  const { incident: offered } = await report(server, civ, { kind: 'crime', severity: 'medium', location: center });
-  const offer = await hero.client.next('offer', (o) => o.incident.id === offered.id);
+  const { hero, civ, incident: offered, offer } = await heroOffered(server, 'crime');
   // A second incident far away (no hero in range); the dispatcher sends this hero there.
   const { incident: elsewhere } = await report(server, civ, { kind: 'fire', severity: 'high', location: area() });
   const assigned = await http(server, 'POST', `/v1/incidents/${elsewhere.id}/assign`, { token: await dispatcherToken(server), body: { heroId: hero.id } });
@@ -246,12 +231,7 @@ test('withdrawn: a dispatcher assigning a hero elsewhere withdraws their pending
 
 test('internal: a server fault (an unreadable incident row) is answered internal and logged with its cause', async (ctx) => {
   const { server } = ctx;
-  const center = area();
-  const hero = await heroOnline(server, center, 0.5);
-  await matchable(server, [hero]);
-  const civ = await server.token('civilian', uid('c-'));
-  const { incident } = await report(server, civ, { kind: 'crime', severity: 'medium', location: center });
-  const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
+  const { hero, incident, offer } = await heroOffered(server, 'crime');
 
   // The row is made unreadable to the code (its snapshot is not a machine snapshot):
   // no input of the hero's is at fault, so this is a server fault, not a refusal.

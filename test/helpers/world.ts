@@ -57,6 +57,21 @@ export async function report(server: TestServer, civilianToken: string, body: Re
   return { status: res.status, incident: res.body };
 }
 
+/**
+ * The simplest dispatch: one hero on duty in a fresh area, a civilian's medium report
+ * there, and the offer the hero got for it.
+ */
+export async function heroOffered(server: TestServer, kind: string): Promise<{ hero: OnlineHero; civ: string; incident: IncidentView; offer: any }> {
+  const center = area();
+  const hero = await heroOnline(server, center, 0.5);
+  await matchable(server, [hero]);
+  const civ = await server.token('civilian', uid('c-'));
+  const { status, incident } = await report(server, civ, { kind, severity: 'medium', location: center });
+  assert.ok(status === 201 || status === 200, `report answered ${status}: ${JSON.stringify(incident)}`);
+  const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
+  return { hero, civ, incident, offer };
+}
+
 export function closeAll(...clients: (Client | { client: Client })[]): void {
   for (const c of clients) ('client' in c ? c.client : c).close();
 }
