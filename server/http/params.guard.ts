@@ -28,11 +28,15 @@ export const pathId = (description: string) => z.string().min(1).max(MAX_PARAM).
 export function guardParams(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const params = request.params as Record<string, string> | undefined;
   if (!params) { done(); return; }
-  const errors: { path: string; message: string }[] = [];
+  // Runs on every request: nothing is allocated unless a parameter is malformed.
+  let errors: { path: string; message: string }[] | undefined;
   for (const name in params) {
     const why = malformedParam(params[name]!);
-    if (why) errors.push({ path: name, message: why });
+    if (why) {
+      errors ??= [];
+      errors.push({ path: name, message: why });
+    }
   }
-  if (errors.length) sendProblem(reply, { status: 400, code: 'invalid', detail: 'the path holds a malformed id', errors });
+  if (errors) sendProblem(reply, { status: 400, code: 'invalid', detail: 'the path holds a malformed id', errors });
   else done();
 }
