@@ -6,6 +6,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'socket.io';
 import type { Config } from './config.ts';
 import { Admission } from './admission.ts';
+import { ReportBatcher } from './services/report.batcher.ts';
 import { createAuth, type Auth } from './auth.ts';
 import { createSql, type Sql } from './db.ts';
 import { LocationWriter } from './geo/location.writer.ts';
@@ -67,7 +68,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
   const notifier = new Notifier({ connection: bullConnection, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx) });
   const admission = new Admission({ concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS });
-  const web = createWebServer({ config, log, ctx, auth, redis, keys, metrics, positions, admission, queues, notifier, isDraining: () => draining });
+  const reports = new ReportBatcher(ctx, { maxBatch: config.REPORTS_BATCH_MAX, lanes: config.REPORTS_BATCH_LANES });
+  const web = createWebServer({ config, log, ctx, auth, redis, keys, metrics, positions, admission, reports, queues, notifier, isDraining: () => draining });
   const http = web.server;
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, positions);

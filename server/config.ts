@@ -85,10 +85,13 @@ const schema = z.object({
   /** A report of the same kind this close to an open incident this recent is linked to it. */
   DEDUPE_RADIUS_M: int(100, 0),
   DEDUPE_WINDOW_MS: int(300_000, 0),
-  /** Burst admission: report transactions at once, how many may wait, and for how long. */
-  REPORTS_CONCURRENCY: int(6, 1),
+  /** Burst admission: reports being committed at once, how many may wait, and for how long. */
+  REPORTS_CONCURRENCY: int(64, 1),
   REPORTS_QUEUE_MAX: int(500, 0),
   REPORTS_QUEUE_WAIT_MS: int(2_000, 10),
+  /** Group commit: reports written in one transaction, and such transactions at once. */
+  REPORTS_BATCH_MAX: int(32, 1),
+  REPORTS_BATCH_LANES: int(2, 1),
   PINGS_PER_10S: int(50, 1),
   /** An offer the hero's app has not acknowledged by then escalates to push, SMS, voice. */
   OFFER_ACK_MS: int(3_000, 100),

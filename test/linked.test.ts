@@ -150,6 +150,18 @@ test('never linked: a report asking for a skill the incident has no slot for is 
   assert.equal(Object.fromEntries(reports.map((r) => [r.id, r.n])), { [anyHero.incident.id]: 2, [medic.incident.id]: 1, [medic2.incident.id]: 1 });
 });
 
+test('distances too small for float8 still compare: a report a hair from another links, never 500', async ({ server }) => {
+  // Found by the HTTP fuzz test: Postgres raises "value out of range: underflow" where a
+  // float8 product underflows to zero, as the haversine's squares of tiny angles did.
+  const [first, second] = [uid('civ-'), uid('civ-')];
+  const at = { lat: 0, lng: 0 };
+  const a = await report(server, await server.token('civilian', first), { kind: 'disaster', severity: 'low', location: at });
+  assert.is(a.status, 201, JSON.stringify(a.incident));
+  const b = await report(server, await server.token('civilian', second), { kind: 'disaster', severity: 'low', location: { lat: 2.4e-198, lng: -2.9e-148 } });
+  assert.is(b.status, 200, JSON.stringify(b.incident));
+  assert.is(b.incident.id, a.incident.id);
+});
+
 test('slotsCover: skilled needs take slots of their skill, the rest any slot left', () => {
   const slots = [{ skill: 'medic' }, { skill: null }];
   assert.ok(slotsCover(slots, [{ skill: null, count: 1 }]));

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { startIncident } from '../machines/incident.logic.ts';
 import { redisKeys } from '../server/redis.ts';
 import { getFailure } from '../server/store/dispatch-failures.store.ts';
-import { insertIncident } from '../server/store/incidents.store.ts';
+import { insertIncidents } from '../server/store/incidents.store.ts';
 import { connect, eventually, http, sleep, type Client } from './helpers/clients.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { serverSuite } from './helpers/server-suite.ts';
@@ -97,11 +97,11 @@ test('an incident stored with a latitude Redis cannot index is alerted, not loop
   const reportedBy = uid('civ-');
   const input = { slots: [{ skill: null }], maxRounds: server.app.config.DISPATCH_MAX_ROUNDS, severity: 'critical' as const, reporter: reportedBy };
   await server.app.sql.begin(async (tx) => {
-    await insertIncident(tx, {
+    await insertIncidents(tx, [{
       id, kind: 'medical', severity: 'critical', location: { lat: 86, lng: 10 }, description: 'expedition member fell',
       needs: [{ skill: null, count: 1 }], reportedBy, input, snapshot: startIncident(input),
       deadlineAt: new Date(Date.now() + FAST.DISPATCH_DEADLINE_MS),
-    });
+    }]);
     await tx`insert into outbox (topic, incident_id, payload)
              values ('dispatch', ${id}, ${tx.json({ incidentId: id, delayMs: 0, severity: 'critical' })})`;
   });

@@ -8,7 +8,8 @@ import { fixedWindow } from '../ratelimit.ts';
 import type { RedisKeys } from '../redis.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { assignByHand, cancelIncident, reassign } from '../services/override.service.ts';
-import { idempotencyKeyExists, reportIncident } from '../services/report.service.ts';
+import type { ReportBatcher } from '../services/report.batcher.ts';
+import { idempotencyKeyExists } from '../services/report.service.ts';
 import { eventsFor, incidentFor } from '../services/views.ts';
 import { incidentEvents, incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
 import { problems } from './problem.ts';
@@ -17,7 +18,7 @@ import {
   reassignBody, reportBody, reportHeaders,
 } from './schemas.ts';
 
-export interface IncidentRouteDeps { ctx: ServiceContext; redis: Redis; keys: RedisKeys; admission: Admission }
+export interface IncidentRouteDeps { ctx: ServiceContext; redis: Redis; keys: RedisKeys; admission: Admission; reports: ReportBatcher }
 
 async function canRead(d: IncidentRouteDeps, who: TokenClaims, incident: IncidentView): Promise<boolean> {
   if (who.role === 'dispatcher') return true;
@@ -81,7 +82,7 @@ export const incidentRoutes = (d: IncidentRouteDeps): FastifyPluginAsyncZod => a
     if (wait > 0 && !(await idempotencyKeyExists(ctx.sql, who.sub, key))) {
       throw new AppError('rate_limited', 'too many reports; try again shortly', { retryAfterS: wait });
     }
-    const { created, incident } = await d.admission.run(input.severity, () => reportIncident(ctx, who.sub, key, input));
+    const { created, incident } = await d.admission.run(input.severity, () => d.reports.submit({ civilianId: who.sub, key, input }));
     req.span?.setAttribute('incident.id', incident.id);
     return reply.code(created ? 201 : 200).header('location', `/v1/incidents/${incident.id}`).send(incident);
   });

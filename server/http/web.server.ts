@@ -13,6 +13,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { MAX_SOCKET_PAYLOAD_BYTES } from '../../shared/domain.ts';
 import type { Admission } from '../admission.ts';
+import type { ReportBatcher } from '../services/report.batcher.ts';
 import type { Auth } from '../auth.ts';
 import type { Config } from '../config.ts';
 import type { HeroPositions } from '../geo/positions.redis.ts';
@@ -48,6 +49,7 @@ export interface WebDeps {
   metrics: Metrics;
   positions: HeroPositions;
   admission: Admission;
+  reports: ReportBatcher;
   /** The BullMQ queues, for the operators' read-only view. */
   queues: Queues;
   notifier: Notifier;
@@ -111,7 +113,7 @@ export function createWebServer(d: WebDeps): WebServer {
   app.register(healthRoutes({ sql: d.ctx.sql, redis: d.redis, metrics: d.metrics, config: d.config, isDraining: d.isDraining }));
   app.register(staticRoutes({ tilesUrl: d.config.MAP_TILES_URL }));
   app.register(heroRoutes({ ctx: d.ctx, positions: d.positions }));
-  app.register(incidentRoutes({ ctx: d.ctx, redis: d.redis, keys: d.keys, admission: d.admission }));
+  app.register(incidentRoutes({ ctx: d.ctx, redis: d.redis, keys: d.keys, admission: d.admission, reports: d.reports }));
   app.register(adminRoutes({ queues: [d.queues.dispatch, d.queues.expiry, d.queues.sweeps, d.notifier.bullQueue], config: d.config }));
   app.register(openapiRoutes);
 

@@ -10,21 +10,6 @@ export async function idempotencyKeyExists(db: Db, actor: string, key: string): 
   return row !== undefined;
 }
 
-/** Claims the key for a new incident; false when it was already claimed (a replay, or a race). */
-export async function claimIdempotencyKey(tx: Tx, k: { actor: string; key: string; requestHash: string; incidentId: string }): Promise<boolean> {
-  const [claimed] = await tx`
-    insert into idempotency_keys (actor, key, request_hash, incident_id) values (${k.actor}, ${k.key}, ${k.requestHash}, ${k.incidentId})
-    on conflict do nothing returning incident_id`;
-  return claimed !== undefined;
-}
-
-/** The claim an earlier request made with this key. */
-export async function priorClaim(tx: Tx, actor: string, key: string): Promise<{ request_hash: string; incident_id: string } | null> {
-  const [prior] = await tx<{ request_hash: string; incident_id: string }[]>`
-    select request_hash, incident_id from idempotency_keys where actor = ${actor} and key = ${key}`;
-  return prior ?? null;
-}
-
 /** Points the key at the incident the report was linked to instead. */
 export async function pointKeyAt(tx: Tx, actor: string, key: string, incidentId: string): Promise<void> {
   await tx`update idempotency_keys set incident_id = ${incidentId} where actor = ${actor} and key = ${key}`;

@@ -27,29 +27,48 @@ export interface IncidentRow {
 }
 
 
-export async function insertIncident(tx: Tx, row: {
+export interface NewIncident {
   id: string; kind: IncidentKind; severity: Severity; location: LatLng; description: string; needs: Need[];
   reportedBy: string; snapshot: PersistedIncident; deadlineAt: Date;
   /** What the machine was started with: the REPORTED event's data, which replay starts from. */
   input: IncidentInput;
-}): Promise<IncidentRow> {
+}
+
+/**
+ * Inserts the incidents with their first audit events: two statements for any number
+ * (a batch of reports committed together). Returns the rows in the order given.
+ */
+export async function insertIncidents(tx: Tx, rows: NewIncident[]): Promise<IncidentRow[]> {
+  if (rows.length === 0) return [];
+  const records = rows.map((r) => ({
+    id: r.id, kind: r.kind, severity: r.severity, severity_rank: SEVERITY_RANK[r.severity], state: r.snapshot.value,
+    lat: r.location.lat, lng: r.location.lng, description: r.description, needs: r.needs, reported_by: r.reportedBy,
+    snapshot: r.snapshot, deadline_at: r.deadlineAt.toISOString(), actor: `civilian:${r.reportedBy}`, input: r.input,
+  }));
+  const json = tx.json(records as never);
   // Sent together (postgres.js pipelines a transaction's queries), run in order.
-  const [[inserted]] = await Promise.all([tx<IncidentRow[]>`
+  const [inserted] = await Promise.all([tx<IncidentRow[]>`
     insert into incidents (id, kind, severity, severity_rank, state, lat, lng, description, needs, reported_by,
                            snapshot, version, deadline_at)
-    values (${row.id}, ${row.kind}, ${row.severity}, ${SEVERITY_RANK[row.severity]}, ${row.snapshot.value},
-            ${row.location.lat}, ${row.location.lng}, ${row.description}, ${tx.json(row.needs as never)},
-            ${row.reportedBy}, ${tx.json(row.snapshot as never)}, 1, ${row.deadlineAt})
+    select id, kind, severity, severity_rank, state, lat, lng, description, needs, reported_by, snapshot, 1, deadline_at
+      from jsonb_to_recordset(${json}) as r(id text, kind text, severity text, severity_rank smallint, state text,
+           lat float8, lng float8, description text, needs jsonb, reported_by text, snapshot jsonb, deadline_at timestamptz)
     returning *`, tx`
     insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
-    values (${row.id}, 1, 'REPORTED', null, ${row.snapshot.value}, ${`civilian:${row.reportedBy}`},
-            ${tx.json(row.input as never)})`]);
-  return inserted!;
+    select id, 1, 'REPORTED', null, state, actor, input
+      from jsonb_to_recordset(${json}) as r(id text, state text, actor text, input jsonb)`]);
+  const byId = new Map(inserted.map((r) => [r.id, r]));
+  return rows.map((r) => byId.get(r.id)!);
 }
 
 export async function getIncident(db: Db, id: string): Promise<IncidentRow | null> {
   const [row] = await db<IncidentRow[]>`select * from incidents where id = ${id}`;
   return row ?? null;
+}
+
+export async function getIncidents(db: Db, ids: string[]): Promise<IncidentRow[]> {
+  if (ids.length === 0) return [];
+  return db<IncidentRow[]>`select * from incidents where id = any(${ids}::text[])`;
 }
 
 /** Locks the incident row: every change to one incident is serialised behind it. */
@@ -90,34 +109,6 @@ export async function saveStep(tx: Tx, row: IncidentRow, step: {
 export async function isReporter(db: Db, id: string, civilianId: string): Promise<boolean> {
   const [row] = await db`select 1 from incidents where id = ${id} and (reported_by = ${civilianId} or ${civilianId} = any(co_reporters))`;
   return row !== undefined;
-}
-
-/**
- * An open incident of the same kind within `radiusM` reported in the last `windowMs`:
- * the same emergency reported again. Locked, so the link is made against its truth.
- */
-export async function findDuplicate(tx: Tx, q: { kind: string; lat: number; lng: number; radiusM: number; windowMs: number }): Promise<IncidentRow | null> {
-  const dLat = q.radiusM / 111_320;
-  const dLng = dLat / Math.max(0.01, Math.cos((q.lat * Math.PI) / 180));
-  const [row] = await tx<IncidentRow[]>`
-    select * from incidents
-     where kind = ${q.kind} and state not in ('resolved', 'cancelled')
-       and created_at > now() - make_interval(secs => ${q.windowMs / 1000})
-       and lat between ${q.lat - dLat} and ${q.lat + dLat} and lng between ${q.lng - dLng} and ${q.lng + dLng}
-       and 2 * 6371000 * asin(sqrt(power(sin(radians(lat - ${q.lat}) / 2), 2)
-             + cos(radians(${q.lat})) * cos(radians(lat)) * power(sin(radians(lng - ${q.lng}) / 2), 2))) <= ${q.radiusM}
-     order by created_at limit 1
-       for update`;
-  return row ?? null;
-}
-
-/**
- * Serialises reports of one kind in one ~1 km cell until the transaction ends, so two
- * reports at once cannot both miss each other. Sent at once (`execute`), so a query
- * called after it runs after it.
- */
-export function lockDedupeCell(tx: Tx, cell: string): Promise<unknown> {
-  return tx`select pg_advisory_xact_lock(hashtext(${cell}))`.execute();
 }
 
 export async function addCoReporter(tx: Tx, id: string, civilianId: string): Promise<void> {

@@ -1,0 +1,82 @@
+// Group commit for reports. Reports admitted at once are written together: while a
+// batch's transaction runs, the reports that arrive wait, and the next batch takes them
+// all (most urgent first, up to a bound). A lone report is written at once, with no
+// timer to wait for: batching costs nothing when it is quiet and saves a transaction
+// per report when it is not.
+import { SEVERITY_RANK } from '../../shared/domain.ts';
+import type { IncidentView } from '../../shared/types.ts';
+import { AppError, isAppError } from '../errors.ts';
+import type { ServiceContext } from './context.ts';
+import { commitReports, type Report, type ReportOutcome } from './report.service.ts';
+
+export interface BatcherOptions {
+  /** Reports in one transaction. */
+  maxBatch: number;
+  /** Batch transactions at once. */
+  lanes: number;
+}
+
+interface Waiting { report: Report; rank: number; settle: (o: ReportOutcome) => void }
+
+type Commit = (ctx: ServiceContext, reports: Report[]) => Promise<ReportOutcome[]>;
+
+export class ReportBatcher {
+  private queue: Waiting[] = [];
+  private running = 0;
+  private arrivals = 0;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly opts: BatcherOptions,
+    private readonly commit: Commit = commitReports,
+  ) {}
+
+  /** Writes the report with whatever else is waiting. Rejects with the report's own refusal. */
+  async submit(report: Report): Promise<{ created: boolean; incident: IncidentView }> {
+    const outcome = await new Promise<ReportOutcome>((settle) => {
+      const rank = SEVERITY_RANK[report.input.severity];
+      const at = this.queue.findIndex((w) => w.rank > rank);
+      const waiting = { report: { ...report, arrival: this.arrivals++ }, rank, settle };
+      if (at < 0) this.queue.push(waiting);
+      else this.queue.splice(at, 0, waiting);
+      this.pump();
+      this.ctx.metrics.reportsWaiting.set(this.queue.length);
+    });
+    if (!outcome.ok) throw outcome.error;
+    return outcome;
+  }
+
+  private pump(): void {
+    while (this.running < this.opts.lanes && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.ctx.metrics.reportsWaiting.set(this.queue.length);
+      this.running += 1;
+      this.ctx.metrics.reportBatchSize.observe(batch.length);
+      void this.write(batch).finally(() => {
+        this.running -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async write(batch: Waiting[]): Promise<void> {
+    try {
+      const outcomes = await this.commit(this.ctx, batch.map((w) => w.report));
+      for (const [k, w] of batch.entries()) w.settle(outcomes[k]!);
+    } catch (err) {
+      // Nothing of the batch was written. When the database is away every report is told
+      // to come back; otherwise one report may be what failed it, and the others must
+      // not pay for it: each is written alone.
+      if (batch.length === 1 || (isAppError(err) && err.code === 'unavailable')) {
+        for (const w of batch) w.settle({ ok: false, error: asAppError(err) });
+        return;
+      }
+      this.ctx.log.warn({ err, reports: batch.length }, 'a batch of reports failed; writing each alone');
+      for (const w of batch) await this.write([w]);
+    }
+  }
+}
+
+function asAppError(err: unknown): AppError {
+  return isAppError(err) ? err : new AppError('internal', 'the report could not be recorded', { cause: err });
+}
