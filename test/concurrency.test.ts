@@ -30,6 +30,26 @@ test('a keyed mutex runs one key in order and different keys side by side', asyn
   assert.is(mutex.size, 0, 'keys are forgotten when idle');
 });
 
+test('work on several keys waits for each key\'s earlier work, and later work on any of them waits for it', async () => {
+  const mutex = new KeyedMutex();
+  const log: string[] = [];
+  const step = (name: string, keys: string[], ms: number) => mutex.runAll(keys, async () => {
+    log.push(`${name}+`);
+    await sleep(ms);
+    log.push(`${name}-`);
+  });
+  await Promise.all([
+    step('a', ['a'], 20), step('b', ['b'], 5), // earlier work on two keys
+    step('batch', ['a', 'b', 'c'], 10), // a batch of incidents' effects
+    step('b2', ['b'], 1), step('c2', ['c'], 1), step('d', ['d'], 1), // later work
+  ]);
+  const at = (e: string) => log.indexOf(e);
+  assert.ok(at('batch+') > at('a-') && at('batch+') > at('b-'), `the batch waited for a and b: ${log}`);
+  assert.ok(at('b2+') > at('batch-') && at('c2+') > at('batch-'), `later work on its keys waited for it: ${log}`);
+  assert.ok(at('d-') < at('batch+'), `another key did not wait: ${log}`);
+  assert.is(mutex.size, 0);
+});
+
 test('a keyed mutex goes on after a failure', async () => {
   const mutex = new KeyedMutex();
   const failed = mutex.run('k', async () => { throw new Error('boom'); });

@@ -81,7 +81,10 @@ export class OutboxRelay implements OutboxSink {
       this.kick();
       return;
     }
-    const key = rows.find((r) => r.incidentId)?.incidentId ?? rows[0]!.id;
+    // A batch of reports commits rows of many incidents: carried out together, under
+    // every one of their queues, so each incident's effects keep their order.
+    const keys = [...new Set(rows.map((r) => r.incidentId ?? r.id))];
+    const key = keys[0]!;
     const rank = urgent ? 0 : 1;
     const ids = rows.map((r) => r.id);
     // The carry joins the trace of the transaction that wrote the rows, even when it
@@ -90,8 +93,8 @@ export class OutboxRelay implements OutboxSink {
     let whole: Promise<unknown> = Promise.resolve();
     // The incident's next transaction may start once these effects ran; deleting the
     // rows and committing need not hold it up.
-    const executed = this.perIncident.run(key, () => new Promise<void>((ran) => {
-      whole = this.carriers.run(rank, () => withContext(parent, () => traced('outbox.carry', { 'incident.id': key, 'outbox.rows': ids.length },
+    const executed = this.perIncident.runAll(keys, () => new Promise<void>((ran) => {
+      whole = this.carriers.run(rank, () => withContext(parent, () => traced('outbox.carry', { 'incident.id': key, 'outbox.incidents': keys.length, 'outbox.rows': ids.length },
         () => this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry', ran))));
       whole.finally(ran).catch(() => {});
     }));
