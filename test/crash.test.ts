@@ -66,7 +66,21 @@ const count = async (sql: Sql, q: string): Promise<number> => Number((await sql.
 
 interface Sent { key: string; body: Record<string, unknown>; status: number | null; incidentId?: string; error?: string; retried?: number }
 
-async function streamTrial(trial: number): Promise<{ reports: number; lost: number; failed: number; committed: number }> {
+/** How a trial sends: `loops` civilians' apps side by side, each sending back to back. */
+interface StreamShape { loops: number; severities: string[]; batches: boolean }
+const STREAM: StreamShape = { loops: 4, severities: ['high'], batches: false };
+/** A burst: enough side by side that reports are written in batches (group commit), every severity. */
+const BURST: StreamShape = { loops: 64, severities: ['critical', 'high', 'medium', 'low'], batches: true };
+
+/** The reports the child wrote in batches of more than one, from its own histogram. */
+async function batchedReports(url: string): Promise<number> {
+  const text = String((await http(at(url), 'GET', '/metrics')).body);
+  const bucket = (le: string) => Number(new RegExp(`dispatch_report_batch_size_bucket\\{le="${le}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  const sum = Number(/dispatch_report_batch_size_sum (\d+)/.exec(text)?.[1] ?? 0);
+  return sum - bucket('1');
+}
+
+async function streamTrial(trial: number, shape = STREAM): Promise<{ reports: number; lost: number; failed: number; committed: number; batched: number }> {
   const { schema, prefix } = fresh();
   const env = {
     DB_SCHEMA: schema, REDIS_PREFIX: prefix, SWEEP_INTERVAL_MS: String(SWEEP_MS), DISPATCH_DEADLINE_MS: '500',
@@ -86,20 +100,27 @@ async function streamTrial(trial: number): Promise<{ reports: number; lost: numb
       for (let i = 0; !stop; i += 1) {
         const s: Sent = {
           key: uid(`k${trial}-${n}-${i}-`), status: null,
-          body: { kind: 'fire', severity: 'high', location: { lat: 10 + n * 0.01, lng: 20 + i * 1e-4 }, description: `crash ${trial}/${n}/${i}` },
+          body: {
+            kind: 'fire', severity: shape.severities[(n + i) % shape.severities.length],
+            location: { lat: 10 + n * 0.01, lng: 20 + i * 1e-4 }, description: `crash ${trial}/${n}/${i}`,
+          },
         };
         sent.push(s);
         try {
           const res = await http(at(url1), 'POST', '/v1/incidents', { token: civilian, body: s.body, headers: { 'idempotency-key': s.key } });
           s.status = res.status;
           if (res.status === 201 || res.status === 200) s.incidentId = res.body.id;
-          else { s.error = JSON.stringify(res.body); return; }
+          // Refused before anything was written (the gate was full): retried after the restart.
+          else { s.error = JSON.stringify(res.body); if (res.status !== 503) return; }
         } catch (e) { s.error = String(e); return; } // the process died under us: this loop is done
       }
     };
-    const loops = [0, 1, 2, 3].map(loop);
+    const loops = Array.from({ length: shape.loops }, (_, n) => loop(n));
     await eventually('some reports answered', () => sent.filter((s) => s.incidentId).length >= 20, 10_000);
     await sleep(800 + Math.random() * 400);
+    const batched = await batchedReports(url1);
+    // The kill must find batches being written, not reports one at a time.
+    if (shape.batches) assert.ok(batched > 0, 'no report was written in a batch of more than one before the kill');
     first.child.kill('SIGKILL');
     const gone = await Promise.race([first.exit, sleep(10_000).then(() => null)]);
     assert.is(gone?.signal, 'SIGKILL', 'the child died of our SIGKILL');
@@ -140,7 +161,7 @@ async function streamTrial(trial: number): Promise<{ reports: number; lost: numb
     assert.is(await count(sql, 'select count(*)::int as n from idempotency_keys'), keys.size);
     assert.is(new Set(sent.map((s) => s.incidentId)).size, keys.size, 'every key names its own incident');
     await invariants(sql);
-    return { reports: sent.length, lost: lost.length, failed: failed.length, committed: failed.filter((s) => s.retried === 200).length };
+    return { reports: sent.length, lost: lost.length, failed: failed.length, committed: failed.filter((s) => s.retried === 200).length, batched };
   } finally {
     await kill(first);
     if (second) await kill(second);
@@ -155,6 +176,16 @@ test('SIGKILL during a stream of reports: nothing answered 2xx is lost, nothing 
     const sum = (k: 'reports' | 'lost' | 'failed' | 'committed') => done.reduce((n, r) => n + r[k], 0);
     const [reports, lost, failed, committed] = [sum('reports'), sum('lost'), sum('failed'), sum('committed')];
     return `crash: reports-stream ${trials} trials, ${reports} reports, ${lost} lost (${failed} unanswered at the kill, retried: ${committed} had committed, ${failed - committed} created), ${broken} broken (${Date.now() - started} ms)`;
+  });
+});
+
+test('SIGKILL during a burst written in batches: nothing answered 2xx is lost, nothing stays undispatched, no duplicates', async () => {
+  const started = Date.now();
+  const trials = 2;
+  await trialsOf(trials, (t) => streamTrial(t, BURST), (done, broken) => {
+    const sum = (k: 'reports' | 'lost' | 'failed' | 'committed' | 'batched') => done.reduce((n, r) => n + r[k], 0);
+    return `crash: reports-burst ${trials} trials, ${sum('reports')} reports (${sum('batched')} written in batches of more than one before the kill), `
+      + `${sum('lost')} lost (${sum('failed')} unanswered or refused at the kill, retried: ${sum('committed')} had committed), ${broken} broken (${Date.now() - started} ms)`;
   });
 });
 
