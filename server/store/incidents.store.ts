@@ -89,19 +89,21 @@ export async function saveStep(tx: Tx, row: IncidentRow, step: {
 }): Promise<IncidentRow | null> {
   const deadline = step.deadlineAt === undefined ? row.deadline_at : step.deadlineAt;
   const severity = step.next.context.severity ?? row.severity;
-  // Sent together (postgres.js pipelines a transaction's queries), run in order. If the
-  // guard matched nothing, the caller's transaction rolls the audit row back with it.
-  const [[saved]] = await Promise.all([tx<IncidentRow[]>`
-    update incidents
-       set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
-           severity = ${severity}, severity_rank = ${SEVERITY_RANK[severity]},
-           deadline_at = ${deadline}, updated_at = now(),
-           team_alerted_at = ${isPartialTeam(step.next.context) ? tx`team_alerted_at` : null}
-     where id = ${row.id} and version = ${row.version}
-    returning *`, tx`
-    insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
-    values (${row.id}, ${row.version + 1}, ${step.eventType}, ${row.state}, ${step.next.value}, ${step.actor},
-            ${tx.json(step.eventData as never)})`]);
+  // One statement: the audit event is written only if the guard matched.
+  const [saved] = await tx<IncidentRow[]>`
+    with saved as (
+      update incidents
+         set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
+             severity = ${severity}, severity_rank = ${SEVERITY_RANK[severity]},
+             deadline_at = ${deadline}, updated_at = now(),
+             team_alerted_at = ${isPartialTeam(step.next.context) ? tx`team_alerted_at` : null}
+       where id = ${row.id} and version = ${row.version}
+      returning *
+    ), audited as (
+      insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
+      select id, version, ${step.eventType}, ${row.state}, state, ${step.actor}, ${tx.json(step.eventData as never)} from saved
+    )
+    select * from saved`;
   return saved ?? null;
 }
 
