@@ -12,10 +12,14 @@ import type { TokenClaims } from '../shared/types.ts';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { KeyedBuckets } from './security/buckets.ts';
+import { TokenCache } from './security/token-cache.ts';
 import { clientIp } from './security/client-ip.ts';
 
 /** The longest token `npm run token` mints: a leaked token is useful for a day at most. */
 export const MAX_TOKEN_TTL_S = 24 * 3600;
+
+/** Tokens remembered once verified (about 3 MB at most). */
+const VERIFIED_TOKENS_KEPT = 10_000;
 
 /** Verified claims, with the token's expiry (seconds since the epoch) so sessions can end with it. */
 export interface VerifiedClaims extends TokenClaims {
@@ -40,10 +44,13 @@ export function createAuth(config: string | AuthConfig): Auth {
   // takes about 40 µs off every authenticated request (58 vs 98 µs per verify here).
   const verifyKey = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   const failures = new KeyedBuckets(cfg.AUTH_FAILURES_PER_MIN ?? 30, 60_000);
+  const verified = new TokenCache<VerifiedClaims>(VERIFIED_TOKENS_KEPT);
   const trustProxy = cfg.TRUST_PROXY ?? 0;
 
   async function check(token: string | undefined): Promise<VerifiedClaims> {
     if (!token || token.length > 4096) throw new AppError('unauthorized', 'missing token');
+    const known = verified.get(token);
+    if (known) return known;
     try {
       const { payload } = await jwtVerify(token, await verifyKey, {
         algorithms: ['HS256'],
@@ -55,7 +62,9 @@ export function createAuth(config: string | AuthConfig): Auth {
       if (!idSchema.safeParse(payload.sub).success || typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
         throw new AppError('unauthorized', 'token lacks a valid sub or role');
       }
-      return { sub: payload.sub as string, role: role as Role, exp: payload.exp! };
+      const claims = { sub: payload.sub as string, role: role as Role, exp: payload.exp! };
+      verified.set(token, claims);
+      return claims;
     } catch (e) {
       if (e instanceof AppError) throw e;
       throw new AppError('unauthorized', 'invalid or expired token', { cause: e });

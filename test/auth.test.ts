@@ -8,6 +8,7 @@ import { connect, eventually, http, type HttpAnswer, connectOutcome } from './he
 import { uid, type TestServer } from './helpers/server.ts';
 import { serverSuite } from './helpers/server-suite.ts';
 import { area, dispatcherToken, registerHero, report } from './helpers/world.ts';
+import { TokenCache } from '../server/security/token-cache.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -71,6 +72,27 @@ test('HTTP: missing, garbage, forged, alg none, expired tokens are 401', async (
   assertProblem(basic, 401, 'Basic scheme');
   const [row] = await server.app.sql`select count(*)::int as n from heroes where name = 'Nobody'`;
   assert.is(row!.n, 0, 'no refused request registered a hero');
+});
+
+test('a token accepted before is refused once it expires: the memory of verified tokens ends at exp', async ({ server }) => {
+  const token = await jwt(server.app.config.JWT_SECRET, { sub: uid('d-'), role: 'dispatcher' }, now() + 2);
+  assert.is((await http(server, 'GET', '/v1/incidents', { token })).status, 200, 'accepted while valid');
+  assert.is((await http(server, 'GET', '/v1/incidents', { token })).status, 200, 'accepted again (remembered)');
+  await eventually('the token expired', async () => (await http(server, 'GET', '/v1/incidents', { token })).status === 401, 5_000);
+});
+
+test('the verified-token memory is bounded and forgets expired entries', () => {
+  let clock = 1_000_000;
+  const cache = new TokenCache<{ exp: number; n: number }>(2, () => clock);
+  cache.set('a', { exp: 2_000, n: 1 });
+  cache.set('b', { exp: 1_001, n: 2 });
+  cache.set('c', { exp: 2_000, n: 3 });
+  assert.is(cache.size, 2);
+  assert.is(cache.get('a'), undefined, 'the oldest entry went first');
+  assert.is(cache.get('b')?.n, 2);
+  clock = 1_001_000;
+  assert.is(cache.get('b'), undefined, 'gone at its exp');
+  assert.is(cache.get('c')?.n, 3);
 });
 
 test('HTTP: a valid token of the wrong role or owner is 403', async ({ server }) => {
