@@ -4,6 +4,23 @@
 // emergency is never refused, nor delayed, because a counter is unavailable.
 import type { Redis } from 'ioredis';
 
+/** INCR, and the window's expiry when the key is new: one round trip, one command (was MULTI/INCR/EXPIRE/EXEC). */
+const COUNT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+type Counting = Redis & { budgetCount(key: string, ttlS: number): Promise<number> };
+const defined = new WeakSet<Redis>();
+
+/** The script as a command of this client (ioredis sends EVALSHA, and EVAL if Redis lost it). */
+function counting(redis: Redis): Counting {
+  if (!defined.has(redis)) {
+    redis.defineCommand('budgetCount', { numberOfKeys: 1, lua: COUNT });
+    defined.add(redis);
+  }
+  return redis as Counting;
+}
+
 /** Why a budget check let the request through unchecked. */
 export type BudgetMiss = 'slow' | 'error';
 
@@ -27,11 +44,10 @@ export async function fixedWindow(redis: Redis, key: string, limit: number, wind
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), opts.deadlineMs); });
   try {
-    const counted = redis.multi().incr(k).expire(k, windowS * 2).exec() as Promise<[[Error | null, number]] | null>;
+    const counted = counting(redis).budgetCount(k, windowS * 2);
     counted.catch(() => {}); // answered late or never: nobody is waiting any more
-    const outcome = await Promise.race([counted, late]);
-    if (outcome === 'late') { opts.onMiss?.('slow'); return 0; }
-    const count = outcome?.[0]?.[1];
+    const count = await Promise.race([counted, late]);
+    if (count === 'late') { opts.onMiss?.('slow'); return 0; }
     if (typeof count !== 'number') { opts.onMiss?.('error'); return 0; }
     if (count <= limit) return 0;
     return Math.max(1, (window + 1) * windowS - Math.floor(Date.now() / 1000));

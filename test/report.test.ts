@@ -249,6 +249,10 @@ limited('the 4th report within a minute is 429 with Retry-After', async ({ serve
   assert.match(retryAfter, /^\d+$/, `Retry-After "${retryAfter}"`);
   assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 60, retryAfter);
   assert.is((await incidentsOf(server, [civ])).length, 3, 'the throttled report inserted nothing');
+  // The window's counter expires with it (two windows at most): budgets leave nothing behind.
+  const [budget] = await server.app.redis.keys(`${server.prefix}:rate:report:${civ}:*`);
+  const ttl = await server.app.redis.ttl(budget!);
+  assert.ok(ttl > 0 && ttl <= 120, `the budget key's TTL is ${ttl} s`);
 
   // A retry of an accepted report is answered even when the budget is spent, and
   // spelling out the default `needs` is the same report.
