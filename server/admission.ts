@@ -20,6 +20,13 @@ export interface AdmissionOptions {
   concurrency: number;
   maxQueue: number;
   maxWaitMs: number;
+  /**
+   * The event loop's delay (p99 of a window) the gate keeps under: above it, fewer
+   * reports are written at once (down to `minConcurrency`); well below it, more (up to
+   * `concurrency`). 0: a fixed concurrency.
+   */
+  loopDelayMs?: number;
+  minConcurrency?: number;
   /** For tests: the clock of the throughput window and the jitter's source. */
   now?: () => number;
   random?: () => number;
@@ -37,7 +44,7 @@ export class Admission {
   private readonly finished: Throughput;
   private readonly random: () => number;
 
-  constructor(opts: AdmissionOptions) {
+  constructor(private readonly opts: AdmissionOptions) {
     this.finished = new Throughput(5_000, opts.now);
     this.random = opts.random ?? Math.random;
     this.limiter = new PriorityLimiter({
@@ -50,6 +57,26 @@ export class Admission {
     return this.limiter.waiting;
   }
 
+  /** Reports written at once now (lowered while the event loop is late). */
+  get concurrency(): number {
+    return this.limiter.limit;
+  }
+
+  /**
+   * One window's event-loop delay (LoopDelay): over the target, a third fewer reports
+   * are written at once; under half of it, a sixteenth of the maximum more. Critical
+   * reports still go first in the queue, and a loop with room answers them sooner.
+   */
+  adjust(loopDelayP99Ms: number): void {
+    const target = this.opts.loopDelayMs ?? 0;
+    if (target <= 0) return;
+    const max = this.opts.concurrency;
+    const min = Math.min(max, this.opts.minConcurrency ?? 1);
+    const now = this.limiter.limit;
+    if (loopDelayP99Ms > target) this.limiter.setConcurrency(Math.max(min, Math.floor(now * 0.67)));
+    else if (loopDelayP99Ms < target / 2 && now < max) this.limiter.setConcurrency(Math.min(max, now + Math.max(1, Math.ceil(max / 16))));
+  }
+
   /**
    * Refuses a report now, before any work on it, when the gate would refuse it anyway:
    * in a burst a refusal must cost no Redis or Postgres round trip (the handler asks
@@ -57,7 +84,20 @@ export class Admission {
    */
   refuseIfFull(severity: Severity): void {
     const rank = SEVERITY_RANK[severity];
-    if (this.limiter.wouldRefuse(rank)) throw this.overloaded(rank);
+    if (this.limiter.wouldRefuse(rank) || this.wouldTimeOut(rank)) throw this.overloaded(rank);
+  }
+
+  /**
+   * Whether a report of this rank would wait longer than `maxWaitMs` at the rate reports
+   * finish: refused now, it costs nothing more; refused after its wait, it would have
+   * held a place in the queue and told its client later. Critical reports wait.
+   */
+  private wouldTimeOut(rank: number): boolean {
+    if (rank === 0) return false;
+    const perSecond = this.finished.perSecond();
+    if (perSecond === null) return false;
+    const ahead = this.limiter.waitingAhead(rank) + Math.max(0, this.limiter.active - this.limiter.limit + 1);
+    return (ahead / perSecond) * 1000 > this.opts.maxWaitMs;
   }
 
   async run<T>(severity: Severity, work: () => Promise<T>): Promise<T> {

@@ -6,6 +6,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'socket.io';
 import type { Config } from './config.ts';
 import { Admission } from './admission.ts';
+import { LoopDelay } from './concurrency/loop-delay.ts';
 import { ReportBatcher } from './services/report.batcher.ts';
 import { createAuth, type Auth } from './auth.ts';
 import { createSql, type Sql } from './db.ts';
@@ -67,7 +68,14 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
 
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
   const notifier = new Notifier({ connection: bullConnection, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx) });
-  const admission = new Admission({ concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS });
+  const admission = new Admission({
+    concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS,
+    loopDelayMs: config.REPORTS_LOOP_DELAY_MS, minConcurrency: config.REPORTS_CONCURRENCY_MIN,
+  });
+  const loopDelay = new LoopDelay(250, (p99Ms) => {
+    admission.adjust(p99Ms);
+    metrics.reportsConcurrency.set(admission.concurrency);
+  });
   const reports = new ReportBatcher(ctx, { maxBatch: config.REPORTS_BATCH_MAX, lanes: config.REPORTS_BATCH_LANES });
   const web = createWebServer({ config, log, ctx, auth, redis, keys, metrics, positions, admission, reports, queues, notifier, isDraining: () => draining });
   const http = web.server;
@@ -99,6 +107,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       await sweeps.start();
       notifier.start();
       heroMap.start();
+      loopDelay.start();
       const port = await web.listen(config.PORT, config.HOST);
       log.info({ port, schema: config.DB_SCHEMA }, 'dispatch server listening');
       return port;
@@ -121,6 +130,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       await closed;
       sweeps.stop();
       heroMap.stop();
+      loopDelay.stop();
       await locations.stop();
       await queues.close();
       await notifier.close();

@@ -89,6 +89,9 @@ const schema = z.object({
   REPORTS_CONCURRENCY: int(64, 1),
   REPORTS_QUEUE_MAX: int(500, 0),
   REPORTS_QUEUE_WAIT_MS: int(2_000, 10),
+  /** The event-loop delay (p99 per 250 ms) the report gate keeps under by admitting fewer (0: off), and its floor. */
+  REPORTS_LOOP_DELAY_MS: int(50, 0),
+  REPORTS_CONCURRENCY_MIN: int(4, 1),
   /** Group commit: reports written in one transaction, and such transactions at once. */
   REPORTS_BATCH_MAX: int(32, 1),
   REPORTS_BATCH_LANES: int(2, 1),

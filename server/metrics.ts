@@ -14,6 +14,7 @@ export function createMetrics() {
     registry,
     reportsTotal: new Counter({ name: 'dispatch_reports_total', help: 'Incident reports by outcome', labelNames: ['outcome'], registers: [registry] }),
     reportBatchSize: new Histogram({ name: 'dispatch_report_batch_size', help: 'Reports committed together in one transaction (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] }),
+    reportsConcurrency: new Gauge({ name: 'dispatch_reports_concurrency', help: 'Reports the gate lets be written at once now (lowered while the event loop is late)', registers: [registry] }),
     reportsWaiting: new Gauge({ name: 'dispatch_reports_waiting', help: 'Reports admitted and waiting for the next batch transaction (this process)', registers: [registry] }),
     reportToFirstOffer: new Histogram({ name: 'dispatch_report_to_first_offer_seconds', help: 'Time from report to the first offer sent', buckets: LATENCY_BUCKETS, registers: [registry] }),
     reportToAssigned: new Histogram({ name: 'dispatch_report_to_assigned_seconds', help: 'Time from report to every slot filled', buckets: LATENCY_BUCKETS, registers: [registry] }),

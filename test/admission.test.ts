@@ -82,4 +82,66 @@ test('a refused report is told how long the work ahead of it takes to clear at t
   await Promise.allSettled([busy, critical, ...queued]);
 });
 
+test('a report that would wait past REPORTS_QUEUE_WAIT_MS at the rate reports finish is refused at once; a critical one waits', async () => {
+  let clock = 1_000_000;
+  const admission = new Admission({ concurrency: 1, maxQueue: 100, maxWaitMs: 2_000, now: () => clock, random: () => 0 });
+  // 20 reports finish over 5 s: 4 per second, so 2 s of waiting holds 8 reports.
+  for (let i = 0; i < 20; i++) { await admission.run('low', async () => {}); clock += 250; }
+  clock -= 250;
+  const hold = gate();
+  const busy = admission.run('low', () => hold.p);
+  const queued = Array.from({ length: 7 }, () => admission.run('low', async () => {}));
+  admission.refuseIfFull('low'); // 1 running + 7 ahead: 2 s, not more
+  queued.push(admission.run('low', async () => {}));
+  const late = (() => { try { admission.refuseIfFull('low'); return null; } catch (e) { return e; } })();
+  assert.ok(isAppError(late) && late.status === 503, 'the 9th would wait 2.25 s: refused before it waits');
+  admission.refuseIfFull('critical'); // critical reports go first: never refused for the low ones ahead
+  hold.open();
+  await Promise.all([busy, ...queued]);
+});
+
+test('a late event loop lowers how many reports are written at once, a quiet one raises it back; off by default', async () => {
+  const admission = new Admission({ concurrency: 64, maxQueue: 100, maxWaitMs: 2_000, loopDelayMs: 50, minConcurrency: 4 });
+  admission.adjust(120);
+  assert.is(admission.concurrency, 42);
+  for (let i = 0; i < 20; i++) admission.adjust(200);
+  assert.is(admission.concurrency, 4, 'never below the floor');
+  admission.adjust(40);
+  assert.is(admission.concurrency, 4, 'between half the target and the target: kept');
+  admission.adjust(10);
+  assert.is(admission.concurrency, 8, 'a sixteenth of the maximum more');
+  for (let i = 0; i < 20; i++) admission.adjust(1);
+  assert.is(admission.concurrency, 64, 'never above the maximum');
+  const fixed = new Admission({ concurrency: 6, maxQueue: 10, maxWaitMs: 2_000 });
+  fixed.adjust(1_000);
+  assert.is(fixed.concurrency, 6);
+});
+
+test('a lowered concurrency lets running reports finish and starts no new one until below it; raised, waiting ones start', async () => {
+  const admission = new Admission({ concurrency: 3, maxQueue: 10, maxWaitMs: 5_000, loopDelayMs: 50, minConcurrency: 1 });
+  const holds = [gate(), gate(), gate()];
+  let running = 0;
+  let peak = 0;
+  const job = (i: number) => admission.run('high', async () => {
+    running += 1;
+    peak = Math.max(peak, running);
+    await holds[i % 3]!.p;
+    running -= 1;
+  });
+  const first = [job(0), job(1), job(2)];
+  admission.adjust(100); // 3 → 2
+  admission.adjust(100); // 2 → 1
+  const later = [job(0), job(1)];
+  assert.is(admission.waiting, 2);
+  holds[0]!.open();
+  await first[0];
+  await new Promise((r) => setImmediate(r));
+  assert.is(admission.waiting, 2, 'over the lowered limit: a finished report gives its slot up');
+  for (let i = 0; i < 4; i++) admission.adjust(1); // back up to 3
+  holds[1]!.open();
+  holds[2]!.open();
+  await Promise.all([...first, ...later]);
+  assert.is(peak, 3);
+});
+
 test.run();

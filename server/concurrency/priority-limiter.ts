@@ -17,7 +17,11 @@ export class PriorityLimiter {
   private running = 0;
   private queue: Waiter[] = [];
 
-  constructor(private readonly opts: LimiterOptions) {}
+  private readonly opts: LimiterOptions;
+
+  constructor(opts: LimiterOptions) {
+    this.opts = { ...opts };
+  }
 
   /** Tasks waiting for a slot. */
   get waiting(): number {
@@ -27,6 +31,25 @@ export class PriorityLimiter {
   /** Tasks running now. */
   get active(): number {
     return this.running;
+  }
+
+  /** How many tasks may run at once now. */
+  get limit(): number {
+    return this.opts.concurrency;
+  }
+
+  /**
+   * Changes how many may run at once. Raised: waiting tasks start in the new slots.
+   * Lowered: running tasks finish, and no new one starts until fewer than `n` run.
+   */
+  setConcurrency(n: number): void {
+    this.opts.concurrency = Math.max(1, Math.floor(n));
+    while (this.running < this.opts.concurrency && this.queue.length > 0) {
+      const next = this.queue.shift()!;
+      clearTimeout(next.timer);
+      this.running += 1;
+      next.start();
+    }
   }
 
   /** Whether a task of this rank would be refused now (no slot, no room, nobody less urgent to displace). */
@@ -84,7 +107,8 @@ export class PriorityLimiter {
   }
 
   private release(): void {
-    const next = this.queue.shift();
+    // Over a lowered limit, the slot is given up instead of passed on.
+    const next = this.running > this.opts.concurrency ? undefined : this.queue.shift();
     if (next) {
       clearTimeout(next.timer);
       next.start(); // the slot passes straight to the next task
