@@ -22,7 +22,8 @@ import { createOutboxExecutor } from './outbox/outbox.executor.ts';
 import { OutboxRelay, relayLimits } from './outbox/outbox.relay.ts';
 import { createRedis, redisKeys, type Redis } from './redis.ts';
 import { AcceptGate } from './services/accept.gate.ts';
-import type { ServiceContext } from './services/context.ts';
+import { transactionSlots, type ServiceContext } from './services/context.ts';
+import { PriorityLimiter } from './concurrency/priority-limiter.ts';
 import { watchedRounds } from './services/dispatch.watch.ts';
 import { notificationHooks } from './services/notify.service.ts';
 import { registerCivilianHandlers } from './sockets/civilian.handlers.ts';
@@ -64,7 +65,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
 
   // Services hand each commit's outbox rows to this process's relay (their OutboxSink).
   const relay = new OutboxRelay(sql, { ...relayLimits(config), log, metrics });
-  const ctx: ServiceContext = { config, sql, log, metrics, outbox: relay, acceptGate: new AcceptGate() };
+  const transactions = new PriorityLimiter({ concurrency: transactionSlots(config) });
+  const ctx: ServiceContext = { config, sql, log, metrics, outbox: relay, acceptGate: new AcceptGate(), transactions };
 
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
   const notifier = new Notifier({ connection: bullConnection, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx) });
@@ -81,7 +83,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const http = web.server;
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, positions);
-  addLiveGauges(metrics, { sql, queues, positions, freshMs: config.LOCATION_FRESH_MS });
+  addLiveGauges(metrics, { sql, queues, positions, freshMs: config.LOCATION_FRESH_MS, transactions });
   const healer = new StatusHealer({ sql, positions, heroMap, log });
   const locations = new LocationWriter({ positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, heroMap, healer });
 

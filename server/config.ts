@@ -14,6 +14,8 @@ const schema = z.object({
   /** Postgres schema holding our tables; tests give each suite its own. */
   DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
   DB_POOL_SIZE: int(10, 1),
+  /** Transactions at once, critical first (0: the pool less the relay's share). */
+  DB_TX_CONCURRENCY: int(0, 0),
   /** Deadline for any one query: a half-open connection must not hang a request. */
   DB_QUERY_TIMEOUT_MS: int(5_000, 100),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),

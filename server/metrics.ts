@@ -69,13 +69,15 @@ export interface GaugeSources {
   positions: { countStale(heroIds: string[], cutoff: number): Promise<number> };
   /** A hero silent for longer counts as stale (LOCATION_FRESH_MS). */
   freshMs: number;
+  /** This process's transaction slots (services/context.ts). */
+  transactions: { active: number; waiting: number };
 }
 
 /** How long one scrape waits for a probe: a hung Redis or Postgres must not hang /metrics. */
 const PROBE_DEADLINE_MS = 1_000;
 
 export function addLiveGauges(m: Metrics, sources: GaugeSources): void {
-  const { sql, queues, positions, freshMs } = sources;
+  const { sql, queues, positions, freshMs, transactions } = sources;
   const registers = [m.registry];
   // A probe that fails or is late (a dependency down or hung) leaves the gauge at its
   // last value; readiness reports the dependency.
@@ -110,6 +112,13 @@ export function addLiveGauges(m: Metrics, sources: GaugeSources): void {
           for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
         }
       });
+    },
+  });
+  new Gauge({
+    name: 'dispatch_transactions', help: 'Transactions running, and waiting for a slot (critical first), in this process', labelNames: ['state'], registers,
+    collect() {
+      this.set({ state: 'active' }, transactions.active);
+      this.set({ state: 'waiting' }, transactions.waiting);
     },
   });
   new Gauge({

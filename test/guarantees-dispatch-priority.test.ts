@@ -4,6 +4,7 @@
 // carrier busy; the configured Redis is never touched.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import postgres from 'postgres';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SEVERITY_RANK, type Severity } from '../shared/domain.ts';
@@ -116,6 +117,53 @@ test('severity priority: with the carrier busy, a critical report\'s round is ca
   }, 10_000);
   assert.ok(criticalAt < lowAt, `the critical round ran first (critical at ${criticalAt} us, low at ${lowAt} us)`);
   for (const i of [busy, low, critical]) await cancel(server, i.id);
+});
+
+test('severity priority: a critical report waiting for a transaction slot goes before earlier low work', async ({ server }) => {
+  // DB_POOL_SIZE 3 leaves one transaction slot (services/context.ts transactionSlots).
+  const gauge = async (state: string) => {
+    const got = await server.app.metrics.registry.getSingleMetric('dispatch_transactions')!.get();
+    return got.values.find((v) => v.labels.state === state)?.value ?? 0;
+  };
+  const lows = [await report(server, 'low'), await report(server, 'low'), await report(server, 'low')];
+  await eventually('no transaction running', async () => (await gauge('active')) === 0 && (await gauge('waiting')) === 0);
+  // A report holds the slot: its transaction waits on its dedupe cell, which we lock.
+  const at = area();
+  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {} });
+  let release!: () => void;
+  const released = new Promise<void>((r) => { release = r; });
+  const holding = holder.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${`accident:${Math.round(at.lat * 100)}:${Math.round(at.lng * 100)}`}))`;
+    await released;
+  });
+  try {
+    await eventually('the lock held', async () => (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0);
+    const civ = await server.token('civilian', uid('c-'));
+    const stuck = send(server, civ, { kind: 'accident', severity: 'high', location: at });
+    await eventually('the report holding the slot', async () => (await gauge('active')) === 1);
+    // Low work first: three cancels wait for the slot; then a critical report comes.
+    const disp = await dispatcherToken(server);
+    const cancels = lows.map((i) => http(server, 'POST', `/v1/incidents/${i.id}/cancel`, { token: disp, body: { reason: 'low work' } }));
+    await eventually('the cancels waiting', async () => (await gauge('waiting')) === 3);
+    const critical = send(server, await server.token('civilian', uid('c-')), { kind: 'fire', severity: 'critical', location: area() });
+    await eventually('the critical report waiting', async () => (await gauge('waiting')) === 4);
+    release();
+    assert.is((await stuck).status, 201);
+    const made = await critical;
+    assert.is(made.status, 201, JSON.stringify(made.incident));
+    for (const c of await Promise.all(cancels)) assert.is(c.status, 200, JSON.stringify(c.body));
+    // Each transaction's now() is its start: the critical report's began before every cancel's.
+    const [row] = await server.app.sql<{ created_at: Date }[]>`select created_at from incidents where id = ${made.incident.id}`;
+    const cancelled = await server.app.sql<{ at: Date }[]>`
+      select at from incident_events where incident_id = any(${lows.map((i) => i.id)}::text[]) and type = 'CANCEL'`;
+    assert.is(cancelled.length, 3);
+    for (const c of cancelled) assert.ok(row!.created_at < c.at, `critical at ${row!.created_at.toISOString()}, a cancel at ${c.at.toISOString()}`);
+    await cancel(server, made.incident.id);
+  } finally {
+    release();
+    await holding.catch(() => {});
+    await holder.end();
+  }
 });
 
 test.run();

@@ -160,6 +160,10 @@ test('distances too small for float8 still compare: a report a hair from another
   const b = await report(server, await server.token('civilian', second), { kind: 'disaster', severity: 'low', location: { lat: 2.4e-198, lng: -2.9e-148 } });
   assert.is(b.status, 200, JSON.stringify(b.incident));
   assert.is(b.incident.id, a.incident.id);
+  // Subnormal coordinates: radians() of them underflows too.
+  const c = await report(server, await server.token('civilian', uid('civ-')), { kind: 'disaster', severity: 'low', location: { lat: 1e-310, lng: 5e-324 } });
+  assert.is(c.status, 200, JSON.stringify(c.incident));
+  assert.is(c.incident.id, a.incident.id);
 });
 
 test('slotsCover: skilled needs take slots of their skill, the rest any slot left', () => {

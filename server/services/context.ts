@@ -7,7 +7,9 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AcceptGate } from './accept.gate.ts';
+import type { PriorityLimiter } from '../concurrency/priority-limiter.ts';
 import { withOutbox } from '../outbox/outbox.buffer.ts';
+import { relayLimits } from '../outbox/outbox.relay.ts';
 import type { OutboxSink, Written } from '../outbox/outbox.sink.ts';
 
 export interface ServiceContext {
@@ -19,23 +21,40 @@ export interface ServiceContext {
   outbox: OutboxSink;
   /** This process's queue of accepts per incident and its memory of closed offers. */
   acceptGate: AcceptGate;
+  /**
+   * Transactions at once, urgent ones first: a critical round or report waiting for a
+   * pooled connection overtakes low work waiting for one (postgres.js's own queue is
+   * first come, first served). Sized below the pool, so relay claims and plain reads
+   * always find a connection.
+   */
+  transactions: PriorityLimiter;
+}
+
+/**
+ * Transactions at once: the pool less the relay's carries (each holds a claim
+ * transaction's connection while its rows run) and two for plain reads and the relay
+ * pass. DB_TX_CONCURRENCY overrides it.
+ */
+export function transactionSlots(config: Config): number {
+  return config.DB_TX_CONCURRENCY || Math.max(1, config.DB_POOL_SIZE - relayLimits(config).carryConcurrency - 2);
 }
 
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock detected, serialization failure
 
 /**
- * One transaction with a deadline, retried on deadlock. The outbox rows it wrote are
+ * One transaction with a deadline, retried on deadlock; `urgent` (critical work) goes
+ * first when transactions wait for a connection. The outbox rows it wrote are
  * carried out by this process right after the commit; if this process dies first, the
  * relay pass of any process finds them (they are in Postgres either way).
  */
-export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>, opts: { urgent?: boolean } = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const { value, written } = await withDeadline(
+      const { value, written } = await ctx.transactions.run(opts.urgent ? 0 : 1, () => withDeadline(
         ctx.sql.begin((tx) => withOutbox(tx, work)) as Promise<{ value: T; written: Written[] }>,
         ctx.config.DB_QUERY_TIMEOUT_MS * 2,
         what,
-      );
+      ));
       if (written.length) ctx.outbox.carry(written);
       return value;
     } catch (e) {

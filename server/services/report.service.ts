@@ -73,7 +73,9 @@ export async function commitReports(ctx: ServiceContext, reports: Report[]): Pro
   const owner = new Map<string, Item>();
   for (const item of [...items].sort((x, y) => x.arrival - y.arrival)) if (!owner.has(item.claim)) owner.set(item.claim, item);
   const { byKey, priors } = await traced('report.transaction', { 'reports.batch': items.length }, () =>
-    inTx(ctx, 'report', (tx) => decide(ctx, tx, items.filter((i) => owner.get(i.claim) === i))));
+    inTx(ctx, 'report', (tx) => decide(ctx, tx, items.filter((i) => owner.get(i.claim) === i)), {
+      urgent: items.some((i) => i.input.severity === 'critical'),
+    }));
 
   const outcomes = items.map((item): Decided => {
     const first = owner.get(item.claim)!;

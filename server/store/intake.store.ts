@@ -68,12 +68,15 @@ export async function findDuplicates(tx: Tx, qs: DuplicateQuery[], o: { radiusM:
          where kind = q.kind and state not in ('resolved', 'cancelled')
            and created_at > now() - make_interval(secs => ${o.windowMs / 1000})
            and lat between q.lat - ${dLat} and q.lat + ${dLat}
-           and lng between q.lng - ${dLat} / greatest(0.01, cos(radians(q.lat)))
-                       and q.lng + ${dLat} / greatest(0.01, cos(radians(q.lat)))
-           -- Haversine; each half-angle is at least 1e-100 rad (a distance off by ~1e-94 m):
-           -- Postgres raises an error where a float8 product underflows to zero.
-           and 2 * 6371000 * asin(sqrt(power(sin(greatest(abs(radians(lat - q.lat) / 2), 1e-100)), 2)
-                 + cos(radians(q.lat)) * cos(radians(lat)) * power(sin(greatest(abs(radians(lng - q.lng) / 2), 1e-100)), 2))) <= ${o.radiusM}
+           and lng between q.lng - ${dLat} / greatest(0.01, cos(radians(greatest(abs(q.lat), 1e-100))))
+                       and q.lng + ${dLat} / greatest(0.01, cos(radians(greatest(abs(q.lat), 1e-100))))
+           -- Haversine. Every angle is taken as at least 1e-100 degrees (distances off by
+           -- ~1e-94 m): Postgres raises an error where a float8 product underflows to zero,
+           -- as the squares of tiny angles, or radians() of a subnormal latitude, would.
+           and 2 * 6371000 * asin(sqrt(
+                 power(sin(radians(greatest(abs(lat - q.lat), 1e-100)) / 2), 2)
+                 + cos(radians(greatest(abs(q.lat), 1e-100))) * cos(radians(greatest(abs(lat), 1e-100)))
+                   * power(sin(radians(greatest(abs(lng - q.lng), 1e-100)) / 2), 2))) <= ${o.radiusM}
          order by created_at limit 1
            for update) i`;
   const found = new Map<number, IncidentRow>();
