@@ -3,13 +3,16 @@
 // (HTTP + Socket.IO): heroes patrol, answer offers like people, drive or fly to scenes,
 // rescue, resolve, sometimes vanish; civilians report at a rate with hot spots. Prints a
 // live summary every 2 s and, on Ctrl-C or after --minutes, a final report with checks.
+// `--burst` adds a neighbourhood burst mid-run (sim/burst.ts) and its section and checks.
 // Exit code 0 when every check passes, 1 when one fails, 2 on bad usage or setup.
 import { randomUUID } from 'node:crypto';
 import { createAuth } from '../server/auth.ts';
 import { loadConfig } from '../server/config.ts';
 import { parseArgsOrExit, type SimOptions } from './sim/args.ts';
+import { Burst, BURST_PATIENCE_MS } from './sim/burst.ts';
+import { accountBurst } from './sim/burst-account.ts';
 import { auditReports, judge, scanAssignments, type ReportAudit, type ScanResult } from './sim/checks.ts';
-import { City } from './sim/city.ts';
+import { City, type Pt } from './sim/city.ts';
 import { Civilians } from './sim/civilians.ts';
 import { DispatchObserver } from './sim/dispatch.ts';
 import { Fleet } from './sim/fleet.ts';
@@ -25,6 +28,8 @@ const SCAN_EVERY_MS = 15_000;
 
 const opts = parseArgsOrExit(process.argv.slice(2));
 const line = new StatusLine();
+/** A burst report outlives the run's stop by its patience at most (and a little slack). */
+const BURST_DRAIN_MS = BURST_PATIENCE_MS + 2_000;
 
 function secretOf(o: SimOptions): string {
   if (o.secret) return o.secret;
@@ -35,6 +40,19 @@ function secretOf(o: SimOptions): string {
     console.error(`simulate: cannot read the JWT secret from the environment (${(e as Error).message}); pass --secret`);
     process.exit(2);
   }
+}
+
+/** The burst's neighbourhood: --burst-spot, or the city's first hot spot. */
+function burstSpot(): { p: Pt; where: string } | null {
+  if (!opts.burst) return null;
+  const given = opts.burst.spot;
+  const p = given ? city.toPt(given) : (city.hotspots[0]?.p ?? { x: 0, y: 0 });
+  if (Math.abs(p.x) > city.half || Math.abs(p.y) > city.half) {
+    console.error(`simulate: --burst-spot ${given?.lat},${given?.lng} is outside the ${opts.cityKm} km city around ${opts.center.lat},${opts.center.lng}`);
+    process.exit(2);
+  }
+  const at = city.toLatLng(p);
+  return { p, where: given || !city.hotspots[0] ? `${at.lat},${at.lng}` : `${city.hotspots[0].name} (${at.lat},${at.lng})` };
 }
 
 // Ctrl-C once: stop reporting, finish, check, report. Twice: leave now.
@@ -63,6 +81,7 @@ const stats = new Stats();
 process.on('unhandledRejection', (e) => stats.note('unhandled rejection (simulator bug)', String((e as Error)?.stack ?? e).slice(0, 300)));
 const rng = new Rng(seedFrom(opts.seed));
 const city = new City(opts.center, opts.cityKm, rng);
+const burstAt = burstSpot();
 const runId = randomUUID().slice(0, 8);
 const dispatcherToken = await auth.sign({ role: 'dispatcher', sub: `sim-${runId}-dispatcher` });
 
@@ -101,8 +120,20 @@ const civilians = new Civilians({
   url: opts.url, ratePerMin: opts.ratePerMin, city, rng, stats, runId, teams: opts.teams,
   signCivilian: (id) => auth.sign({ role: 'civilian', sub: id }),
 });
+const burst = opts.burst && burstAt ? new Burst({
+  url: opts.url, plan: opts.burst, spot: burstAt.p, where: burstAt.where, city, rng: new Rng(seedFrom(`${opts.seed}/burst`)), stats, runId,
+  signCivilian: (id) => auth.sign({ role: 'civilian', sub: id }),
+  freeHeroes: () => fleet.free(),
+}) : null;
+if (burst && opts.burst) {
+  await burst.prepare();
+  line.log(`simulate: burst of ${Math.round(opts.burst.ratePerMin)}/min for ${opts.burst.seconds} s, ${opts.burst.atS.toFixed(1)} s after reporting starts, in a ${opts.burst.km} km square around ${burstAt?.where}`);
+}
 let phase = '';
-const live = () => line.show(summaryLine(stats, { states: observer.countStates(stats.reported.keys()), onDuty: fleet.onDuty(), heroes: fleet.heroes.length, phase }, line.width));
+const live = () => {
+  const now = [phase, burst?.progress()].filter(Boolean).join(' ');
+  line.show(summaryLine(stats, { states: observer.countStates(stats.reported.keys()), onDuty: fleet.onDuty(), heroes: fleet.heroes.length, phase: now }, line.width));
+};
 const summary = setInterval(live, 2_000);
 
 // Invariant scans while the city runs, one at a time.
@@ -121,7 +152,7 @@ const scanner = setInterval(() => {
 }, SCAN_EVERY_MS);
 
 // A hard stop whatever happens below: every later step has its own deadline too.
-const hardStopMs = opts.minutes * 60_000 + opts.drainS * 1000 + REPORT_GRACE_MS + CHECKS_BUDGET_MS + 75_000;
+const hardStopMs = opts.minutes * 60_000 + opts.drainS * 1000 + Math.max(REPORT_GRACE_MS, burst ? BURST_DRAIN_MS : 0) + CHECKS_BUDGET_MS + 75_000;
 setTimeout(() => {
   line.log('simulate: hard stop reached before the report was done; exiting');
   process.exit(3);
@@ -131,14 +162,19 @@ const reportingStarted = performance.now();
 if (!stopReason) {
   stats.begin();
   civilians.start();
+  if (burst && opts.burst) burst.schedule(opts.burst.atS * 1000);
   await stopOr(opts.minutes * 60_000);
 }
 stopReason ??= `after ${opts.minutes} min`;
 civilians.stop(REPORT_GRACE_MS);
+burst?.stop();
 const reportingS = (performance.now() - reportingStarted) / 1000;
 phase = 'draining';
 live();
-await Promise.race([civilians.drain(), sleep(REPORT_GRACE_MS + 11_000)]);
+await Promise.all([
+  Promise.race([civilians.drain(), sleep(REPORT_GRACE_MS + 11_000)]),
+  burst && Promise.race([burst.drain(), sleep(BURST_DRAIN_MS)]),
+]);
 clearInterval(scanner);
 await Promise.race([(async () => { while (scanning) await sleep(100); })(), sleep(16_000)]);
 if (opts.drainS > 0) await sleep(opts.drainS * 1000);
@@ -146,12 +182,14 @@ if (opts.drainS > 0) await sleep(opts.drainS * 1000);
 phase = 'checking';
 live();
 const checksEnd = performance.now() + CHECKS_BUDGET_MS;
+// The burst's incidents are all read at the end, never a sample: its check is exact.
+const burstIds = new Set(burst?.rows.flatMap((r) => (r.id === null ? [] : [r.id])) ?? []);
 let audit: ReportAudit | null = null;
 let auditError: string | null = null;
 let scan: ScanResult | null = null;
 let scanError: string | null = null;
 await Promise.all([
-  auditReports({ url: opts.url, token: dispatcherToken, stats, rng, max: opts.checkMax, giveUpAt: checksEnd - 10_000, patienceMs: 20_000 })
+  auditReports({ url: opts.url, token: dispatcherToken, stats, rng, max: opts.checkMax, giveUpAt: checksEnd - 10_000, patienceMs: 20_000, always: burstIds })
     .then((a) => { audit = a; }, (e: unknown) => { auditError = (e as Error).message; }),
   scanAssignments(opts.url, dispatcherToken, { teams }).then((s) => { scan = s; }, (e: unknown) => { scanError = (e as Error).message; }),
 ]);
@@ -161,8 +199,13 @@ live();
 line.end();
 
 const onDutyAtEnd = fleet.onDuty();
-const checks = judge({ stats, audit, auditError, scan, scanError, overfilled: observer.overfilled.size, teams });
+const burstReport = burst && opts.burst && burstAt ? {
+  account: accountBurst(burst.rows, { offerAt: (id) => stats.firstOffer.seen.get(id), audit: audit as ReportAudit | null, failures: burst.failures }),
+  plan: { ...opts.burst, where: burstAt.where },
+  seen: { free: { atStart: burst.freeAtStart, fewest: burst.fewestFree, atEnd: fleet.free() }, loopDelayMs: burst.loopDelayMs() },
+} : null;
+const checks = judge({ stats, audit, auditError, scan, scanError, overfilled: observer.overfilled.size, teams, burst: burstReport?.account ?? null });
 await Promise.race([fleet.stop(), sleep(10_000)]);
 observer.close();
-console.log(finalReport({ opts, city, stats, fleet, observer, audit, checks, reportingS, stopReason, onDutyAtEnd, statesAtCheck }));
+console.log(finalReport({ opts, city, stats, fleet, observer, audit, checks, reportingS, stopReason, onDutyAtEnd, statesAtCheck, burst: burstReport }));
 process.exit(checks.every((c) => c.ok) ? 0 : 1);

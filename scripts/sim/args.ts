@@ -20,6 +20,19 @@ export interface SimOptions {
   checkMax: number;
   /** Share of reports that need a team (several heroes with their skills). */
   teams: number;
+  /** `--burst`: one neighbourhood reporting at many times the run's rate for a while. */
+  burst: BurstOptions | null;
+}
+
+export interface BurstOptions {
+  /** Seconds after the civilians start reporting. */
+  atS: number;
+  seconds: number;
+  ratePerMin: number;
+  /** Side of the neighbourhood's square. */
+  km: number;
+  /** Its centre; null: the city's first hot spot. */
+  spot: LatLng | null;
 }
 
 export const USAGE = `usage: npm run simulate -- [options]
@@ -38,9 +51,24 @@ export const USAGE = `usage: npm run simulate -- [options]
   --secret S           JWT secret (default JWT_SECRET / the server's config default)
   --drain S            seconds heroes keep working after the last report (default 5)
   --check-max N        reports to verify one by one at the end (default 5000; a sample above)
-  --teams P            share of reports that need a team, e.g. fire + medic or 4× rescue (default 0)`;
+  --teams P            share of reports that need a team, e.g. fire + medic or 4× rescue (default 0)
+  --burst              a neighbourhood burst mid-run: civilians in one small square report at
+                       50× --rate, 10% critical, honour Retry-After and give up 30 s after their
+                       first attempt; the report gains a burst section and its checks
+  --burst-at T         when: P% of --minutes or N seconds after reporting starts (default 50%)
+  --burst-seconds N    how long it lasts (default 20)
+  --burst-rate R       its report rate, written as --rate (default 50× --rate)
+  --burst-km K         side of the neighbourhood's square in km (default 1.5)
+  --burst-spot LAT,LNG its centre, inside the city (default the city's first hot spot)
+                       (any --burst-* option implies --burst; the burst must end before --minutes)`;
 
 class UsageError extends Error {}
+
+/** Options without a value. */
+const FLAGS = ['burst'];
+const BURST_KEYS = ['burst-at', 'burst-seconds', 'burst-rate', 'burst-km', 'burst-spot'];
+/** The issue's burst: 50× the run's rate. */
+const BURST_FACTOR = 50;
 
 function num(name: string, raw: string, min: number, max = Number.POSITIVE_INFINITY): number {
   const v = Number(raw);
@@ -48,20 +76,20 @@ function num(name: string, raw: string, min: number, max = Number.POSITIVE_INFIN
   return v;
 }
 
-function rate(raw: string): number {
+function rate(raw: string, name = 'rate'): number {
   const m = /^\s*([0-9]*\.?[0-9]+)\s*(?:\/\s*(min|m|s|sec|h|hour))?\s*$/.exec(raw);
-  if (!m) throw new UsageError(`--rate: expected R, R/min, R/s or R/h, got "${raw}"`);
+  if (!m) throw new UsageError(`--${name}: expected R, R/min, R/s or R/h, got "${raw}"`);
   const v = Number(m[1]);
   const unit = m[2] ?? 'min';
   const perMin = unit.startsWith('s') ? v * 60 : unit.startsWith('h') ? v / 60 : v;
-  if (perMin <= 0 || perMin > 100_000) throw new UsageError(`--rate: ${perMin}/min is out of range`);
+  if (perMin <= 0 || perMin > 100_000) throw new UsageError(`--${name}: ${perMin}/min is out of range`);
   return perMin;
 }
 
-function center(raw: string): LatLng {
+function center(raw: string, name = 'center'): LatLng {
   const [a, b, ...rest] = raw.split(',').map((s) => Number(s.trim()));
   if (a === undefined || b === undefined || rest.length || !Number.isFinite(a) || !Number.isFinite(b) || Math.abs(a) > 85 || Math.abs(b) > 180) {
-    throw new UsageError(`--center: expected lat,lng, got "${raw}"`);
+    throw new UsageError(`--${name}: expected lat,lng, got "${raw}"`);
   }
   return { lat: a, lng: b };
 }
@@ -76,6 +104,11 @@ export function parseArgs(argv: string[]): SimOptions {
     }
     if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
     const eq = a.indexOf('=');
+    if (FLAGS.includes(a.slice(2, eq > 0 ? eq : undefined))) {
+      if (eq > 0) throw new UsageError(`${a.slice(0, eq)} takes no value`);
+      raw.set(a.slice(2), 'on');
+      continue;
+    }
     if (eq > 0) raw.set(a.slice(2, eq), a.slice(eq + 1));
     else {
       const v = argv[i + 1];
@@ -84,7 +117,7 @@ export function parseArgs(argv: string[]): SimOptions {
       i++;
     }
   }
-  const known = ['url', 'heroes', 'rate', 'minutes', 'accept', 'decline', 'ignore', 'vanish', 'air', 'city-km', 'center', 'seed', 'speedup', 'secret', 'drain', 'check-max', 'teams'];
+  const known = ['url', 'heroes', 'rate', 'minutes', 'accept', 'decline', 'ignore', 'vanish', 'air', 'city-km', 'center', 'seed', 'speedup', 'secret', 'drain', 'check-max', 'teams', ...FLAGS, ...BURST_KEYS];
   const unknown = [...raw.keys()].filter((k) => !known.includes(k));
   if (unknown.length) throw new UsageError(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
   const get = (k: string) => raw.get(k);
@@ -104,17 +137,20 @@ export function parseArgs(argv: string[]): SimOptions {
   }
   const sum = accept + decline + ignore;
   if (sum <= 0) throw new UsageError('--accept, --decline and --ignore cannot all be 0');
+  const ratePerMin = rate(get('rate') ?? '60');
+  const minutes = num('minutes', get('minutes') ?? '10', 0.05, 24 * 60);
+  const cityKm = num('city-km', get('city-km') ?? '12', 0.5, 200);
   return {
     url,
     heroes: Math.round(num('heroes', get('heroes') ?? '100', 1, 50_000)),
-    ratePerMin: rate(get('rate') ?? '60'),
-    minutes: num('minutes', get('minutes') ?? '10', 0.05, 24 * 60),
+    ratePerMin,
+    minutes,
     accept: accept / sum,
     decline: decline / sum,
     ignore: ignore / sum,
     vanish: num('vanish', get('vanish') ?? '0.02', 0, 1),
     air: num('air', get('air') ?? '0.2', 0, 1),
-    cityKm: num('city-km', get('city-km') ?? '12', 0.5, 200),
+    cityKm,
     center: center(get('center') ?? '40.75,-73.98'),
     seed: get('seed') ?? String(Math.floor(Math.random() * 1e9)),
     speedup: num('speedup', get('speedup') ?? '1', 0.1, 100),
@@ -122,7 +158,26 @@ export function parseArgs(argv: string[]): SimOptions {
     drainS: num('drain', get('drain') ?? '5', 0, 600),
     checkMax: Math.round(num('check-max', get('check-max') ?? '5000', 1, 1_000_000)),
     teams: num('teams', get('teams') ?? '0', 0, 1),
+    burst: burstOptions(raw, { minutes, ratePerMin, cityKm }),
   };
+}
+
+/** The burst, when asked for by `--burst` or any `--burst-*`; it must fit in the run. */
+function burstOptions(raw: Map<string, string>, run: { minutes: number; ratePerMin: number; cityKm: number }): BurstOptions | null {
+  if (!raw.has('burst') && !BURST_KEYS.some((k) => raw.has(k))) return null;
+  const runS = run.minutes * 60;
+  const at = raw.get('burst-at') ?? '50%';
+  const m = /^\s*([0-9]*\.?[0-9]+)\s*(%|s)?\s*$/.exec(at);
+  if (!m) throw new UsageError(`--burst-at: expected P% of the run or N seconds, got "${at}"`);
+  const atS = m[2] === '%' ? (Number(m[1]) / 100) * runS : Number(m[1]);
+  const seconds = num('burst-seconds', raw.get('burst-seconds') ?? '20', 1, 3_600);
+  if (atS + seconds > runS) {
+    throw new UsageError(`the burst (at ${atS.toFixed(1)} s, for ${seconds} s) must end before the run does (--minutes ${run.minutes}: ${runS.toFixed(1)} s)`);
+  }
+  const ratePerMin = raw.has('burst-rate') ? rate(raw.get('burst-rate')!, 'burst-rate') : Math.min(100_000, run.ratePerMin * BURST_FACTOR);
+  const km = num('burst-km', raw.get('burst-km') ?? '1.5', 0.1, run.cityKm);
+  const spotRaw = raw.get('burst-spot');
+  return { atS, seconds, ratePerMin, km, spot: spotRaw === undefined ? null : center(spotRaw, 'burst-spot') };
 }
 
 export function parseArgsOrExit(argv: string[]): SimOptions {

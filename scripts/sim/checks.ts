@@ -3,12 +3,14 @@
 // assignments; and the run itself proved something: reports were answered, heroes were
 // assigned and made progress, and every invariant scan read the whole list.
 import { problem } from '../lib/wire.ts';
+import { burstChecks, type BurstAccount } from './burst-account.ts';
 import { http, pool, withRetry } from './http.ts';
 import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
+import type { CheckResult } from './check-result.ts';
 import { sleep, type Incident } from './types.ts';
 
-export interface CheckResult { name: string; ok: boolean; detail: string }
+export type { CheckResult } from './check-result.ts';
 
 export interface ScanResult { incidents: number; truncated: boolean; violations: string[] }
 
@@ -64,20 +66,22 @@ export interface ReportAudit {
 }
 
 /**
- * GET /v1/incidents/:id for every report answered 2xx (a random sample above `max`).
+ * GET /v1/incidents/:id for every report answered 2xx (a random sample above `max`;
+ * the ids in `always`, the burst's, are all read whatever `max` says).
  * Incidents still `reported` are looked at again until `patienceMs` has passed.
  */
-export async function auditReports(o: { url: string; token: string; stats: Stats; rng: Rng; max: number; giveUpAt: number; patienceMs: number }): Promise<ReportAudit> {
+export async function auditReports(o: { url: string; token: string; stats: Stats; rng: Rng; max: number; giveUpAt: number; patienceMs: number; always?: ReadonlySet<string> }): Promise<ReportAudit> {
   const all = [...o.stats.reported.keys()];
-  let ids = all;
-  if (all.length > o.max) {
-    ids = [...all];
+  const always = o.always ?? new Set<string>();
+  let ids = all.filter((id) => !always.has(id));
+  if (ids.length > o.max) {
     for (let i = ids.length - 1; i > 0; i--) {
       const j = Math.floor(o.rng.next() * (i + 1));
       [ids[i], ids[j]] = [ids[j]!, ids[i]!];
     }
     ids = ids.slice(0, o.max);
   }
+  ids = [...always, ...ids];
   const vanished = [...o.stats.vanishedHolding.keys()].filter((id) => !ids.includes(id));
   const got = new Map<string, Incident | 'lost' | 'unverified'>();
   const fetchOne = async (id: string) => {
@@ -129,7 +133,7 @@ export async function auditReports(o: { url: string; token: string; stats: Stats
  */
 export const UNANSWERED_TOLERANCE = 0.001;
 
-export function judge(o: { stats: Stats; audit: ReportAudit | null; auditError: string | null; scan: ScanResult | null; scanError: string | null; overfilled: number; teams?: boolean }): CheckResult[] {
+export function judge(o: { stats: Stats; audit: ReportAudit | null; auditError: string | null; scan: ScanResult | null; scanError: string | null; overfilled: number; teams?: boolean; burst?: BurstAccount | null }): CheckResult[] {
   const { stats, audit, scan } = o;
   const r = stats.reports;
   const list = (xs: string[]) => (xs.length ? `: ${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', …' : ''}` : '');
@@ -183,6 +187,7 @@ export function judge(o: { stats: Stats; audit: ReportAudit | null; auditError: 
   if (o.teams) checks.push(...teamChecks(stats));
   checks.push({ name: 'valid reports never refused', ok: r.refused === 0, detail: `${r.refused} answered 4xx other than 429` });
   checks.push({ name: 'replays answer the same incident', ok: r.doubleTapMismatch === 0, detail: `${r.doubleTaps} double taps, ${r.doubleTapMismatch} answered differently` });
+  if (o.burst) checks.push(...burstChecks(o.burst));
   return checks;
 }
 

@@ -11,12 +11,13 @@ import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
 import { pickTeam, TEAM_SEVERITY, teamSize } from './teams.ts';
 import { sleep, type Incident, type Severity } from './types.ts';
+import { Sleeper } from './sleeper.ts';
 
-const KINDS = { accident: 30, crime: 25, medical: 25, fire: 10, disaster: 3, other: 7 } as const;
+export const KINDS = { accident: 30, crime: 25, medical: 25, fire: 10, disaster: 3, other: 7 } as const;
 const SEVERITY: Record<Severity, number> = { critical: 5, high: 20, medium: 45, low: 30 };
 const DOUBLE_TAP = 0.03;
 
-const WHAT: Record<keyof typeof KINDS, string[]> = {
+export const WHAT: Record<keyof typeof KINDS, string[]> = {
   accident: ['Two cars collided at the junction', 'Cyclist hit by a van', 'Bus slid into a lamppost', 'Crane tipped over on a building site'],
   crime: ['Armed robbery at a corner shop', 'Someone is breaking into cars', 'Bank alarm going off, masked people inside', 'Mugging in progress'],
   medical: ['Man collapsed on the platform', 'Child not breathing', 'Elderly woman fell down the stairs', 'Allergic reaction, throat swelling'],
@@ -43,7 +44,7 @@ export class Civilians {
   private readonly tokens = new Map<string, Promise<string>>();
   private giveUpAt = Number.POSITIVE_INFINITY;
   private n = 0;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new Sleeper();
   /** Civilians are drawn from a pool large enough that none comes near a per-civilian limit. */
   private readonly poolSize: number;
 
@@ -60,7 +61,7 @@ export class Civilians {
   stop(graceMs: number): void {
     this.running = false;
     this.giveUpAt = performance.now() + graceMs;
-    this.wake?.();
+    this.sleeper.wake();
   }
 
   async drain(): Promise<void> {
@@ -72,14 +73,7 @@ export class Civilians {
     let due = performance.now();
     while (this.running) {
       due += this.d.rng.exp(meanGapMs);
-      const wait = due - performance.now();
-      if (wait > 0) {
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, wait);
-          this.wake = () => { clearTimeout(t); r(); };
-        });
-        this.wake = null;
-      }
+      await this.sleeper.until(due);
       if (!this.running) break;
       const p = this.report(this.n++).catch((e: unknown) => this.d.stats.note('report crashed', String(e)));
       this.inflight.add(p);

@@ -64,6 +64,13 @@ export class Fleet {
     return n;
   }
 
+  /** Heroes free to take an offer (Hero.free). */
+  free(): number {
+    let n = 0;
+    for (const h of this.heroes) if (h.free) n++;
+    return n;
+  }
+
   byPhase(): Map<string, number> {
     const m = new Map<string, number>();
     for (const h of this.heroes) m.set(h.phase, (m.get(h.phase) ?? 0) + 1);

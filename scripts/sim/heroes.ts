@@ -43,6 +43,14 @@ export class Hero {
     return this.socket?.connected ?? false;
   }
 
+  /**
+   * Free as far as we know: on duty, patrolling, reading no offer. An ignored offer stays
+   * pending on the server until it expires, which this does not see.
+   */
+  get free(): boolean {
+    return this.onDuty && this.connected && this.phase === 'patrol' && this.incidentId === null && this.offers.size === 0;
+  }
+
   connect(): void {
     const s = openSocket(`${this.d.url}/hero`, { token: this.token });
     this.socket = s;

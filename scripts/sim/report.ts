@@ -1,5 +1,6 @@
 // The final report: totals, percentiles, what the heroes saw, and the checks.
 import type { SimOptions } from './args.ts';
+import { type BurstAccount, type BurstPlanView, type BurstSeen, burstLines } from './burst-account.ts';
 import type { CheckResult, ReportAudit } from './checks.ts';
 import type { City } from './city.ts';
 import type { DispatchObserver } from './dispatch.ts';
@@ -24,6 +25,7 @@ export interface FinalInput {
   onDutyAtEnd: number;
   /** Our incidents by state on /dispatch when the checks ended. */
   statesAtCheck: Map<string, number>;
+  burst?: { account: BurstAccount; plan: BurstPlanView; seen: BurstSeen } | null;
 }
 
 export function finalReport(f: FinalInput): string {
@@ -40,6 +42,7 @@ export function finalReport(f: FinalInput): string {
     `city       ${opts.cityKm} km square around ${opts.center.lat},${opts.center.lng}; hot spots ${f.city.hotspots.map((h) => h.name).join(', ')}`,
     `stopped    ${f.stopReason}; reported for ${f.reportingS.toFixed(1)} s, ${((performance.now() - s.createdAt) / 1000).toFixed(1)} s in all (setup and checks included)`,
     '',
+    ...(f.burst ? ['note       `reports` counts the city\'s civilians (the burst\'s are under `burst`); incidents, times and offers include the burst\'s'] : []),
     `reports    sent ${r.sent}: 201 ${r.created}, 200 ${r.replayed} (linked to an earlier incident: duplicate report or replay), refused ${r.refused}, unanswered ${r.unanswered}; retries ${r.retries} (429 ${r.throttled}, 5xx ${r.serverErrors} of which 503 ${r.overloaded}, network/timeout ${r.networkErrors}; ${r.answeredAfterRetry} answered after a retry); double taps ${r.doubleTaps}`,
     `           HTTP latency ${pcts(s.reportMs)}`,
     `incidents  ${s.reported.size} distinct; by GET at the end: ${audit ? states(audit.finalStates) : 'not read'}`,
@@ -50,6 +53,7 @@ export function finalReport(f: FinalInput): string {
     ...severityTable(s.assigned).map((l) => `    ${l}`),
     `report → resolved (seen on /dispatch)   ${pcts(samples(s.resolved))}`,
     ...(opts.teams > 0 ? ['', ...teamLines(s, r.sent)] : []),
+    ...(f.burst ? ['', ...burstLines(f.burst.account, f.burst.plan, f.burst.seen)] : []),
     '',
     `offers     received ${o.received}: accepted ${o.accepted}${share(o.accepted, answered)}, declined ${o.declined}${share(o.declined, answered)}, ignored ${o.ignored}${share(o.ignored, answered)}, taken ${o.taken}${share(o.taken, answered)}, expired ${o.expired}${share(o.expired, answered)}, withdrawn ${o.withdrawn}, other ${o.other}, no answer ${o.noAnswer}`,
     `progress   en_route ${s.progress.en_route}, on_scene ${s.progress.on_scene}, resolved ${s.progress.resolved}, refused ${s.progress.refused}, no answer ${s.progress.noAnswer}`,
