@@ -23,8 +23,8 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-function launch(index: number, port: number, env: Record<string, string>): Member {
-  const p = spawnServerProcess({ ...env, PORT: String(port) });
+function launch(index: number, port: number, env: Record<string, string>, root?: string): Member {
+  const p = spawnServerProcess({ ...env, PORT: String(port) }, { root });
   return { index, port, url: `http://127.0.0.1:${port}`, child: p.child, output: p.out, exited: p.exited.then((e) => e.code) };
 }
 
@@ -40,8 +40,9 @@ async function ready(m: Member, ms: number): Promise<void> {
   throw new Error(`member ${m.index} on :${m.port} not ready after ${ms} ms: ${m.output.join('').slice(-2000)}`);
 }
 
-export async function startCluster(n: number, basePort: number, env: Record<string, string> = {}, readyMs = 30_000): Promise<Cluster> {
-  const members = Array.from({ length: n }, (_, i) => launch(i, basePort + i, env));
+/** `root`: the tree whose scripts/start.ts runs (default this one). */
+export async function startCluster(n: number, basePort: number, env: Record<string, string> = {}, readyMs = 30_000, root?: string): Promise<Cluster> {
+  const members = Array.from({ length: n }, (_, i) => launch(i, basePort + i, env, root));
   try {
     await Promise.all(members.map((m) => ready(m, readyMs)));
   } catch (e) {
@@ -53,7 +54,7 @@ export async function startCluster(n: number, basePort: number, env: Record<stri
     async restart(i) {
       const old = members[i]!;
       if (old.child.exitCode === null && old.child.signalCode === null) { old.child.kill('SIGKILL'); await old.exited; }
-      const fresh = launch(i, old.port, env);
+      const fresh = launch(i, old.port, env, root);
       members[i] = fresh;
       await ready(fresh, readyMs);
       return fresh;
@@ -75,11 +76,11 @@ export async function startCluster(n: number, basePort: number, env: Record<stri
  * the range may be taken) up to `attempts` times; the last failure is thrown.
  */
 export async function startClusterAnyPort(n: number, env: Record<string, string> = {},
-  opts: { readyMs?: number; attempts?: number; onRetry?: (basePort: number, e: unknown) => void } = {}): Promise<Cluster> {
+  opts: { readyMs?: number; attempts?: number; root?: string; onRetry?: (basePort: number, e: unknown) => void } = {}): Promise<Cluster> {
   for (let attempt = 1; ; attempt++) {
     const basePort = 20_000 + Math.floor(Math.random() * 30_000);
     try {
-      return await startCluster(n, basePort, env, opts.readyMs);
+      return await startCluster(n, basePort, env, opts.readyMs, opts.root);
     } catch (e) {
       if (attempt >= (opts.attempts ?? 4)) throw e;
       opts.onRetry?.(basePort, e);

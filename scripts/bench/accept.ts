@@ -68,7 +68,7 @@ export async function acceptRace(o: Opts): Promise<Metric[]> {
     + `last ack p50 ${round(pct(ms, 0.5), 1)} / p99 ${round(p99, 1)} ms. Bare guarded UPDATE × ${RACERS}: ${bare.ms.length} rounds, p50 ${round(pct(bare.ms, 0.5), 2)} / p99 ${round(b99, 2)} ms, `
     + `${bare.bad} rounds without exactly one winner.`);
   return [
-    metric('accept_race_p99_ms', round(p99, 1), 'ms', round(b99, 2), '≤ 50', p99 <= 50),
+    metric('accept_race_p99_ms', round(p99, 1), 'ms', round(b99, 2), '≤ 25', p99 <= 25),
     metric('accept_race_rounds_not_one_winner', notOne, 'rounds', bare.bad, '0 (exactly one winner)', notOne === 0),
   ];
 }

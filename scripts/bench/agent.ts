@@ -1,14 +1,17 @@
 // Child process: heroes and civilians for the latency figures. It holds the hero
 // sockets and sends the HTTP reports itself, so "report sent" and "offer received" are
-// read from one clock. Hero behaviours:
+// read from one clock. Under a burst the reports come from a second instance with no
+// sockets (scenario.ts withCivilians), so thousands of requests do not delay the
+// heroes' clock; `firstOffers` then gives epoch times to compare across the two. Hero behaviours:
 //   resolve  accept every offer, then en_route / on_scene / resolved at once (free again)
 //   ignore   acknowledge delivery only, never answer (offers expire)
 //   race     collect offers; the parent's `race` command answers them all at once
 //   hold     accept every offer at once and keep the assignment (the parent's `assemble`
 //            command times the team filling up, then frees its members)
-import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Socket } from 'socket.io-client';
-import { call, openSocket } from '../lib/wire.ts';
+import { openSocket } from '../lib/wire.ts';
+import { sendReport, type ReportRow, type RetryPolicy } from './civilian.ts';
 import { childProgress, serve } from './ipc.ts';
 
 interface HeroIn { id: string; token: string; lat: number; lng: number }
@@ -93,23 +96,21 @@ function connectHero(url: string, h: HeroIn, pingEveryMs: number): Promise<boole
   });
 }
 
-interface ReportRow { severity: string; status: number; id: string | null; t0: number; sentAt: number; httpMs: number; offerMs: number | null; error?: string }
-
-async function report(url: string, token: string, body: unknown): Promise<{ status: number; id: string | null; t0: number; sentAt: number; httpMs: number; error?: string }> {
-  const t0 = performance.now();
-  const sentAt = Date.now();
-  try {
-    const res = await call<{ id?: string } | undefined>('POST', `${url}/v1/incidents`, { token, body, headers: { 'idempotency-key': randomUUID() }, timeoutMs: 30_000 });
-    return { status: res.status, id: res.status < 300 ? res.body?.id ?? null : null, t0, sentAt, httpMs: performance.now() - t0 };
-  } catch (e) {
-    // No HTTP answer: timeout, refused or reset connection (recorded by cause).
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-    return { status: 0, id: null, t0, sentAt, httpMs: performance.now() - t0, error: cause };
-  }
+/** One attempt, no retries: the race and assemble rounds need a 201 at once or fail. */
+async function report(url: string, token: string, body: unknown) {
+  return sendReport({ i: 0, civ: 0, severity: '', url, token, body });
 }
 
-const SEVERITIES = ['critical', 'high', 'medium', 'low'];
+/** `turn`: severities in turn (a quarter critical). `burst`: 10% critical, the rest high/medium/low alike. */
+const MIXES = {
+  turn: ['critical', 'high', 'medium', 'low'],
+  burst: ['critical', 'high', 'medium', 'low', 'high', 'medium', 'low', 'high', 'medium', 'low'],
+};
 const KINDS = ['accident', 'fire', 'crime', 'medical'];
+// This process's own event-loop delay: offers and answers are timed here, so a busy
+// generator would show up as server latency; the parent reads it with `loop`.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 serve({
   /** Hero i connects to url[i mod n] when given several (the processes of a cluster). */
@@ -125,34 +126,63 @@ serve({
   },
 
   /**
-   * Open-loop reports at `perMinute` for `seconds`, severities in turn (report i to
-   * url[i mod n] when given several); then waits `settleMs`.
+   * Open-loop reports at `perMinute` for `seconds` (report i to url[i mod n] when given
+   * several, from civilian i mod the list's length), severities by `mix`; each report
+   * is retried by `retry` when given (scripts/bench/civilian.ts), and no attempt starts
+   * later than `cutAfterMs` after the last first attempt's scheduled time. Then waits `settleMs`.
    */
-  async reports(a: { url: string | string[]; civilians: string[]; perMinute: number; seconds: number; center: { lat: number; lng: number }; sideKm: number; settleMs: number }) {
+  async reports(a: {
+    url: string | string[]; civilians: string[]; perMinute: number; seconds: number; center: { lat: number; lng: number }; sideKm: number;
+    settleMs: number; mix?: keyof typeof MIXES; retry?: RetryPolicy; cutAfterMs?: number;
+  }) {
     const urls = [a.url].flat();
+    const severities = MIXES[a.mix ?? 'turn'];
     const total = Math.round((a.perMinute / 60) * a.seconds);
     const gap = 60_000 / a.perMinute;
-    const rows: Omit<ReportRow, 'offerMs'>[] = [];
+    const rows: ReportRow[] = [];
     const inflight: Promise<void>[] = [];
     const started = performance.now();
+    const lastStartAt = a.cutAfterMs === undefined ? undefined : started + (total - 1) * gap + a.cutAfterMs;
     for (let i = 0; i < total; i++) {
       const wait = started + i * gap - performance.now();
       if (wait >= 1) await sleep(wait);
-      const severity = SEVERITIES[i % SEVERITIES.length]!;
+      const severity = severities[i % severities.length]!;
       const location = { lat: a.center.lat + (Math.random() - 0.5) * a.sideKm / 111, lng: a.center.lng + (Math.random() - 0.5) * a.sideKm / 84 };
-      inflight.push(report(urls[i % urls.length]!, a.civilians[i % a.civilians.length]!, { kind: KINDS[i % KINDS.length], severity, location })
-        .then((r) => { rows.push({ severity, ...r }); }));
-      if (i % Math.max(1, Math.round(total / 5)) === 0 && i > 0) childProgress(`sent ${i}/${total} reports, ${rows.length} answered`);
+      const civ = i % a.civilians.length;
+      inflight.push(sendReport({
+        i, civ, severity, url: urls[i % urls.length]!, token: a.civilians[civ]!, body: { kind: KINDS[i % KINDS.length], severity, location },
+        ...(a.retry ? { retry: a.retry } : {}), ...(lastStartAt === undefined ? {} : { lastStartAt }),
+      }).then((r) => { rows.push(r); }));
+      if (i % Math.max(1, Math.round(total / 5)) === 0 && i > 0) childProgress(`sent ${i}/${total} reports, ${rows.length} done`);
     }
     const sendS = (performance.now() - started) / 1000;
-    await Promise.all(inflight);
-    childProgress(`all ${total} reports answered (sent over ${sendS.toFixed(1)} s); waiting ${a.settleMs / 1000} s for offers`);
+    // Retries may go on for 30 s after the last first attempt: say how far they are.
+    const ticker = setInterval(() => childProgress(`${rows.length}/${total} reports done (${rows.filter((r) => r.gaveUp).length} gave up); the rest retrying`), 5_000);
+    await Promise.all(inflight).finally(() => clearInterval(ticker));
+    childProgress(`all ${total} reports done (first attempts over ${sendS.toFixed(1)} s, last done ${((performance.now() - started) / 1000).toFixed(1)} s in); waiting ${a.settleMs / 1000} s for offers`);
     await sleep(a.settleMs);
-    const out: ReportRow[] = rows.map((r) => {
+    for (const r of rows) {
       const at = r.id ? firstOffer.get(r.id) : undefined;
-      return { ...r, offerMs: at === undefined ? null : at - r.t0 };
+      r.offerMs = at === undefined ? null : at - r.t0;
+    }
+    rows.sort((x, y) => x.i - y.i);
+    return { rows, sendS, resolved, acceptRefused };
+  },
+
+  /** When the first offer for each incident reached a hero, epoch ms (timeOrigin + performance.now()); null if none yet. */
+  firstOffers(a: { ids: string[] }) {
+    return a.ids.map((id) => {
+      const at = firstOffer.get(id);
+      return at === undefined ? null : performance.timeOrigin + at;
     });
-    return { rows: out, sendS, resolved, acceptRefused };
+  },
+
+  /** This process's event-loop delay since the last call (ms), then starts afresh. */
+  loop() {
+    const ms = (ns: number) => ns / 1e6;
+    const out = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) };
+    loopDelay.reset();
+    return out;
   },
 
   /**
@@ -216,6 +246,10 @@ serve({
       if ((r + 1) % 20 === 0) childProgress(`assemble round ${r + 1}/${a.rounds.length}: ${size} hero(es), ${fullMs === null ? 'not full' : `full in ${fullMs.toFixed(1)} ms`}`);
     }
     return results;
+  },
+
+  counts() {
+    return { resolved, acceptRefused };
   },
 
   offersAndWithdrawals() {

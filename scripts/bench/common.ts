@@ -29,7 +29,19 @@ export interface Metric {
   ratio: number | null;
   goal: string;
   met: boolean | null;
+  /** With `--baseline`: the minimum value ÷ baseline this row's goal asks for (capacity: 3). */
+  timesBaseline?: number;
+  /** With `--baseline`, for the groups run against it: the same row from the baseline build. */
+  baseline?: number | null;
+  /** Why the baseline run of this row's group failed. */
+  baselineError?: string;
 }
+
+/**
+ * The build the servers under test run: this tree, or (`--baseline REF`) an older one
+ * that bench.ts set up; groups that compare against a bare component may skip it then.
+ */
+export const target: { root?: string; name?: string } = {};
 
 export function metric(name: string, value: number | null, unit: string, bare: number | null, goal: string, met: boolean | null): Metric {
   const ratio = value !== null && bare !== null && Number.isFinite(value) && bare !== 0 ? value / bare : null;
@@ -78,8 +90,9 @@ export interface ServerUnderTest {
   /** The first process's URL; `urls` has every process's (one unless asked for more). */
   url: string;
   urls: string[];
-  /** The first process's pid. */
+  /** The first process's pid; `pids` has every process's. */
   pid: number;
+  pids: number[];
   schema: string;
   prefix: string;
   /** The benchmark's own connection to the server's schema (setup and checks only). */
@@ -90,11 +103,12 @@ export interface ServerUnderTest {
 }
 
 /** `processes` real server processes (scripts/start.ts) sharing their own schema and Redis prefix. */
-export async function startServerUnderTest(label: string, env: Record<string, string> = {}, processes = 1): Promise<ServerUnderTest> {
+export async function startServerUnderTest(group: string, env: Record<string, string> = {}, processes = 1): Promise<ServerUnderTest> {
   const names = { schema: uid('bench_', 4), prefix: uid('bench', 4) };
   const dropData = onCleanup(() => dropStores([names]));
+  const label = target.name ? `${group} [${target.name}]` : group;
   const cluster = await startClusterAnyPort(processes, { DB_SCHEMA: names.schema, REDIS_PREFIX: names.prefix, LOG_LEVEL: 'warn', ...env }, {
-    readyMs: 60_000, onRetry: (port, e) => progress(`${label}: base port ${port} failed (${String(e).slice(0, 200)}); trying another`),
+    readyMs: 60_000, root: target.root, onRetry: (port, e) => progress(`${label}: base port ${port} failed (${String(e).slice(0, 200)}); trying another`),
   });
   const member = cluster.members[0]!;
   const sql = pg(names.schema);
@@ -106,7 +120,7 @@ export async function startServerUnderTest(label: string, env: Record<string, st
   const urls = cluster.members.map((m) => m.url);
   progress(`${label}: server up on ${urls.join(' ')} (pid ${cluster.members.map((m) => m.child.pid).join(' ')}, schema ${names.schema}, env ${JSON.stringify(env)})`);
   return {
-    url: member.url, urls, pid: member.child.pid!, ...names, sql, stop,
+    url: member.url, urls, pid: member.child.pid!, pids: cluster.members.map((m) => m.child.pid!), ...names, sql, stop,
     async counter(name) {
       const text = String((await call('GET', `${member.url}/metrics`)).body);
       let sum = 0;
@@ -144,8 +158,16 @@ export async function insertHeroes(sql: Sql, n: number, place: (i: number) => { 
 }
 
 export async function civilianTokens(n: number): Promise<string[]> {
+  return (await civilians(n)).map((c) => c.token);
+}
+
+/** `n` civilians with their ids (what the server records as `reported_by`). */
+export async function civilians(n: number): Promise<{ id: string; token: string }[]> {
   const tag = randomBytes(3).toString('hex');
-  return Promise.all(Array.from({ length: n }, (_, i) => auth.sign({ role: 'civilian', sub: `bench-civ-${tag}-${i}` })));
+  return Promise.all(Array.from({ length: n }, async (_, i) => {
+    const id = `bench-civ-${tag}-${i}`;
+    return { id, token: await auth.sign({ role: 'civilian', sub: id }) };
+  }));
 }
 
 /** A forked benchmark child whose lifetime is tied to the run. */

@@ -31,6 +31,19 @@ export async function withScenario<T>(label: string, env: Record<string, string>
   }
 }
 
+/**
+ * A second agent process that only sends reports (no sockets), so the heroes' process
+ * times offers without waiting behind thousands of HTTP requests on its own loop.
+ */
+export async function withCivilians<T>(label: string, run: (civilians: Child) => Promise<T>): Promise<T> {
+  const civilians = child('./agent.ts', `${label} civilians`);
+  try {
+    return await run(civilians);
+  } finally {
+    await civilians.stop();
+  }
+}
+
 async function waitAvailable(server: ServerUnderTest, n: number): Promise<void> {
   const redis = new Redis(config.REDIS_URL);
   try {

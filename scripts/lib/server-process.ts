@@ -24,11 +24,16 @@ export interface ServerProcess {
 
 const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
 
+export interface SpawnOptions {
+  /** The tree whose scripts/start.ts runs (default this one): the benchmark's `--baseline` runs an older build. */
+  root?: string;
+}
+
 /** `env` over this process's environment (so the same URLs and secret); undefined removes a variable. */
-export function spawnServerProcess(env: Record<string, string | undefined>): ServerProcess {
+export function spawnServerProcess(env: Record<string, string | undefined>, opts: SpawnOptions = {}): ServerProcess {
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: opts.root ?? ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
