@@ -78,7 +78,8 @@ test('one batch keeps every outcome exact: replays, key mismatches, links, repea
     await queued(server, sent, await tok(a), keyA, { ...earlier, description: 'another body' }); // 0: key mismatch
     await queued(server, sent, await tok(a), keyA, earlier); // 1: replay of an earlier batch's key
     await queued(server, sent, await tok(c), uid('kC-'), { kind: 'medical', severity: 'low', location: spot }); // 2: links to 3
-    await queued(server, sent, await tok(d), uid('kD-'), { kind: 'medical', severity: 'critical', location: east(spot, 0.02) }); // 3: new, critical
+    // 3: new, and more urgent than 2 (not critical: a critical report has a lane of its own).
+    await queued(server, sent, await tok(d), uid('kD-'), { kind: 'medical', severity: 'high', location: east(spot, 0.02) });
     await queued(server, sent, await tok(e), keyE, repeat); // 4: new
     await queued(server, sent, await tok(e), keyE, repeat); // 5: the same key again: a replay of 4
     await queued(server, sent, await tok(f), keyF, { kind: 'accident', severity: 'low', location: area() }); // 6: new
@@ -93,9 +94,9 @@ test('one batch keeps every outcome exact: replays, key mismatches, links, repea
   assert.is(r[0]!.body.code, 'idempotency_mismatch');
   assert.is(r[1]!.body.id, first.body.id, 'a replay answers the incident its key made');
   assert.is(r[7]!.body.code, 'idempotency_mismatch');
-  // Critical first in the batch: the critical report made the incident the low one joined.
-  assert.is(r[3]!.body.severity, 'critical');
-  assert.is(r[2]!.body.id, r[3]!.body.id, 'the low report is linked to the critical incident close by');
+  // Most urgent first in the batch: the high report made the incident the low one joined.
+  assert.is(r[3]!.body.severity, 'high');
+  assert.is(r[2]!.body.id, r[3]!.body.id, 'the low report is linked to the high incident close by');
   assert.is(r[2]!.body.reports, 2);
   assert.is(r[5]!.body.id, r[4]!.body.id, 'a key repeated inside one batch is one report');
 
@@ -117,9 +118,9 @@ test('one batch keeps every outcome exact: replays, key mismatches, links, repea
   assert.equal(trail.slice(0, 2), [{ type: 'REPORTED', actor: `civilian:${d}` }, { type: 'LINKED', actor: `civilian:${c}` }]);
 });
 
-test('critical reports overtake low ones waiting for a batch', async ({ server }) => {
+test('a critical report is written at once in a lane of its own while low ones wait for theirs', async ({ server }) => {
   const lows: Promise<HttpAnswer>[] = [];
-  let critical!: Promise<HttpAnswer>;
+  let critical!: HttpAnswer;
   const max = server.app.config.REPORTS_BATCH_MAX;
   await withLaneHeld(server, async () => {
     // More low reports than one batch takes, all waiting before the critical one comes.
@@ -127,18 +128,19 @@ test('critical reports overtake low ones waiting for a batch', async ({ server }
       lows.push(post(server, await server.token('civilian', uid('civ-')), uid('k-'), { kind: 'crime', severity: 'low', location: area() }));
     }
     await eventually('the low reports waiting', async () => (await waiting(server)) === max + 8);
-    critical = post(server, await server.token('civilian', uid('civ-')), uid('k-'), { kind: 'medical', severity: 'critical', location: area() });
-    await eventually('the critical report waiting', async () => (await waiting(server)) === max + 9);
+    // Answered while the only lane is still held: it did not wait behind them.
+    critical = await post(server, await server.token('civilian', uid('civ-')), uid('k-'), { kind: 'medical', severity: 'critical', location: area() });
+    assert.is(await waiting(server), max + 8, 'the low reports still wait');
   });
-  const answers = [await critical, ...(await Promise.all(lows))];
+  assert.is(critical.status, 201, JSON.stringify(critical.body));
+  const answers = await Promise.all(lows);
   assert.ok(answers.every((x) => x.status === 201), JSON.stringify(answers.map((x) => x.status)));
   const ids = answers.map((x) => x.body.id as string);
-  const rows = await server.app.sql<{ id: string; created_at: Date }[]>`select id, created_at from incidents where id = any(${ids}::text[])`;
+  const rows = await server.app.sql<{ id: string; created_at: Date }[]>`select id, created_at from incidents where id = any(${[critical.body.id, ...ids]}::text[])`;
   const at = new Map(rows.map((x) => [x.id, x.created_at.getTime()]));
-  const criticalAt = at.get(ids[0]!)!;
-  const lowBatches = ids.slice(1).map((id) => at.get(id)!);
-  assert.is(lowBatches.filter((t) => t === criticalAt).length, max - 1, 'the critical report went in the next batch with the first low ones');
-  assert.is(lowBatches.filter((t) => t > criticalAt).length, 9, 'the low reports it overtook went in the batch after');
+  const lowBatches = [...new Set(ids.map((id) => at.get(id)!))].sort();
+  assert.is(lowBatches.length, 2, 'the low reports went in two batches of at most REPORTS_BATCH_MAX');
+  assert.ok(at.get(critical.body.id)! < lowBatches[0]!, 'the critical report was written before them');
 });
 
 test.run();

@@ -43,16 +43,16 @@ function recorder(fail: (batch: Report[]) => Error | null = () => null) {
   return { batches, commit, finishAll };
 }
 
-test('a lone report is written at once; those arriving meanwhile go together, most urgent first, bounded', async () => {
+test('a lone report is written at once; those arriving meanwhile go together, most urgent first; a critical one does not wait for a lane', async () => {
   const rec = recorder();
   const batcher = new ReportBatcher(ctx, { maxBatch: 3, lanes: 1 }, rec.commit);
   const answers = [batcher.submit(report('a'))];
   assert.equal(rec.batches, [['a']], 'written without waiting for company');
-  answers.push(batcher.submit(report('b', 'low')), batcher.submit(report('c')), batcher.submit(report('d', 'critical')), batcher.submit(report('e', 'low')));
-  assert.is(rec.batches.length, 1, 'one lane: the rest wait');
+  answers.push(batcher.submit(report('b', 'low')), batcher.submit(report('c')), batcher.submit(report('d', 'critical')), batcher.submit(report('e', 'low')), batcher.submit(report('f', 'low')));
+  assert.equal(rec.batches, [['a'], ['d']], 'one lane, busy: the critical report takes a lane of its own at once, the rest wait');
   await rec.finishAll();
-  assert.equal(rec.batches, [['a'], ['d', 'c', 'b'], ['e']]);
-  assert.equal((await Promise.all(answers)).map((x) => x.incident.id), ['a', 'b', 'c', 'd', 'e']);
+  assert.equal(rec.batches, [['a'], ['d'], ['c', 'b', 'e'], ['f']], 'at most maxBatch together');
+  assert.equal((await Promise.all(answers)).map((x) => x.incident.id), ['a', 'b', 'c', 'd', 'e', 'f']);
 });
 
 test('a failed batch is written report by report: only the bad report is refused', async () => {

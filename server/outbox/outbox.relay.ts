@@ -75,6 +75,16 @@ export class OutboxRelay implements OutboxSink {
   /** Carries out rows this process just committed. Never throws. */
   carry(rows: Written[]): void {
     if (this.stopped || !this.execute || rows.length === 0) return;
+    // A batch of reports commits rows of many incidents. A critical incident's rows are
+    // carried out on their own, so they never wait behind the other incidents' queues
+    // (a linked incident's earlier carry and its round); the rest go together.
+    const urgent = new Set(rows.flatMap((r) => (r.urgent && r.incidentId ? [r.incidentId] : [])));
+    const rest = rows.filter((r) => !r.incidentId || !urgent.has(r.incidentId));
+    for (const id of urgent) this.carryTogether(rows.filter((r) => r.incidentId === id));
+    if (rest.length) this.carryTogether(rest);
+  }
+
+  private carryTogether(rows: Written[]): void {
     const urgent = rows.some((r) => r.urgent);
     if (this.carriers.waiting >= this.opts.carryMaxWaiting && !urgent) {
       // A backlog: batched passes are cheaper per row than a transaction per commit.

@@ -47,8 +47,9 @@ export class ReportBatcher {
   }
 
   private pump(): void {
-    while (this.running < this.opts.lanes && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.opts.maxBatch);
+    for (;;) {
+      const batch = this.next();
+      if (!batch) return;
       this.ctx.metrics.reportsWaiting.set(this.queue.length);
       this.running += 1;
       this.ctx.metrics.reportBatchSize.observe(batch.length);
@@ -57,6 +58,19 @@ export class ReportBatcher {
         this.pump();
       });
     }
+  }
+
+  /**
+   * The next batch to write, if a lane is free: everything waiting, most urgent first,
+   * up to the bound. Critical reports have a lane of their own beyond the others: one
+   * never waits behind a batch of thirty linked reports being written.
+   */
+  private next(): Waiting[] | null {
+    if (this.queue.length === 0) return null;
+    if (this.running < this.opts.lanes) return this.queue.splice(0, this.opts.maxBatch);
+    if (this.running > this.opts.lanes || this.queue[0]!.rank !== 0) return null;
+    const critical = this.queue.findIndex((w) => w.rank !== 0);
+    return this.queue.splice(0, Math.min(this.opts.maxBatch, critical < 0 ? this.queue.length : critical));
   }
 
   private async write(batch: Waiting[]): Promise<void> {
