@@ -61,12 +61,17 @@ test('Retry-After is the backlog ahead over the measured rate, stretched ×[1, 2
   assert.ok(told.size >= 10 && Math.min(...told) === 10 && Math.max(...told) === 20, [...told].join(','));
 });
 
-test('a refused report is told how long the work ahead of it takes to clear at the rate reports finish', async () => {
+/** A gate on a clock of our own whose reports have been finishing at 4 a second (20 over 5 s). */
+async function atFourPerSecond(opts: { maxQueue: number; maxWaitMs: number }): Promise<Admission> {
   let clock = 1_000_000;
-  const admission = new Admission({ concurrency: 1, maxQueue: 20, maxWaitMs: 60_000, now: () => clock, random: () => 0 });
-  // 20 reports finish over 5 s: 4 per second.
+  const admission = new Admission({ concurrency: 1, ...opts, now: () => clock, random: () => 0 });
   for (let i = 0; i < 20; i++) { await admission.run('low', async () => {}); clock += 250; }
   clock -= 250;
+  return admission;
+}
+
+test('a refused report is told how long the work ahead of it takes to clear at the rate reports finish', async () => {
+  const admission = await atFourPerSecond({ maxQueue: 20, maxWaitMs: 60_000 });
   const hold = gate();
   const busy = admission.run('low', () => hold.p);
   const queued = Array.from({ length: 20 }, () => admission.run('low', async () => {}));
@@ -83,11 +88,8 @@ test('a refused report is told how long the work ahead of it takes to clear at t
 });
 
 test('a report that would wait past REPORTS_QUEUE_WAIT_MS at the rate reports finish is refused at once; a critical one waits', async () => {
-  let clock = 1_000_000;
-  const admission = new Admission({ concurrency: 1, maxQueue: 100, maxWaitMs: 2_000, now: () => clock, random: () => 0 });
-  // 20 reports finish over 5 s: 4 per second, so 2 s of waiting holds 8 reports.
-  for (let i = 0; i < 20; i++) { await admission.run('low', async () => {}); clock += 250; }
-  clock -= 250;
+  // 4 a second: 2 s of waiting holds 8 reports.
+  const admission = await atFourPerSecond({ maxQueue: 100, maxWaitMs: 2_000 });
   const hold = gate();
   const busy = admission.run('low', () => hold.p);
   const queued = Array.from({ length: 7 }, () => admission.run('low', async () => {}));
