@@ -41,6 +41,7 @@ const TRANSIENT = new Set([
   'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE',
   '57P01', '57P02', '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
   '08000', '08003', '08006', // connection exceptions
+  '57014', // query_canceled: statement_timeout (a lock held too long); the transaction did not commit
 ]);
 
 /** A lost or refused connection: the request may simply be retried. */

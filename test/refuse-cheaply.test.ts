@@ -57,3 +57,34 @@ test('a full gate refuses before the Redis budget: no budget key, 503 with Retry
 });
 
 test.run();
+
+// A statement that outlives DB_QUERY_TIMEOUT_MS (here: a report waiting on a lock) is
+// cancelled by Postgres, and its transaction did not commit: the client is told to
+// retry (503), never answered 500.
+const slow = serverSuite('statement timeout', { DB_QUERY_TIMEOUT_MS: 300, REPORTS_PER_MINUTE: 100_000, DISPATCH_RETRY_MS: 600_000 });
+
+slow('a report cancelled by statement_timeout is answered 503 with Retry-After, and nothing of it is kept', async ({ server }) => {
+  const at = area();
+  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {} });
+  let release!: () => void;
+  const released = new Promise<void>((r) => { release = r; });
+  const holding = holder.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${`fire:${Math.round(at.lat * 100)}:${Math.round(at.lng * 100)}`}))`;
+    await released;
+  });
+  try {
+    await eventually('the lock held', async () => (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0);
+    const civ = uid('civ-');
+    const res = await post(server, await server.token('civilian', civ), 'high', at);
+    assert.is(res.status, 503, JSON.stringify(res.body));
+    assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
+    const [row] = await server.app.sql`select count(*)::int as n from idempotency_keys where actor = ${civ}`;
+    assert.is(row!.n, 0, 'nothing of the report was kept');
+  } finally {
+    release();
+    await holding.catch(() => {});
+    await holder.end();
+  }
+});
+
+slow.run();
