@@ -6,11 +6,11 @@
 // next batch write them all. Incidents written in one transaction share `created_at`
 // (Postgres's now() is the transaction's start), which shows what was written together.
 import * as assert from 'uvu/assert';
-import postgres from 'postgres';
 import { eventually, http, type HttpAnswer } from './helpers/clients.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { serverSuite } from './helpers/server-suite.ts';
 import { area, east } from './helpers/world.ts';
+import { holdCell } from './helpers/cell-lock.ts';
 import type { LatLng } from '../shared/types.ts';
 
 const test = serverSuite('group commit', {
@@ -23,7 +23,6 @@ const post = (server: TestServer, token: string, key: string, body: Body): Promi
   http(server, 'POST', '/v1/incidents', { token, headers: { 'idempotency-key': key }, body });
 
 const waiting = async (server: TestServer) => (await server.app.metrics.reportsWaiting.get()).values[0]?.value ?? 0;
-const cellOf = (kind: string, at: LatLng) => `${kind}:${Math.round(at.lat * 100)}:${Math.round(at.lng * 100)}`;
 
 /**
  * Runs `send` while the only batch lane is held by a report stuck on a dedupe cell's
@@ -31,25 +30,15 @@ const cellOf = (kind: string, at: LatLng) => `${kind}:${Math.round(at.lat * 100)
  */
 async function withLaneHeld(server: TestServer, send: () => Promise<void>): Promise<HttpAnswer> {
   const at = area();
-  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((r) => { release = r; });
-  const holding = holder.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext(${cellOf('fire', at)}))`;
-    await released;
-  });
+  const lock = await holdCell(server, 'fire', at);
   try {
-    await eventually('the lock held', async () => (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0);
     const stuck = post(server, await server.token('civilian', uid('civ-')), uid('k-'), { kind: 'fire', severity: 'high', location: at });
-    await eventually('the first batch waiting on the lock', async () =>
-      (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`)[0]!.n > 0);
+    await lock.someoneWaits();
     await send();
-    release();
+    await lock.release();
     return await stuck;
   } finally {
-    release();
-    await holding.catch(() => {});
-    await holder.end();
+    await lock.release();
   }
 }
 

@@ -4,7 +4,6 @@
 // carrier busy; the configured Redis is never touched.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import postgres from 'postgres';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SEVERITY_RANK, type Severity } from '../shared/domain.ts';
@@ -17,6 +16,7 @@ import { startRedisServer, type PrivateRedis } from './helpers/redis-server.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
 import { area, dispatcherToken, report as send } from './helpers/world.ts';
 import { http } from './helpers/clients.ts';
+import { holdCell } from './helpers/cell-lock.ts';
 
 interface Ctx { redis: PrivateRedis; server: TestServer }
 const test = suite<Ctx>('README guarantees: critical first');
@@ -131,15 +131,8 @@ test('severity priority: a critical report waiting for a transaction slot goes b
   await eventually('no transaction running', async () => (await gauge('active')) === 0 && (await gauge('waiting')) === 0);
   // A report holds the slot: its transaction waits on its dedupe cell, which we lock.
   const at = area();
-  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((r) => { release = r; });
-  const holding = holder.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext(${`accident:${Math.round(at.lat * 100)}:${Math.round(at.lng * 100)}`}))`;
-    await released;
-  });
+  const lock = await holdCell(server, 'accident', at);
   try {
-    await eventually('the lock held', async () => (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0);
     const civ = await server.token('civilian', uid('c-'));
     const stuck = send(server, civ, { kind: 'accident', severity: 'high', location: at });
     await eventually('the report holding the slot', async () => (await gauge('active')) === 1);
@@ -151,7 +144,7 @@ test('severity priority: a critical report waiting for a transaction slot goes b
     const before = await gauge('waiting');
     const critical = send(server, await server.token('civilian', uid('c-')), { kind: 'fire', severity: 'critical', location: area() });
     await eventually('the critical report waiting', async () => (await gauge('waiting')) > before);
-    release();
+    await lock.release();
     assert.is((await stuck).status, 201);
     const made = await critical;
     assert.is(made.status, 201, JSON.stringify(made.incident));
@@ -164,9 +157,7 @@ test('severity priority: a critical report waiting for a transaction slot goes b
     for (const c of cancelled) assert.ok(row!.created_at < c.at, `critical at ${row!.created_at.toISOString()}, a cancel at ${c.at.toISOString()}`);
     await cancel(server, made.incident.id);
   } finally {
-    release();
-    await holding.catch(() => {});
-    await holder.end();
+    await lock.release();
   }
 });
 

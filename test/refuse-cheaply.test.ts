@@ -4,11 +4,11 @@
 // on the report's dedupe cell, then sending more: they are refused with 503 and their
 // budget keys never appear in Redis.
 import * as assert from 'uvu/assert';
-import postgres from 'postgres';
-import { eventually, http } from './helpers/clients.ts';
+import { http } from './helpers/clients.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { serverSuite } from './helpers/server-suite.ts';
 import { area } from './helpers/world.ts';
+import { holdCell } from './helpers/cell-lock.ts';
 
 const test = serverSuite('refuse cheaply', {
   REPORTS_CONCURRENCY: 1, REPORTS_QUEUE_MAX: 0, REPORTS_QUEUE_WAIT_MS: 30_000, REPORTS_PER_MINUTE: 100_000,
@@ -20,21 +20,11 @@ const post = (server: TestServer, token: string, severity: string, at: { lat: nu
 
 test('a full gate refuses before the Redis budget: no budget key, 503 with Retry-After', async ({ server }) => {
   const at = area();
-  const cell = `fire:${Math.round(at.lat * 100)}:${Math.round(at.lng * 100)}`;
-  // A connection of our own holds the cell's lock, so the first report stays in its
-  // slot; a second one watches pg_locks.
-  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((r) => { release = r; });
-  const holding = holder.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext(${cell}))`;
-    await released;
-  });
+  // The first report waits on its cell's lock, in the only slot.
+  const lock = await holdCell(server, 'fire', at);
   try {
-    await eventually('the lock held', async () => (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0);
     const first = post(server, await server.token('civilian', uid('civ-')), 'high', at);
-    await eventually('the first report waiting on the lock, in the only slot', async () =>
-      (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`)[0]!.n > 0);
+    await lock.someoneWaits();
 
     for (const severity of ['low', 'critical'] as const) {
       const civ = uid('civ-');
@@ -47,12 +37,10 @@ test('a full gate refuses before the Redis budget: no budget key, 503 with Retry
       const [row] = await server.app.sql`select count(*)::int as n from idempotency_keys where actor = ${civ}`;
       assert.is(row!.n, 0, `${severity}: a key was written`);
     }
-    release();
+    await lock.release();
     assert.is((await first).status, 201, 'the held report lands once the lock is free');
   } finally {
-    release();
-    await holding.catch(() => {});
-    await holder.end();
+    await lock.release();
   }
 });
 
@@ -65,15 +53,8 @@ const slow = serverSuite('statement timeout', { DB_QUERY_TIMEOUT_MS: 300, REPORT
 
 slow('a report cancelled by statement_timeout is answered 503 with Retry-After, and nothing of it is kept', async ({ server }) => {
   const at = area();
-  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((r) => { release = r; });
-  const holding = holder.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext(${`fire:${Math.round(at.lat * 100)}:${Math.round(at.lng * 100)}`}))`;
-    await released;
-  });
+  const lock = await holdCell(server, 'fire', at);
   try {
-    await eventually('the lock held', async () => (await holder`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0);
     const civ = uid('civ-');
     const res = await post(server, await server.token('civilian', civ), 'high', at);
     assert.is(res.status, 503, JSON.stringify(res.body));
@@ -81,9 +62,7 @@ slow('a report cancelled by statement_timeout is answered 503 with Retry-After, 
     const [row] = await server.app.sql`select count(*)::int as n from idempotency_keys where actor = ${civ}`;
     assert.is(row!.n, 0, 'nothing of the report was kept');
   } finally {
-    release();
-    await holding.catch(() => {});
-    await holder.end();
+    await lock.release();
   }
 });
 
