@@ -55,6 +55,19 @@ const schema = z.object({
   EVENTS_PAGE_MAX: int(500, 1),
   /** Idempotency keys are kept this long (a replay inside it answers as before), then purged. */
   IDEMPOTENCY_RETENTION_MS: int(7 * 24 * 3_600_000, 60_000),
+  /**
+   * Retention (issue 15, README "What is kept"): finished incidents older than this are
+   * archived (ARCHIVE_DIR, with their trail and hash chain) and pruned from Postgres.
+   */
+  INCIDENT_RETENTION_MS: int(90 * 24 * 3_600_000, 60_000),
+  /** Breadcrumbs (hero positions while on an offer or assignment) are kept this long. */
+  BREADCRUMB_RETENTION_MS: int(30 * 24 * 3_600_000, 60_000),
+  /** How often the cluster's retention job runs (a BullMQ job scheduler). */
+  RETENTION_INTERVAL_MS: int(3_600_000, 100),
+  /** Incidents archived per retention pass at most: a long backlog is worked off in bounded steps. */
+  RETENTION_BATCH: int(500, 1),
+  /** Where archive files (`*.jsonl.gz`) are written and where `npm run audit:verify` reads them. */
+  ARCHIVE_DIR: z.string().min(1).default('./var/archive'),
   /** Consecutive failed dispatch rounds before dispatchers are alerted with the cause. */
   DISPATCH_FAILURES_ALERT: int(3, 1),
   OFFER_TIMEOUT_MS: int(15_000, 1_000),

@@ -4,6 +4,7 @@ import { SEVERITY_RANK, type IncidentKind, type IncidentState, type MemberProgre
 import type { AssignmentView, IncidentEventView, IncidentView, LatLng, Need, SlotView } from '../../shared/types.ts';
 import type { IncidentInput, PersistedIncident } from '../../machines/incident.machine.ts';
 import { isPartialTeam, openSlots } from '../../machines/incident.team.ts';
+import { eventHash, GENESIS, nowUs, usToTimestamp } from '../audit/audit.chain.ts';
 
 export interface IncidentRow {
   id: string;
@@ -22,6 +23,8 @@ export interface IncidentRow {
   deadline_at: Date | null;
   /** When dispatchers were told its team is incomplete; cleared once every slot is filled. */
   team_alerted_at: Date | null;
+  /** The hash of its newest audit event (the chain's head); null before migration 007. */
+  audit_head: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -40,23 +43,32 @@ export interface NewIncident {
  */
 export async function insertIncidents(tx: Tx, rows: NewIncident[]): Promise<IncidentRow[]> {
   if (rows.length === 0) return [];
-  const records = rows.map((r) => ({
-    id: r.id, kind: r.kind, severity: r.severity, severity_rank: SEVERITY_RANK[r.severity], state: r.snapshot.value,
-    lat: r.location.lat, lng: r.location.lng, description: r.description, needs: r.needs, reported_by: r.reportedBy,
-    snapshot: r.snapshot, deadline_at: r.deadlineAt.toISOString(), actor: `civilian:${r.reportedBy}`, input: r.input,
-  }));
+  const records = rows.map((r) => {
+    const actor = `civilian:${r.reportedBy}`;
+    const atUs = nowUs();
+    const hash = eventHash(GENESIS, {
+      incidentId: r.id, seq: 1, type: 'REPORTED', from: null, to: r.snapshot.value, actor, atUs, data: r.input,
+    });
+    return {
+      id: r.id, kind: r.kind, severity: r.severity, severity_rank: SEVERITY_RANK[r.severity], state: r.snapshot.value,
+      lat: r.location.lat, lng: r.location.lng, description: r.description, needs: r.needs, reported_by: r.reportedBy,
+      snapshot: r.snapshot, deadline_at: r.deadlineAt.toISOString(), actor, input: r.input,
+      at: usToTimestamp(atUs), prev_hash: GENESIS, hash,
+    };
+  });
   const json = tx.json(records as never);
   // Sent together (postgres.js pipelines a transaction's queries), run in order.
   const [inserted] = await Promise.all([tx<IncidentRow[]>`
     insert into incidents (id, kind, severity, severity_rank, state, lat, lng, description, needs, reported_by,
-                           snapshot, version, deadline_at)
-    select id, kind, severity, severity_rank, state, lat, lng, description, needs, reported_by, snapshot, 1, deadline_at
+                           snapshot, version, deadline_at, audit_head)
+    select id, kind, severity, severity_rank, state, lat, lng, description, needs, reported_by, snapshot, 1, deadline_at, hash
       from jsonb_to_recordset(${json}) as r(id text, kind text, severity text, severity_rank smallint, state text,
-           lat float8, lng float8, description text, needs jsonb, reported_by text, snapshot jsonb, deadline_at timestamptz)
+           lat float8, lng float8, description text, needs jsonb, reported_by text, snapshot jsonb, deadline_at timestamptz,
+           hash text)
     returning *`, tx`
-    insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
-    select id, 1, 'REPORTED', null, state, actor, input
-      from jsonb_to_recordset(${json}) as r(id text, state text, actor text, input jsonb)`]);
+    insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data, at, prev_hash, hash)
+    select id, 1, 'REPORTED', null, state, actor, input, at, prev_hash, hash
+      from jsonb_to_recordset(${json}) as r(id text, state text, actor text, input jsonb, at timestamptz, prev_hash text, hash text)`]);
   const byId = new Map(inserted.map((r) => [r.id, r]));
   return rows.map((r) => byId.get(r.id)!);
 }
@@ -89,19 +101,28 @@ export async function saveStep(tx: Tx, row: IncidentRow, step: {
 }): Promise<IncidentRow | null> {
   const deadline = step.deadlineAt === undefined ? row.deadline_at : step.deadlineAt;
   const severity = step.next.context.severity ?? row.severity;
-  // One statement: the audit event is written only if the guard matched.
+  // Chained to the head as of `row`: the version guard makes sure it is still the head.
+  const prev = row.audit_head ?? GENESIS;
+  const atUs = nowUs();
+  const hash = eventHash(prev, {
+    incidentId: row.id, seq: row.version + 1, type: step.eventType, from: row.state, to: step.next.value,
+    actor: step.actor, atUs, data: step.eventData,
+  });
+  // One statement: the audit event is written only if the guard matched. The time goes
+  // as text: a timestamptz parameter would pass through a Date and lose its microseconds.
   const [saved] = await tx<IncidentRow[]>`
     with saved as (
       update incidents
          set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
              severity = ${severity}, severity_rank = ${SEVERITY_RANK[severity]},
-             deadline_at = ${deadline}, updated_at = now(),
+             deadline_at = ${deadline}, updated_at = now(), audit_head = ${hash},
              team_alerted_at = ${isPartialTeam(step.next.context) ? tx`team_alerted_at` : null}
        where id = ${row.id} and version = ${row.version}
       returning *
     ), audited as (
-      insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data)
-      select id, version, ${step.eventType}, ${row.state}, state, ${step.actor}, ${tx.json(step.eventData as never)} from saved
+      insert into incident_events (incident_id, seq, type, from_state, to_state, actor, data, at, prev_hash, hash)
+      select id, version, ${step.eventType}, ${row.state}, state, ${step.actor}, ${tx.json(step.eventData as never)},
+             ${usToTimestamp(atUs)}::text::timestamptz, ${prev}, ${hash} from saved
     )
     select * from saved`;
   return saved ?? null;

@@ -7,7 +7,9 @@ import * as assert from 'uvu/assert';
 import { compare } from 'uvu/diff';
 import { replayIncident } from '../../machines/incident.logic.ts';
 import type { IncidentEvent, IncidentInput, PersistedIncident } from '../../machines/incident.machine.ts';
+import { verifyTrail } from '../../server/audit/audit.verifier.ts';
 import type { Sql } from '../../server/db.ts';
+import { headsAfter, trailsOf } from '../../server/store/audit.store.ts';
 import type { TestServer } from './server.ts';
 
 /** One broken invariant: its id and one line per offending row. */
@@ -132,6 +134,12 @@ async function check(sql: Sql, sweepMs: number): Promise<Violation[]> {
   // I5: the audit trail replays to the stored snapshot, and every change is in it.
   const replays = await replayed(sql);
   add('I5', replays.map((r) => r.line), replays.find((r) => r.details)?.details);
+  // I5, tamper-evident (issue 15): every trail's hash chain holds, link by link, up to
+  // the head kept on the incident (replays were checked just above).
+  const heads = await headsAfter(sql, '', 1_000_000);
+  const trails = await trailsOf(sql, heads.map((h) => h.id));
+  const chains = heads.map((h) => verifyTrail(h, trails.get(h.id) ?? [])).filter((r) => r.broken && r.broken.kind !== 'replay');
+  add('I5', chains.map((r) => `the audit chain is broken: ${r.broken!.message}`));
   return found;
 }
 
