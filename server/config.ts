@@ -120,6 +120,22 @@ const schema = z.object({
   NOTIFY_BACKOFF_MS: int(500, 10),
   /** Wait between channels while the offer stays unanswered. */
   NOTIFY_STEP_MS: int(4_000, 10),
+  // ---- OASIS CAP 1.2 public alerts (server/services/public-alerts.service.ts) ----
+  /** The CAP `sender` of every alert: no spaces, commas, `<` or `&` (CAP 1.2 §3.2.1). */
+  CAP_SENDER: z.string().min(1).max(200).regex(/^[^\s,<&]+$/, 'no spaces, commas, < or &').default('dispatch@superhero.example'),
+  /** A burst: at least this many open critical incidents close together, reported within the window, raise a public alert. */
+  CAP_BURST_COUNT: int(5, 2),
+  /** How close: every incident of a burst lies within this distance of the burst's first incident. */
+  CAP_BURST_RADIUS_KM: z.coerce.number().positive().max(50).default(1),
+  CAP_BURST_WINDOW_MS: int(600_000, 1_000),
+  /** The circle of a dispatcher's public warning when the mark names no radius. */
+  CAP_WARNING_RADIUS_KM: z.coerce.number().positive().max(100).default(1),
+  /** The feed lists at most this many alerts, newest first. */
+  CAP_FEED_MAX: int(50, 1),
+  /** A cancelled alert stays in the feed (as its Cancel message) this long, so readers learn it ended. */
+  CAP_FEED_CANCELLED_MS: int(3_600_000, 0),
+  /** The feed is built at most once per this interval per process, however often it is read (it is public). */
+  CAP_FEED_CACHE_MS: int(1_000, 0),
   /** Map tiles for the pages, e.g. an OSM-compatible `https://…/{z}/{x}/{y}.png`; none by default (plain background). */
   MAP_TILES_URL: z.string().max(500).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -152,7 +168,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
   'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_',
-  'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_', 'TRUST_', 'SOCKET_CONNECTS_'];
+  'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_', 'TRUST_', 'SOCKET_CONNECTS_', 'CAP_'];
 
 /** Known example secrets: a production server refuses them whatever their length. */
 const EXAMPLE_SECRETS = new Set([DEV_SECRET, 'changeme', 'change-me', 'secret', 'password', 'jwt-secret', 'your-secret']);

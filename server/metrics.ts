@@ -27,6 +27,7 @@ export function createMetrics() {
     notificationsTotal: new Counter({ name: 'dispatch_notifications_total', help: 'Push/SMS/voice messages by outcome', labelNames: ['channel', 'outcome'], registers: [registry] }),
     redisIntakeMisses: new Counter({ name: 'dispatch_redis_intake_misses_total', help: 'Redis calls on the report path skipped because Redis answered after REDIS_INTAKE_DEADLINE_MS (slow) or failed (error)', labelNames: ['call', 'why'], registers: [registry] }),
     metricsComputations: new Counter({ name: 'dispatch_metrics_computations_total', help: 'Times /metrics was computed (scrapes inside METRICS_CACHE_MS share one computation)', registers: [registry] }),
+    capMessages: new Counter({ name: 'dispatch_cap_messages_total', help: 'Public alert (OASIS CAP) messages sent, by trigger (burst, warning) and msgType', labelNames: ['trigger', 'msg_type'], registers: [registry] }),
     socketsConnected: new Gauge({ name: 'dispatch_sockets_connected', help: 'Connected sockets by namespace (this process)', labelNames: ['namespace'], registers: [registry] }),
   };
   return m;

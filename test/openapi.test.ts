@@ -166,6 +166,15 @@ test('every answer of every documented route matches its documented schema, refu
   await expect(200, 'GET', `/v1/incidents/${id}`, { token: heroToken });
   await expect(200, 'POST', `/v1/incidents/${id}/reassign`, { token: disp, body: { reason: 'openapi suite', heroId: hero.id } });
   await expect(409, 'POST', `/v1/incidents/${id}/reassign`, { token: disp, body: { reason: 'again', heroId: hero.id } });
+  // Public alerts (OASIS CAP): a dispatcher's warning, then the public feed and message.
+  await expect(403, 'POST', `/v1/incidents/${id}/public-warning`, { token: civ, body: {} });
+  const warned = await expect(201, 'POST', `/v1/incidents/${id}/public-warning`, { token: disp, body: { radiusKm: 1 } });
+  await expect(200, 'POST', `/v1/incidents/${id}/public-warning`, { token: disp, body: { headline: 'openapi suite' } });
+  await expect(200, 'GET', '/v1/alerts/cap');
+  await expect(200, 'GET', warned.body.url);
+  await expect(404, 'GET', '/v1/alerts/cap/no-such-message');
+  await expect(200, 'DELETE', `/v1/incidents/${id}/public-warning`, { token: disp });
+  await expect(404, 'DELETE', `/v1/incidents/${id}/public-warning`, { token: disp });
   await expect(200, 'POST', `/v1/incidents/${id}/cancel`, { token: civ, body: { reason: 'openapi suite' } });
   await expect(409, 'POST', `/v1/incidents/${id}/cancel`, { token: disp, body: { reason: 'again' } });
   await expect(400, 'POST', `/v1/incidents/${id}/cancel`, { token: disp, body: { reason: '' } });

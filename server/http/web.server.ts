@@ -24,6 +24,7 @@ import type { RedisKeys } from '../redis.ts';
 import type { ServiceContext } from '../services/context.ts';
 import type { Queues } from '../workers/queues.ts';
 import { adminRoutes } from './admin.routes.ts';
+import { alertRoutes } from './alerts.routes.ts';
 import { authenticate } from './auth.hook.ts';
 import { jsonBodies } from './body.parser.ts';
 import { answerClientError } from './client-error.ts';
@@ -114,6 +115,7 @@ export function createWebServer(d: WebDeps): WebServer {
   app.register(staticRoutes({ tilesUrl: d.config.MAP_TILES_URL }));
   app.register(heroRoutes({ ctx: d.ctx, positions: d.positions }));
   app.register(incidentRoutes({ ctx: d.ctx, redis: d.redis, keys: d.keys, admission: d.admission, reports: d.reports }));
+  app.register(alertRoutes({ ctx: d.ctx }));
   app.register(adminRoutes({ queues: [d.queues.dispatch, d.queues.expiry, d.queues.sweeps, d.notifier.bullQueue], config: d.config }));
   app.register(openapiRoutes);
 

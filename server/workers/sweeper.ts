@@ -16,6 +16,7 @@ import { DISPATCHABLE } from '../services/dispatch.service.ts';
 import { failureQuietMs } from '../services/dispatch.watch.ts';
 import { expireOffer } from '../services/offer.service.ts';
 import { releaseHeroes } from '../services/release.service.ts';
+import { sweepPublicAlerts } from '../services/public-alerts.service.ts';
 import { enqueue, enqueueMany } from '../outbox/outbox.buffer.ts';
 import { activeAssignments } from '../store/assignments.store.ts';
 import { getFailure, markAlerted, purgeSettledFailures } from '../store/dispatch-failures.store.ts';
@@ -187,6 +188,7 @@ export async function sweep(ctx: ServiceContext, positions: HeroPositions): Prom
     ['stale heroes', () => dropStaleHeroes(ctx, positions, report)],
     ['dispatch failures', () => clearSettledFailures(ctx, report)],
     ['idempotency keys', () => purgeOldIdempotencyKeys(ctx, report)],
+    ['public alerts', () => sweepPublicAlerts(ctx)],
   ];
   for (const [part, run] of parts) {
     try { await run(); } catch (err) { ctx.log.error({ err, part }, 'sweep part failed'); }
