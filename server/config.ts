@@ -136,6 +136,11 @@ const schema = z.object({
   CAP_FEED_CANCELLED_MS: int(3_600_000, 0),
   /** The feed is built at most once per this interval per process, however often it is read (it is public). */
   CAP_FEED_CACHE_MS: int(1_000, 0),
+  /**
+   * Our Agency Identifier in NENA EIDO exports (a domain name, NENA-STA-010): it ends
+   * every EIDO identifier. The default, under the reserved `.example`, is for development.
+   */
+  EIDO_AGENCY_ID: z.string().max(253).regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/, 'a domain name').default('dispatch.superhero.example'),
   /** Map tiles for the pages, e.g. an OSM-compatible `https://…/{z}/{x}/{y}.png`; none by default (plain background). */
   MAP_TILES_URL: z.string().max(500).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -168,7 +173,8 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 // A variable in one of our families that we do not know is a typo, not someone else's.
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
   'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_',
-  'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_', 'TRUST_', 'SOCKET_CONNECTS_', 'CAP_'];
+  'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_', 'TRUST_', 'SOCKET_CONNECTS_', 'CAP_',
+  'EIDO_'];
 
 /** Known example secrets: a production server refuses them whatever their length. */
 const EXAMPLE_SECRETS = new Set([DEV_SECRET, 'changeme', 'change-me', 'secret', 'password', 'jwt-secret', 'your-secret']);

@@ -166,6 +166,9 @@ test('every answer of every documented route matches its documented schema, refu
   await expect(200, 'GET', `/v1/incidents/${id}`, { token: heroToken });
   await expect(200, 'POST', `/v1/incidents/${id}/reassign`, { token: disp, body: { reason: 'openapi suite', heroId: hero.id } });
   await expect(409, 'POST', `/v1/incidents/${id}/reassign`, { token: disp, body: { reason: 'again', heroId: hero.id } });
+  // NENA EIDO export: dispatchers only.
+  await expect(200, 'GET', `/v1/incidents/${id}/eido`, { token: disp });
+  await expect(403, 'GET', `/v1/incidents/${id}/eido`, { token: civ });
   // Public alerts (OASIS CAP): a dispatcher's warning, then the public feed and message.
   await expect(403, 'POST', `/v1/incidents/${id}/public-warning`, { token: civ, body: {} });
   const warned = await expect(201, 'POST', `/v1/incidents/${id}/public-warning`, { token: disp, body: { radiusKm: 1 } });
