@@ -10,6 +10,7 @@ import { LoopDelay } from './concurrency/loop-delay.ts';
 import { ReportBatcher } from './services/report.batcher.ts';
 import { createAuth, type Auth } from './auth.ts';
 import { createSql, type Sql } from './db.ts';
+import { BreadcrumbSampler, breadcrumbSettings } from './geo/breadcrumbs.sampler.ts';
 import { LocationWriter } from './geo/location.writer.ts';
 import { HeroPositions } from './geo/positions.redis.ts';
 import { StatusHealer } from './geo/status.healer.ts';
@@ -85,7 +86,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, positions);
   addLiveGauges(metrics, { sql, queues, positions, freshMs: config.LOCATION_FRESH_MS, transactions });
   const healer = new StatusHealer({ sql, positions, heroMap, log });
-  const locations = new LocationWriter({ positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, heroMap, healer });
+  const breadcrumbs = new BreadcrumbSampler({ sql, log, metrics, ...breadcrumbSettings(config) });
+  const locations = new LocationWriter({ positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, heroMap, healer, breadcrumbs });
 
   registerHeroHandlers(nsp.hero, ctx, locations);
   registerCivilianHandlers(nsp.civilian, ctx, sql, positions);
@@ -134,6 +136,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       heroMap.stop();
       loopDelay.stop();
       await locations.stop();
+      await breadcrumbs.stop();
       await queues.close();
       await notifier.close();
       await relay.stop();

@@ -94,6 +94,20 @@ const schema = z.object({
   OFFER_BATCH_LOW: int(1, 1),
   OUTBOX_POLL_MS: int(1_000, 10),
   LOCATION_FLUSH_MS: int(5, 1),
+  /**
+   * Breadcrumbs (server/geo/breadcrumbs.sampler.ts): while a hero holds an offer or an
+   * assignment, a ping is kept when BREADCRUMB_EVERY_MS passed, or the hero moved
+   * BREADCRUMB_MIN_M metres, since the last one kept (or it is the first). Kept points are written every
+   * BREADCRUMB_FLUSH_MS; at most BREADCRUMB_BUFFER_MAX wait (the oldest are dropped past it).
+   */
+  BREADCRUMB_EVERY_MS: int(5_000, 0),
+  BREADCRUMB_MIN_M: int(50, 0),
+  BREADCRUMB_FLUSH_MS: int(1_000, 10),
+  BREADCRUMB_BUFFER_MAX: int(100_000, 1),
+  /** GET …/timeline reads at most this many audit events, offers and breadcrumbs (then says `truncated`). */
+  TIMELINE_MAX_EVENTS: int(5_000, 1),
+  TIMELINE_MAX_OFFERS: int(2_000, 1),
+  TIMELINE_MAX_BREADCRUMBS: int(50_000, 1),
   HERO_BATCH_MS: int(1_000, 50),
   /** Per-user budgets: reports per minute, location pings per 10 s. */
   REPORTS_PER_MINUTE: int(30, 1),
@@ -174,7 +188,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
   'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_',
   'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_', 'TRUST_', 'SOCKET_CONNECTS_', 'CAP_',
-  'EIDO_'];
+  'BREADCRUMB_', 'TIMELINE_', 'EIDO_'];
 
 /** Known example secrets: a production server refuses them whatever their length. */
 const EXAMPLE_SECRETS = new Set([DEV_SECRET, 'changeme', 'change-me', 'secret', 'password', 'jwt-secret', 'your-secret']);

@@ -1,5 +1,5 @@
 import type {
-  AlertType, AssignmentState, HeroMode, HeroStatus, IncidentKind, IncidentState, MemberProgress, Role, Severity,
+  AlertType, AssignmentState, HeroMode, HeroStatus, IncidentKind, IncidentState, MemberProgress, OfferState, Role, Severity,
 } from './domain.ts';
 
 /** WGS-84 degrees. */
@@ -130,4 +130,71 @@ export interface Alert {
 export interface TokenClaims {
   sub: string;
   role: Role;
+}
+
+/** One audit event of a timeline, with the incident as the machine replays it after the event. */
+export interface TimelineEvent extends IncidentEventView {
+  /** The incident's state after this event, replayed through machines/incident.logic.ts. */
+  state: IncidentState;
+  /** The slots filled after this event, from the same replayed snapshot. */
+  members: { slot: number; heroId: string }[];
+}
+
+export interface TimelineOffer {
+  id: string;
+  heroId: string;
+  slot: number;
+  round: number;
+  state: OfferState;
+  reason: string | null;
+  offeredAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+  /** decidedAt − offeredAt, whatever the outcome; null while pending. */
+  answerMs: number | null;
+  distanceKm: number;
+  etaS: number | null;
+}
+
+export interface TimelinePoint {
+  at: number;
+  lat: number;
+  lng: number;
+}
+
+/** A hero offered or assigned this incident, with where they were while they held it. */
+export interface TimelineMember {
+  heroId: string;
+  name: string | null;
+  breadcrumbs: TimelinePoint[];
+}
+
+/** Key moments (epoch ms) and the time between them (ms); null when it did not happen (yet). */
+export interface TimelineIntervals {
+  reportedAt: number | null;
+  firstOfferAt: number | null;
+  /** For a team: the first member's (accept or hand assignment), as are enRouteAt and onSceneAt. */
+  acceptedAt: number | null;
+  enRouteAt: number | null;
+  onSceneAt: number | null;
+  resolvedAt: number | null;
+  reportToFirstOfferMs: number | null;
+  firstOfferToAcceptMs: number | null;
+  acceptToEnRouteMs: number | null;
+  enRouteToOnSceneMs: number | null;
+  onSceneToResolvedMs: number | null;
+  reportToResolvedMs: number | null;
+}
+
+/** GET /v1/incidents/:id/timeline (issue 15): an incident told again, for dispatchers. */
+export interface TimelineView {
+  incident: IncidentView;
+  generatedAt: number;
+  events: TimelineEvent[];
+  /** Oldest first. */
+  offers: TimelineOffer[];
+  members: TimelineMember[];
+  intervals: TimelineIntervals;
+  /** Some events, offers or breadcrumbs were left out (TIMELINE_MAX_*). */
+  truncated: boolean;
 }

@@ -166,6 +166,11 @@ test('every answer of every documented route matches its documented schema, refu
   await expect(200, 'GET', `/v1/incidents/${id}`, { token: heroToken });
   await expect(200, 'POST', `/v1/incidents/${id}/reassign`, { token: disp, body: { reason: 'openapi suite', heroId: hero.id } });
   await expect(409, 'POST', `/v1/incidents/${id}/reassign`, { token: disp, body: { reason: 'again', heroId: hero.id } });
+  // The timeline (JSON, GeoJSON, CSV): dispatchers only.
+  await expect(200, 'GET', `/v1/incidents/${id}/timeline`, { token: disp });
+  await expect(200, 'GET', `/v1/incidents/${id}/timeline?format=geojson`, { token: disp });
+  await expect(200, 'GET', `/v1/incidents/${id}/timeline?format=csv`, { token: disp });
+  await expect(403, 'GET', `/v1/incidents/${id}/timeline`, { token: civ });
   // NENA EIDO export: dispatchers only.
   await expect(200, 'GET', `/v1/incidents/${id}/eido`, { token: disp });
   await expect(403, 'GET', `/v1/incidents/${id}/eido`, { token: civ });

@@ -1,8 +1,11 @@
 // Location pings, buffered and written to Redis in one script call per flush, never
-// one round trip per ping. Only the latest ping per hero in a flush matters.
+// one round trip per ping. Only the latest ping per hero in a flush matters. Heroes
+// Redis says hold an offer or an assignment are handed to the breadcrumb sampler,
+// which never makes a flush wait for Postgres.
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { HeroStatus } from '../../shared/domain.ts';
+import type { BreadcrumbSampler } from './breadcrumbs.sampler.ts';
 import type { HeroPositions } from './positions.redis.ts';
 import type { HeroMapSink, StatusHealer, UnknownPing } from './status.healer.ts';
 
@@ -15,6 +18,8 @@ export interface LocationWriterDeps {
   heroMap: HeroMapSink;
   /** Rebuilds the status of heroes Redis did not know (new, or Redis restarted empty). */
   healer: Pick<StatusHealer, 'heal'>;
+  /** Samples the positions of heroes holding work into Postgres (optional). */
+  breadcrumbs?: Pick<BreadcrumbSampler, 'sample' | 'forget'>;
 }
 
 const MAX_PER_FLUSH = 2_000;
@@ -40,8 +45,13 @@ export class LocationWriter {
     this.flushing = this.d.positions.writePings(now, batch).then((statuses) => {
       this.d.metrics.pingsTotal.inc(batch.length);
       const unknown: UnknownPing[] = [];
+      const crumbs = this.d.breadcrumbs;
       batch.forEach((p, i) => {
         const status = statuses[i] ?? '';
+        if (crumbs) {
+          if (status === 'offered' || status === 'assigned') crumbs.sample(p.heroId, now, p.lat, p.lng);
+          else crumbs.forget(p.heroId);
+        }
         if (status === '') unknown.push({ ...p, at: now });
         else this.d.heroMap.mark({ id: p.heroId, status: status as HeroStatus, location: { lat: p.lat, lng: p.lng }, lastSeenAt: now });
       });

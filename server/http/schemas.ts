@@ -69,16 +69,19 @@ export const incidentView = z.strictObject({
 export const incidentList = z.strictObject({ items: z.array(incidentView) })
   .meta({ id: 'IncidentList', description: 'At most the 1,000 most recent incidents, newest first.', examples: [{ items: [INCIDENT] }] });
 
+/** One audit event as the trail and the timeline serve it. */
+export const auditEvent = z.strictObject({
+  seq: z.number().int().meta({ description: 'Counts from 1 per incident.' }),
+  type: z.string(),
+  from: z.enum(INCIDENT_STATES).nullable(),
+  to: z.enum(INCIDENT_STATES),
+  actor: z.string(),
+  at: ms('When it happened'),
+  data: z.record(z.string(), z.unknown()),
+});
+
 export const eventsPage = z.strictObject({
-  items: z.array(z.strictObject({
-    seq: z.number().int().meta({ description: 'Counts from 1 per incident.' }),
-    type: z.string(),
-    from: z.enum(INCIDENT_STATES).nullable(),
-    to: z.enum(INCIDENT_STATES),
-    actor: z.string(),
-    at: ms('When it happened'),
-    data: z.record(z.string(), z.unknown()),
-  })),
+  items: z.array(auditEvent),
   next: z.number().int().optional().meta({ description: 'The `after` of the next page, while more remain.' }),
 }).meta({ id: 'AuditTrailPage', description: 'A page of the audit trail, oldest first.', examples: [EVENTS] });
 

@@ -38,6 +38,7 @@ import { guardParams } from './params.guard.ts';
 import { remember, RouteTable } from './route.table.ts';
 import { standardsRoutes } from './standards.routes.ts';
 import { staticRoutes } from './static.routes.ts';
+import { timelineRoutes } from './timeline.routes.ts';
 import { traceRequests } from './tracing.hook.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -116,6 +117,7 @@ export function createWebServer(d: WebDeps): WebServer {
   app.register(staticRoutes({ tilesUrl: d.config.MAP_TILES_URL }));
   app.register(heroRoutes({ ctx: d.ctx, positions: d.positions }));
   app.register(incidentRoutes({ ctx: d.ctx, redis: d.redis, keys: d.keys, admission: d.admission, reports: d.reports }));
+  app.register(timelineRoutes({ ctx: d.ctx }));
   app.register(alertRoutes({ ctx: d.ctx }));
   app.register(standardsRoutes({ ctx: d.ctx }));
   app.register(adminRoutes({ queues: [d.queues.dispatch, d.queues.expiry, d.queues.sweeps, d.notifier.bullQueue], config: d.config }));
