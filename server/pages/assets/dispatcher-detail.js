@@ -1,9 +1,10 @@
 // The incident detail panel of the dispatcher console: fields, the team's slots,
-// assignments, the reports linked to it, the audit trail, nearby heroes and the overrides
-// (assign into a slot, release one member, reassign, cancel).
+// assignments, the reports linked to it, the audit trail, nearby heroes, the overrides
+// (assign into a slot, release one member, reassign, cancel) and the replay on the map.
 import { api, problemText, el, text, fmtAge, fmtKm, haversineKm, labelOf, isFinal } from '/assets/common.js';
 import { shownStatus, onMap } from '/assets/dispatcher-map.js';
 import { TeamPanel } from '/assets/dispatcher-team.js';
+import { Replay } from '/assets/dispatcher-replay.js';
 import { isTeam, skillText } from '/assets/team.js';
 
 const NEARBY_MAX = 12;
@@ -41,7 +42,7 @@ export function reconcile(container, items, keyOf, create, update) {
 export class IncidentDetail {
   /**
    * @param {HTMLElement} root the [data-testid=incident-detail] section
-   * @param {{ state: any, say: (msg: string, kind?: string) => void, apply: (inc: any) => void, heroName: (id: string) => string, onOpen: (id: string|null) => void }} ctx
+   * @param {{ state: any, say: (msg: string, kind?: string) => void, apply: (inc: any) => void, heroName: (id: string) => string, onOpen: (id: string|null) => void, leafletMap: () => any }} ctx
    */
   constructor(root, ctx) {
     this.root = root;
@@ -69,9 +70,11 @@ export class IncidentDetail {
     this.reports = el('ul', { class: 'reports', 'data-testid': 'reports', 'aria-label': 'Reports' });
     this.audit = el('ol', { class: 'audit', 'data-testid': 'audit', 'aria-label': 'Audit trail' });
     this.auditStatus = el('p', { class: 'muted audit-status', 'aria-live': 'polite' });
+    this.replay = new Replay({ token: () => this.ctx.state.token, heroName: (id) => this.ctx.heroName(id), leafletMap: () => this.ctx.leafletMap() });
     this.body = el('div', { class: 'detail-body', hidden: true },
       el('div', { class: 'detail-head' }, this.heading, this.closeBtn),
       this.fields,
+      this.replay.root,
       this.team.root,
       el('h3', {}, 'Assignments'), this.assignments,
       el('h3', {}, 'Reports'), this.reports,
@@ -94,6 +97,7 @@ export class IncidentDetail {
       this.nearby.replaceChildren();
       this.reason.value = '';
     }
+    this.replay.setIncident(id);
     this.root.dataset.incidentId = id;
     this.empty.hidden = true;
     this.body.hidden = false;
@@ -120,6 +124,7 @@ export class IncidentDetail {
     this.body.hidden = true;
     this.audit.replaceChildren();
     this.nearby.replaceChildren();
+    this.replay.setIncident(null);
     this.ctx.onOpen(null);
   }
 

@@ -55,7 +55,7 @@ const heroName = (id) => state.heroes.get(id)?.name ?? id;
 
 const map = new DispatchMap($('[data-testid=map]'), $('[data-testid=map-heroes]'), $('[data-testid=map-incidents]'), (id) => openIncident(id));
 const detail = new IncidentDetail($('[data-testid=incident-detail]'), {
-  state, say, heroName, apply: (inc) => applyIncident(inc),
+  state, say, heroName, apply: (inc) => applyIncident(inc), leafletMap: () => map.map,
   onOpen: (id) => { state.selectedId = id; map.select(id); scheduleRender(); },
 });
 
