@@ -23,6 +23,8 @@ export function createMetrics() {
     pingsTotal: new Counter({ name: 'dispatch_location_pings_total', help: 'Location pings written to Redis', registers: [registry] }),
     breadcrumbsKept: new Counter({ name: 'dispatch_breadcrumbs_kept_total', help: 'Breadcrumbs (positions of heroes holding work) written to Postgres', registers: [registry] }),
     breadcrumbsDropped: new Counter({ name: 'dispatch_breadcrumbs_dropped_total', help: 'Breadcrumbs dropped, oldest first, because the buffer was full while Postgres was away or slow', registers: [registry] }),
+    retentionArchived: new Counter({ name: 'dispatch_retention_archived_total', help: 'Finished incidents archived (with their trail) and pruned by retention', registers: [registry] }),
+    breadcrumbsPruned: new Counter({ name: 'dispatch_breadcrumbs_pruned_total', help: 'Breadcrumbs removed by retention', registers: [registry] }),
     outboxRelayed: new Counter({ name: 'dispatch_outbox_relayed_total', help: 'Outbox rows carried out, by the committing process (carry) or a relay pass (pass)', labelNames: ['topic', 'mode'], registers: [registry] }),
     outboxFailures: new Counter({ name: 'dispatch_outbox_failures_total', help: 'Outbox rows that failed and will be retried', labelNames: ['topic'], registers: [registry] }),
     incidentsStuck: new Counter({ name: 'dispatch_incidents_stuck_total', help: 'Incidents found past their deadline by the sweeper', labelNames: ['state'], registers: [registry] }),

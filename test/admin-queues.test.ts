@@ -73,7 +73,7 @@ test('a dispatcher gets an HttpOnly, SameSite=Strict cookie for /admin and sees 
     const api = await http(server, 'GET', '/admin/queues/api/queues', { headers: auth });
     assert.is(api.status, 200, JSON.stringify(api.body)?.slice(0, 300));
     const queues = api.body.queues as { name: string; readOnlyMode: boolean }[];
-    assert.equal(queues.map((q) => q.name).sort(), ['dispatch', 'expiry', 'notify', 'sweep'].sort(), JSON.stringify(queues.map((q) => q.name)));
+    assert.equal(queues.map((q) => q.name).sort(), ['dispatch', 'expiry', 'notify', 'retention', 'sweep'].sort(), JSON.stringify(queues.map((q) => q.name)));
     assert.ok(queues.every((q) => q.readOnlyMode), 'every queue is read-only');
   }
   // Only the API and pages carry the cookie's token: the pages' own CSP stays unchanged.
@@ -125,7 +125,7 @@ test('the queue page renders in Chromium after the dispatcher opens a session, u
     assert.is(status, 204);
     assert.equal((await context.cookies()).map((c) => [c.name, c.path, c.httpOnly, c.sameSite]), [[ADMIN_COOKIE, '/admin', true, 'Strict']]);
     await page.goto(`${server.url}/admin/queues`, { waitUntil: 'domcontentloaded' });
-    for (const name of ['dispatch', 'expiry', 'notify', 'sweep']) await page.getByText(name, { exact: true }).first().waitFor();
+    for (const name of ['dispatch', 'expiry', 'notify', 'retention', 'sweep']) await page.getByText(name, { exact: true }).first().waitFor();
     assert.equal(await violations(), [], 'CSP violations');
     assert.equal(elsewhere, [], 'requests to other origins');
     assert.equal(errors, [], 'console errors');
@@ -144,7 +144,7 @@ test('the dispatcher console links to the queue view, already signed in for it',
     await link.waitFor({ state: 'visible' });
     const [view] = await Promise.all([context.waitForEvent('page'), link.click()]);
     await view.waitForLoadState('domcontentloaded');
-    for (const name of ['dispatch', 'expiry', 'notify', 'sweep']) await view.getByText(name, { exact: true }).first().waitFor();
+    for (const name of ['dispatch', 'expiry', 'notify', 'retention', 'sweep']) await view.getByText(name, { exact: true }).first().waitFor();
     assert.equal(errors, [], 'console errors on the console');
   } finally {
     await browser?.close();

@@ -62,7 +62,7 @@ test('severity priority: waiting dispatch rounds run critical first, then high, 
     const arrivals: [string, Severity][] = [['low-1', 'low'], ['medium', 'medium'], ['low-2', 'low'], ['high', 'high'], ['critical', 'critical']];
     for (const [id, severity] of arrivals) await queues.addDispatch(id, 'k', 0, severity);
     const ran: string[] = [];
-    queues.startWorkers({ dispatch: async (job) => { ran.push(job.incidentId); }, expire: async () => {}, sweep: async () => {} }, 1);
+    queues.startWorkers({ dispatch: async (job) => { ran.push(job.incidentId); }, expire: async () => {}, sweep: async () => {}, retention: async () => {} }, 1);
     await eventually('every waiting round ran', () => ran.length === arrivals.length, 5_000);
     assert.equal(ran, ['critical', 'high', 'medium', 'low-1', 'low-2']);
   } finally {

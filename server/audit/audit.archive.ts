@@ -3,7 +3,7 @@
 // assignments and breadcrumbs. The verifier reads them with the same check it runs
 // on the database, so pruning an incident never leaves its trail unverifiable.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename } from 'node:fs/promises';
+import { mkdir, open, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
@@ -27,7 +27,7 @@ export interface ArchivedIncident {
 }
 
 /**
- * Writes the records to `dir/name` through a temporary file renamed at the end: a
+ * Writes the records to `dir/name` through a temporary file, synced, then renamed: a
  * crash mid-write leaves no half file that looks like an archive.
  */
 export async function writeArchive(dir: string, name: string, records: ArchivedIncident[]): Promise<string> {
@@ -35,6 +35,9 @@ export async function writeArchive(dir: string, name: string, records: ArchivedI
   const path = join(dir, name + ARCHIVE_SUFFIX);
   const partial = `${path}.partial`;
   await pipeline(Readable.from(records.map((r) => `${JSON.stringify(r)}\n`)), createGzip(), createWriteStream(partial, { flags: 'wx' }));
+  // On disk before the caller deletes what it holds.
+  const file = await open(partial, 'r');
+  try { await file.sync(); } finally { await file.close(); }
   await rename(partial, path);
   return path;
 }

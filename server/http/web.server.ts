@@ -120,7 +120,7 @@ export function createWebServer(d: WebDeps): WebServer {
   app.register(timelineRoutes({ ctx: d.ctx }));
   app.register(alertRoutes({ ctx: d.ctx }));
   app.register(standardsRoutes({ ctx: d.ctx }));
-  app.register(adminRoutes({ queues: [d.queues.dispatch, d.queues.expiry, d.queues.sweeps, d.notifier.bullQueue], config: d.config }));
+  app.register(adminRoutes({ queues: [d.queues.dispatch, d.queues.expiry, d.queues.sweeps, d.queues.retention, d.notifier.bullQueue], config: d.config }));
   app.register(openapiRoutes);
 
   return {

@@ -1,4 +1,4 @@
-// BullMQ queues for dispatch rounds and offer expiry. BullMQ is at least once and a
+// BullMQ queues for dispatch rounds, offer expiry, sweeps and retention. BullMQ is at least once and a
 // job id de-duplicates only while the job exists: every handler is idempotent.
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -12,6 +12,7 @@ export interface QueueHandlers {
   dispatch: (job: DispatchJob) => Promise<unknown>;
   expire: (job: ExpiryJob) => Promise<unknown>;
   sweep: () => Promise<unknown>;
+  retention: () => Promise<unknown>;
 }
 
 
@@ -26,6 +27,7 @@ export class Queues {
   readonly dispatch: Queue<DispatchJob>;
   readonly expiry: Queue<ExpiryJob>;
   readonly sweeps: Queue;
+  readonly retention: Queue;
   private workers: Worker[] = [];
 
   /**
@@ -36,8 +38,9 @@ export class Queues {
     this.dispatch = new Queue<DispatchJob>('dispatch', { connection: producer, prefix });
     this.expiry = new Queue<ExpiryJob>('expiry', { connection: producer, prefix });
     this.sweeps = new Queue('sweep', { connection: producer, prefix });
+    this.retention = new Queue('retention', { connection: producer, prefix });
     // Without a listener BullMQ prints every connection error while Redis is away.
-    for (const q of [this.dispatch, this.expiry, this.sweeps]) q.on('error', (err) => log.warn({ queue: q.name, err }, 'queue error'));
+    for (const q of [this.dispatch, this.expiry, this.sweeps, this.retention]) q.on('error', (err) => log.warn({ queue: q.name, err }, 'queue error'));
   }
 
   /**
@@ -48,6 +51,13 @@ export class Queues {
   async ensureSweeps(everyMs: number): Promise<boolean> {
     if (await this.sweeps.getJobScheduler('sweeper')) return false;
     await this.sweeps.upsertJobScheduler('sweeper', { every: everyMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
+    return true;
+  }
+
+  /** One retention run per interval for the whole cluster, kept scheduled as the sweeps are. */
+  async ensureRetention(everyMs: number): Promise<boolean> {
+    if (await this.retention.getJobScheduler('retention')) return false;
+    await this.retention.upsertJobScheduler('retention', { every: everyMs }, { name: 'retention', opts: { removeOnComplete: true, removeOnFail: 100 } });
     return true;
   }
 
@@ -78,6 +88,10 @@ export class Queues {
     const sweeper = new Worker('sweep', () => handlers.sweep(), { connection: this.connection, prefix: this.prefix, concurrency: 1 });
     sweeper.on('error', (err) => this.log.error({ queue: 'sweep', err }, 'worker error'));
     this.workers.push(sweeper);
+    const retention = new Worker('retention', () => handlers.retention(), { connection: this.connection, prefix: this.prefix, concurrency: 1 });
+    retention.on('failed', (job, err) => this.log.warn({ queue: 'retention', jobId: job?.id, err }, 'retention run failed'));
+    retention.on('error', (err) => this.log.error({ queue: 'retention', err }, 'worker error'));
+    this.workers.push(retention);
   }
 
   async depths(): Promise<Record<string, Record<string, number>>> {
@@ -88,6 +102,6 @@ export class Queues {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.close()));
-    await Promise.allSettled([this.dispatch.close(), this.expiry.close(), this.sweeps.close()]);
+    await Promise.allSettled([this.dispatch.close(), this.expiry.close(), this.sweeps.close(), this.retention.close()]);
   }
 }

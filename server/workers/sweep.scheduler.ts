@@ -1,7 +1,8 @@
 // Keeps the cluster's sweeper scheduled. BullMQ's job scheduler runs one sweep per
 // SWEEP_INTERVAL_MS for the whole cluster, but a Redis that restarted empty forgets
 // it: every process checks once per interval and re-creates it, sweeping at once
-// (Redis lost its jobs, so the sweeper's safety net is wanted now).
+// (Redis lost its jobs, so the sweeper's safety net is wanted now). The retention
+// job's scheduler is kept the same way (it runs at its own pace, not at once).
 import type { HeroPositions } from '../geo/positions.redis.ts';
 import type { ServiceContext } from '../services/context.ts';
 import type { Queues } from './queues.ts';
@@ -38,6 +39,7 @@ export class SweepScheduler {
         ctx.log.info('sweep scheduler (re)created; sweeping now');
         await sweep(ctx, positions);
       }
+      if (await queues.ensureRetention(ctx.config.RETENTION_INTERVAL_MS)) ctx.log.info('retention scheduler (re)created');
     } catch (err) {
       ctx.log.warn({ err }, 'could not check the sweep scheduler');
     } finally {
