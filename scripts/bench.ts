@@ -44,7 +44,7 @@ const npmValue = (name: string) => (npmFlag(name) && npmFlag(name) !== 'true' ? 
 const out = flag('out') ?? npmValue('out');
 const baselineRef = flag('baseline') ?? npmValue('baseline');
 /** The groups `--baseline` runs again against the older build. */
-const BASELINE_GROUPS = new Set(['report', 'accept', 'burst', 'capacity']);
+const BASELINE_GROUPS = new Set(['report', 'accept', 'burst', 'capacity', 'ingest']);
 
 // Each group returns its rows; a group that fails still gets rows, marked as errors.
 const GROUPS: { name: string; rows: string[]; run: (o: Opts) => Promise<Metric[]> }[] = [

@@ -141,14 +141,15 @@ export interface BenchHero { id: string; token: string; lat: number; lng: number
  * Postgres on their first ping (the server's own healing path). Tokens are signed with
  * the server's JWT secret.
  */
-export async function insertHeroes(sql: Sql, n: number, place: (i: number) => { lat: number; lng: number }, skills: (i: number) => string[] = () => []): Promise<BenchHero[]> {
+export async function insertHeroes(sql: Sql, n: number, place: (i: number) => { lat: number; lng: number }, skills: (i: number) => string[] = () => [],
+  status: (i: number) => 'available' | 'assigned' = () => 'available'): Promise<BenchHero[]> {
   const tag = randomBytes(3).toString('hex');
   const heroes: BenchHero[] = [];
   for (let start = 0; start < n; start += 1000) {
     const rows = [];
     for (let i = start; i < Math.min(n, start + 1000); i++) {
       const id = `bh-${tag}-${i}`;
-      rows.push({ id, name: `Bench hero ${i}`, skills: skills(i), mode: i % 5 === 0 ? 'air' : 'ground', on_duty: true, status: 'available', status_version: 1 });
+      rows.push({ id, name: `Bench hero ${i}`, skills: skills(i), mode: i % 5 === 0 ? 'air' : 'ground', on_duty: true, status: status(i), status_version: 1 });
       heroes.push({ id, token: '', ...place(i) });
     }
     await sql`insert into heroes ${sql(rows, 'id', 'name', 'skills', 'mode', 'on_duty', 'status', 'status_version')}`;

@@ -114,10 +114,15 @@ export async function ingestAndMemory(o: Opts): Promise<Metric[]> {
   // (every ping still goes through the token bucket, schema and writer).
   const server = await startServerUnderTest('ingest', { PINGS_PER_10S: '100000' });
   let srv: Side;
+  let crumbs = 'none: this build keeps no breadcrumbs';
   try {
-    const heroes = await insertHeroes(server.sql, n, place);
+    // Every other hero holds an assignment (as Postgres says, and Redis learns on the
+    // first ping), so half the pings go through the breadcrumb sampler (issue 15).
+    const heroes = await insertHeroes(server.sql, n, place, undefined, (i) => (i % 2 ? 'assigned' : 'available'));
     srv = await measureSide('ingest server', heroes, `${server.url}/hero`, server.pid, rates, windowMs,
       () => server.counter('dispatch_location_pings_total'));
+    crumbs = await server.sql<{ n: number }[]>`select count(*)::int as n from breadcrumbs`
+      .then(([r]) => `${r?.n ?? 0} written to Postgres during the run`, () => crumbs);
   } finally {
     await server.stop();
   }
@@ -146,6 +151,7 @@ export async function ingestAndMemory(o: Opts): Promise<Metric[]> {
   note(`ingest: ${n} hero sockets; rate ramped ${rates[0]}→${rates[rates.length - 1]}/s in ${windowMs / 1000} s windows; "sustained" = highest rate written to Redis (dispatch_location_pings_total / bare GEOADD count) in a step where written ≥ 95% of sent (a step that fell behind is measured once more before the ramp stops). `
     + `written/s per step (✗ fell behind, ⌁ generators could not send the offered rate): server ${steps(srv)}; bare ${steps(bar)}`
     + `${s.keptUp ? '' : ' — the server fell behind even at the lowest step; value is the best rate it reached'}.`);
+  note(`ingest: half the heroes hold an assignment, so their pings are sampled into breadcrumbs; breadcrumbs: ${crumbs}.`);
   note(`memory: RSS ${round(srv.rssBase)} MB idle → ${round(srv.rssLoaded)} MB with ${srv.connected} sockets (bare ${round(bar.rssBase)} → ${round(bar.rssLoaded)} MB)`
     + `${srv.connected === 10_000 ? '' : `; per-10k figure = idle RSS + (loaded − idle) × 10,000 / ${srv.connected}`}.`);
   return [
