@@ -1,20 +1,28 @@
-// `npm run audit:verify [-- --incident ID] [--archives DIR | --no-archives]`: checks
-// every incident's hash chain and replays its trail through the machine, in Postgres
-// and in the retention archives (issue 15). Prints progress on long runs and a
-// summary; exits 1 naming the first broken link of each broken trail (edited, deleted,
-// inserted, or a replay that disagrees), 2 on bad arguments.
+// `npm run audit:verify [-- --incident ID] [--archives DIR | --no-archives] [--expect DAY=ANCHOR]`:
+// checks every incident's hash chain and replays its trail through the machine, in
+// Postgres and in the retention archives, then recomputes every daily anchor (issue 15;
+// `--expect` compares one with a copy kept elsewhere). Prints progress on long runs and
+// a summary with the latest anchor; exits 1 naming the first broken link of each broken
+// trail (edited, deleted, inserted, or a replay that disagrees) or anchor, 2 on bad
+// arguments.
 import { parseArgs } from 'node:util';
+import { verifyAnchors } from '../server/audit/audit.anchoring.ts';
 import { archiveFiles } from '../server/audit/audit.archive.ts';
 import { verifyArchives, verifyDatabase, type ScanProgress, type ScanSummary } from '../server/audit/audit.scan.ts';
 import { loadConfigOrExit } from '../server/config.ts';
 import { createSql } from '../server/db.ts';
 
-const USAGE = 'usage: npm run audit:verify -- [--incident ID] [--archives DIR | --no-archives]';
-let args: { incident?: string; archives?: string; 'no-archives'?: boolean };
+const USAGE = 'usage: npm run audit:verify -- [--incident ID] [--archives DIR | --no-archives] [--expect YYYY-MM-DD=ANCHOR]';
+let args: { incident?: string; archives?: string; 'no-archives'?: boolean; expect?: string };
 try {
-  ({ values: args } = parseArgs({ options: { incident: { type: 'string' }, archives: { type: 'string' }, 'no-archives': { type: 'boolean' } } }));
+  ({ values: args } = parseArgs({ options: { incident: { type: 'string' }, archives: { type: 'string' }, 'no-archives': { type: 'boolean' }, expect: { type: 'string' } } }));
 } catch (err) {
   console.error(`${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const expectMatch = args.expect === undefined ? null : /^(\d{4}-\d{2}-\d{2})=([0-9a-f]{64})$/.exec(args.expect);
+if (args.expect !== undefined && !expectMatch) {
+  console.error(`--expect takes DAY=ANCHOR, e.g. 2026-12-06=<64 hex digits>\n${USAGE}`);
   process.exit(2);
 }
 
@@ -56,6 +64,14 @@ try {
     report(`archives (${files.length} file(s) in ${dir})`, archived);
     failed ||= archived.broken.length > 0;
     found += archived.incidents;
+  }
+  if (!args.incident) {
+    const dir = args['no-archives'] ? null : (args.archives ?? config.ARCHIVE_DIR);
+    const check = await verifyAnchors(sql, dir, expectMatch ? { day: expectMatch[1]!, anchor: expectMatch[2]! } : undefined);
+    const latest = check.latest ? `; latest ${check.latest.day}: ${check.latest.anchor} (keep a copy elsewhere)` : '';
+    console.log(`anchors: ${check.days} day(s)${latest}: ${check.problems.length === 0 ? 'all match' : `${check.problems.length} BROKEN`}`);
+    for (const p of check.problems) console.log(`  ANCHOR: ${p}`);
+    failed ||= check.problems.length > 0;
   }
   if (args.incident && found === 0) {
     console.log(`incident ${args.incident}: not found`);

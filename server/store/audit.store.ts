@@ -1,6 +1,8 @@
 // Reads for the audit verifier and the archive (issue 15): incidents' heads in id
-// order, and their trails with the chain's fields, times in microseconds as hashed.
+// order, and their trails with the chain's fields, times in microseconds as hashed;
+// and the daily anchors over them.
 import type { Db } from '../db.ts';
+import type { Anchor } from '../audit/audit.anchor.ts';
 import type { TrailEvent, TrailHead } from '../audit/audit.verifier.ts';
 
 interface HeadRow { id: string; version: number; audit_head: string | null; state: string; snapshot: unknown }
@@ -38,4 +40,42 @@ export async function trailsOf(db: Db, ids: string[]): Promise<Map<string, Trail
     });
   }
   return out;
+}
+
+// ---- daily anchors (server/audit/audit.anchor.ts) ----
+
+interface AnchorRow { day: string; prev_anchor: string; digest: string; incidents: number; events: number; anchor: string }
+const toAnchor = (r: AnchorRow): Anchor => ({ day: r.day, prevAnchor: r.prev_anchor, digest: r.digest, incidents: r.incidents, events: r.events, anchor: r.anchor });
+
+/** Every event of one UTC day: its incident, seq and hash. */
+export async function eventsBetween(db: Db, from: Date, to: Date): Promise<{ incidentId: string; seq: number; hash: string | null }[]> {
+  const rows = await db<{ incident_id: string; seq: number; hash: string | null }[]>`
+    select incident_id, seq, hash from incident_events where at >= ${from} and at < ${to}`;
+  return rows.map((r) => ({ incidentId: r.incident_id, seq: r.seq, hash: r.hash }));
+}
+
+export async function firstEventAt(db: Db): Promise<Date | null> {
+  const [row] = await db<{ at: Date | null }[]>`select min(at) as at from incident_events`;
+  return row?.at ?? null;
+}
+
+export async function anchors(db: Db): Promise<Anchor[]> {
+  const rows = await db<AnchorRow[]>`
+    select to_char(day, 'YYYY-MM-DD') as day, prev_anchor, digest, incidents, events, anchor from audit_anchors order by day`;
+  return rows.map(toAnchor);
+}
+
+export async function lastAnchor(db: Db): Promise<Anchor | null> {
+  const [row] = await db<AnchorRow[]>`
+    select to_char(day, 'YYYY-MM-DD') as day, prev_anchor, digest, incidents, events, anchor from audit_anchors order by day desc limit 1`;
+  return row ? toAnchor(row) : null;
+}
+
+/** Written once per day: a second writer (another process's job) changes nothing. */
+export async function insertAnchor(db: Db, a: Anchor): Promise<boolean> {
+  const rows = await db`
+    insert into audit_anchors (day, prev_anchor, digest, incidents, events, anchor)
+    values (${a.day}::date, ${a.prevAnchor}, ${a.digest}, ${a.incidents}, ${a.events}, ${a.anchor})
+    on conflict (day) do nothing returning day`;
+  return rows.length > 0;
 }
