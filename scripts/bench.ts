@@ -48,7 +48,7 @@ const BASELINE_GROUPS = new Set(['report', 'accept', 'burst', 'capacity', 'inges
 
 // Each group returns its rows; a group that fails still gets rows, marked as errors.
 const GROUPS: { name: string; rows: string[]; run: (o: Opts) => Promise<Metric[]> }[] = [
-  { name: 'match', rows: ['match_p99_ms_10k', 'match_p99_ms_100k'], run: matching },
+  { name: 'match', rows: ['match_p99_ms_10k', 'match_p99_ms_100k', 'rank_40_p99_us'], run: matching },
   { name: 'ingest', rows: ['ingest_pings_per_s', 'rss_mb_per_10k_sockets'], run: ingestAndMemory },
   { name: 'report', rows: ['report_to_offer_p50_ms', 'report_to_offer_p99_ms'], run: reportToOffer },
   { name: 'burst', rows: ['burst_critical_to_offer_p50_ms', 'burst_critical_to_offer_p99_ms', 'burst_lost', 'burst_gave_up', 'burst_no_answer', 'burst_event_loop_p99_ms'], run: burst },

@@ -26,6 +26,7 @@ import { AcceptGate } from './services/accept.gate.ts';
 import { transactionSlots, type ServiceContext } from './services/context.ts';
 import { PriorityLimiter } from './concurrency/priority-limiter.ts';
 import { watchedRounds } from './services/dispatch.watch.ts';
+import { rankingOf } from './services/ranking.service.ts';
 import { notificationHooks } from './services/notify.service.ts';
 import { registerCivilianHandlers } from './sockets/civilian.handlers.ts';
 import { registerDispatchHandlers } from './sockets/dispatch.handlers.ts';
@@ -68,6 +69,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const relay = new OutboxRelay(sql, { ...relayLimits(config), log, metrics });
   const transactions = new PriorityLimiter({ concurrency: transactionSlots(config) });
   const ctx: ServiceContext = { config, sql, log, metrics, outbox: relay, acceptGate: new AcceptGate(), transactions };
+  // The ranking model in force (issue 16): loaded now, reloaded on SIGHUP and a timer once started.
+  const ranking = rankingOf(ctx);
 
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
   const notifier = new Notifier({ connection: bullConnection, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx) });
@@ -109,6 +112,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       relay.start(executor);
       queues.startWorkers(jobHandlers({ ctx, positions, rounds }));
       await sweeps.start();
+      ranking.start();
       notifier.start();
       heroMap.start();
       loopDelay.start();
@@ -133,6 +137,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       web.closeIdle();
       await closed;
       sweeps.stop();
+      ranking.stop();
       heroMap.stop();
       loopDelay.stop();
       await locations.stop();

@@ -92,6 +92,25 @@ const schema = z.object({
   OFFER_BATCH_HIGH: int(2, 1),
   OFFER_BATCH_MEDIUM: int(1, 1),
   OFFER_BATCH_LOW: int(1, 1),
+  // ---- Learned ranking (issue 16, server/ranking/) ----
+  /**
+   * `learned`: candidates are ordered by the model's expected time to an accepted
+   * arrival (P(accept) and a corrected ETA), when a model is loaded and fresh; else, and
+   * with `distance`, by physics ETA as before. `/readyz` details and
+   * dispatch_ranking_model say which is in force.
+   */
+  RANKING_MODE: z.enum(['learned', 'distance']).default('distance'),
+  /** The model file written by `npm run train`. */
+  RANKING_MODEL_PATH: z.string().min(1).default('server/ranking/model.json'),
+  /** A model older than this is stale: distance ranking takes over. */
+  RANKING_MODEL_MAX_AGE_MS: int(30 * 24 * 3_600_000, 60_000),
+  /** Share of rounds in which one offer goes to a random eligible hero the model ranked lower (no hero starves). */
+  RANKING_EXPLORATION_SHARE: z.coerce.number().min(0).max(0.5).default(0.1),
+  /** A critical round offers to enough heroes that P(at least one accepts) reaches this (capped by OFFER_BATCH_CRITICAL_MAX). */
+  RANKING_TARGET_P: z.coerce.number().min(0.5).max(0.999).default(0.95),
+  OFFER_BATCH_CRITICAL_MAX: int(6, 1),
+  /** Heroes' offer history (accepts, declines, ignores, answer times) is kept in hourly buckets over this window. */
+  RANKING_HISTORY_MS: int(7 * 24 * 3_600_000, 3_600_000),
   OUTBOX_POLL_MS: int(1_000, 10),
   LOCATION_FLUSH_MS: int(5, 1),
   /**
@@ -188,7 +207,7 @@ function pickOurs(env: Record<string, string | undefined>): Record<string, strin
 const FAMILIES = ['DISPATCH_', 'OFFER_', 'HERO_', 'DB_', 'REDIS_', 'JWT_', 'LOCATION_', 'OUTBOX_',
   'ESCALATED_', 'REPORTS_', 'PINGS_', 'SHUTDOWN_', 'SWEEP_', 'FAULT_', 'PROGRESS_', 'NOTIFY_', 'MAP_', 'DEDUPE_',
   'METRICS_', 'SOCKET_EVENTS_', 'AUTH_', 'CONNECTIONS_', 'EVENTS_', 'IDEMPOTENCY_', 'CORS_', 'TRUST_', 'SOCKET_CONNECTS_', 'CAP_',
-  'BREADCRUMB_', 'TIMELINE_', 'EIDO_'];
+  'BREADCRUMB_', 'TIMELINE_', 'EIDO_', 'RANKING_'];
 
 /** Known example secrets: a production server refuses them whatever their length. */
 const EXAMPLE_SECRETS = new Set([DEV_SECRET, 'changeme', 'change-me', 'secret', 'password', 'jwt-secret', 'your-secret']);

@@ -33,6 +33,7 @@ export function createMetrics() {
     metricsComputations: new Counter({ name: 'dispatch_metrics_computations_total', help: 'Times /metrics was computed (scrapes inside METRICS_CACHE_MS share one computation)', registers: [registry] }),
     capMessages: new Counter({ name: 'dispatch_cap_messages_total', help: 'Public alert (OASIS CAP) messages sent, by trigger (burst, warning) and msgType', labelNames: ['trigger', 'msg_type'], registers: [registry] }),
     socketsConnected: new Gauge({ name: 'dispatch_sockets_connected', help: 'Connected sockets by namespace (this process)', labelNames: ['namespace'], registers: [registry] }),
+    rankingModel: new Gauge({ name: 'dispatch_ranking_model', help: 'Ranking in force in this process: 1 for the state in force (learned, or why the ETA fallback ranks), 0 for the others', labelNames: ['state'], registers: [registry] }),
   };
   return m;
 }

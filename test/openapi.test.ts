@@ -171,6 +171,9 @@ test('every answer of every documented route matches its documented schema, refu
   await expect(200, 'GET', `/v1/incidents/${id}/timeline?format=geojson`, { token: disp });
   await expect(200, 'GET', `/v1/incidents/${id}/timeline?format=csv`, { token: disp });
   await expect(403, 'GET', `/v1/incidents/${id}/timeline`, { token: civ });
+  // Its offers, each with why its hero was asked (issue 16): dispatchers only.
+  await expect(200, 'GET', `/v1/incidents/${id}/offers`, { token: disp });
+  await expect(403, 'GET', `/v1/incidents/${id}/offers`, { token: civ });
   // NENA EIDO export: dispatchers only.
   await expect(200, 'GET', `/v1/incidents/${id}/eido`, { token: disp });
   await expect(403, 'GET', `/v1/incidents/${id}/eido`, { token: civ });

@@ -12,6 +12,7 @@ import { withDeadline } from '../db.ts';
 import { AppError } from '../errors.ts';
 import { cachedScrape, type Metrics } from '../metrics.ts';
 import { pendingMigrations } from '../migrate.ts';
+import { RANKING_STATES, type RankingStatus } from '../services/ranking.service.ts';
 import { pingDatabase } from '../store/health.store.ts';
 import { problems } from './problem.ts';
 
@@ -22,6 +23,8 @@ export interface HealthDeps {
   isDraining: () => boolean;
   /** Without it: no token, and the default cache of 1 s. */
   config?: Pick<Config, 'METRICS_TOKEN' | 'METRICS_CACHE_MS'>;
+  /** The ranking in force (issue 16): reported in the details, never a reason to be unready. */
+  ranking?: () => RankingStatus;
 }
 
 // Digests have one length whatever was sent, so the comparison takes the same time
@@ -37,9 +40,21 @@ function bearerOnly(token: string): onRequestHookHandler {
   };
 }
 
+const rankingDetails = z.strictObject({
+  state: z.enum(RANKING_STATES).meta({ description: '`learned`: the model ranks; otherwise why today\'s ETA order ranks instead.' }),
+  mode: z.enum(['learned', 'distance']).meta({ description: 'RANKING_MODE' }),
+  path: z.string().meta({ description: 'RANKING_MODEL_PATH' }),
+  version: z.string().nullable(),
+  trainedAt: z.string().nullable(),
+  ageMs: z.number().nullable().meta({ description: 'The model\'s age by its trainedAt (ms).' }),
+  error: z.string().nullable().meta({ description: 'Why no model is in force in learned mode (no file, an invalid file, a stale model).' }),
+  loadedAt: z.number().nullable().meta({ description: 'When the file was last read (epoch ms).' }),
+});
+
 const readiness = z.strictObject({
   ready: z.boolean(),
   checks: z.strictObject({ postgres: z.boolean(), redis: z.boolean(), migrations: z.boolean(), draining: z.boolean() }),
+  details: z.strictObject({ ranking: rankingDetails }).optional().meta({ description: 'What the process runs with; never a reason to be unready.' }),
 }).meta({
   id: 'Readiness', description: 'Ready only when Postgres and Redis answer, every migration is applied and the process is not draining.',
   examples: [{ ready: true, checks: { postgres: true, redis: true, migrations: true, draining: false } }],
@@ -65,7 +80,7 @@ export const healthRoutes = (d: HealthDeps): FastifyPluginAsyncZod => async (app
     ]);
     const checks = { postgres, redis, migrations: pending === 0, draining: d.isDraining() };
     const ready = postgres && redis && pending === 0 && !checks.draining;
-    return reply.code(ready ? 200 : 503).send({ ready, checks });
+    return reply.code(ready ? 200 : 503).send({ ready, checks, ...(d.ranking ? { details: { ranking: d.ranking() } } : {}) });
   });
 
   const scrape = cachedScrape(d.metrics, d.config?.METRICS_CACHE_MS ?? 1_000);

@@ -12,6 +12,7 @@ import { markOfferSeen } from '../services/notify.service.ts';
 import { civilianStatus } from '../services/views.ts';
 import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
 import { rooms, type Namespaces } from '../sockets/namespaces.ts';
+import { applyStatsOnce } from '../store/hero-stats.store.ts';
 import { getIncident } from '../store/incidents.store.ts';
 import type { Queues } from '../workers/queues.ts';
 import { traced } from '../telemetry/tracing.ts';
@@ -101,6 +102,9 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
       d.heroMap.mark({ id: p.id, status: p.status });
     },
     alert: async (p) => { d.nsp.dispatch.to(rooms.dispatchers).emit('alert', p); },
+    // Ranking history (issue 16): applied once per row id, however often it is carried out.
+    'stats:offer': async (p, row) => { await applyStatsOnce(sql, row.id, { kind: 'offer', ...p }); },
+    'stats:arrival': async (p, row) => { await applyStatsOnce(sql, row.id, { kind: 'arrival', ...p }); },
   };
 
   const runOne = async (row: OutboxRow, mode: OutboxMode, done: Set<string>) => {

@@ -19,6 +19,10 @@ export interface OutboxTopics {
   'push:incident': { incident: IncidentView; coReporters?: string[] };
   'hero:status': HeroStatusChange;
   alert: Alert;
+  /** An offer was decided (accepted, declined, or expired: an ignore), for the hero's ranking history (issue 16). */
+  'stats:offer': { heroId: string; at: number; outcome: 'accepted' | 'declined' | 'expired'; answerMs: number | null };
+  /** A member reached on_scene: actual assign → on_scene seconds over the offer's physics ETA (issue 16). */
+  'stats:arrival': { heroId: string; at: number; ratio: number };
 }
 export type OutboxTopic = keyof OutboxTopics;
 

@@ -10,19 +10,20 @@
 // cost one offer window per slot before the last member even hears of it.
 import { isPartialTeam, openSlots } from '../../machines/incident.team.ts';
 import { isFinalState, SEVERITY_RANK, type Severity } from '../../shared/domain.ts';
-import { etaMinutes, findCandidates } from '../geo/matcher.ts';
-import type { HeroPositions, NearbyHero } from '../geo/positions.redis.ts';
+import { findCandidates } from '../geo/matcher.ts';
+import type { HeroPositions } from '../geo/positions.redis.ts';
 import { chooseTeam } from '../geo/team-matcher.ts';
 import { enqueue, enqueueMany } from '../outbox/outbox.buffer.ts';
 import { getIncident, lockIncident, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
 import {
-  freeCandidates, insertOffers, insertSlotOffers, pendingBySlot, type Candidate, type OfferRow, type SlotPick,
+  freeCandidates, insertOffers, insertSlotOffers, pendingBySlot, type OfferRow, type SlotPick,
 } from '../store/offers.store.ts';
 import type { Tx } from '../db.ts';
 import type { IncidentView } from '../../shared/types.ts';
 import { traced } from '../telemetry/tracing.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
+import { completeRankings, rankRound, teamRanking, withRankings, type RoundRanking } from './ranking.service.ts';
 
 export type RoundOutcome = 'gone' | 'filled' | 'pending' | 'offered' | 'nobody';
 
@@ -44,12 +45,14 @@ function batchSize(ctx: ServiceContext, severity: Severity): number {
 }
 
 /**
- * Offers per open slot: a single-hero incident keeps its batch per severity; a team
- * gets a batch per slot when critical, else one hero per slot (every slot at once).
+ * Offers per open slot: a single-hero incident keeps its batch per severity (a critical
+ * one's sized by the model when it ranks: `sized`, see ranking.service.ts); a team gets
+ * a batch per slot when critical, else one hero per slot (every slot at once).
  */
-function perSlot(ctx: ServiceContext, row: IncidentRow): number {
+function perSlot(ctx: ServiceContext, row: IncidentRow, sized: number | null): number {
   const team = row.snapshot.context.slots.length > 1;
-  return team && row.severity !== 'critical' ? 1 : batchSize(ctx, row.severity);
+  if (team) return row.severity === 'critical' ? batchSize(ctx, row.severity) : 1;
+  return row.severity === 'critical' && sized !== null ? sized : batchSize(ctx, row.severity);
 }
 
 interface Want { slot: number; skill: string | null; more: number }
@@ -61,9 +64,9 @@ interface Want { slot: number; skill: string | null; more: number }
  * when nothing is wanted: an incident whose severity never rose keeps one batch per
  * slot per round, as before.
  */
-function offersWanted(ctx: ServiceContext, row: IncidentRow, pending: Map<number, number>): { event: 'ROUND' | 'TOP_UP'; wants: Want[] } | null {
+function offersWanted(ctx: ServiceContext, row: IncidentRow, pending: Map<number, number>, sized: number | null = null): { event: 'ROUND' | 'TOP_UP'; wants: Want[] } | null {
   const { slots, severity, roundSeverity } = row.snapshot.context;
-  const size = perSlot(ctx, row);
+  const size = perSlot(ctx, row, sized);
   const rose = !!severity && !!roundSeverity && SEVERITY_RANK[severity] < SEVERITY_RANK[roundSeverity];
   const open = openSlots(row.snapshot.context);
   const wants = open
@@ -123,17 +126,20 @@ async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: 
     span.setAttributes({ 'dispatch.candidates': found.length, 'dispatch.radius_km': radiusKm });
     return found;
   });
+  // Histories are read and candidates scored before the transaction, too (issue 16).
+  const ranking = await traced('dispatch.rank', { 'incident.id': incidentId }, () =>
+    rankRound(ctx, row, candidates, Math.max(...planned.wants.map((w) => w.more))));
 
   return traced('dispatch.transaction', { 'incident.id': incidentId }, () => inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
     // Sent together, run in order: the counts are read with the lock held.
     const [locked, pending] = await Promise.all([lockIncident(tx, incidentId), pendingBySlot(tx, incidentId)]);
     if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
     if (openSlot(locked) === null) return 'filled';
-    const plan = offersWanted(ctx, locked, pending);
+    const plan = offersWanted(ctx, locked, pending, ranking.criticalBatch);
     if (!plan) return 'pending';
     const round = plan.event === 'ROUND';
     const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
-    const offers = await makeOffers(tx, locked, plan.wants, candidates, {
+    const offers = await makeOffers(tx, locked, plan.wants, ranking, {
       round: locked.snapshot.context.round + (round ? 1 : 0), expiresAt, retryExpired: locked.state === 'escalated',
     });
     const offered = offers.map((o) => o.hero_id);
@@ -169,20 +175,23 @@ async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: 
 }
 
 /**
- * Offers for the wanted slots. One slot: its best `more` candidates by ETA that Postgres
- * agrees are free and skilled, as a single-hero incident always had. Several: the team
- * is chosen together among the candidates Postgres agrees are free (bottleneck ETA, no
- * hero in two slots), then each pick is offered its slot.
+ * Offers for the wanted slots. One slot: its best `more` candidates by the round's
+ * ranking (the model's, or ETA) that Postgres agrees are free and skilled. Several: the
+ * team is chosen together among the candidates Postgres agrees are free (bottleneck ETA,
+ * no hero in two slots), then each pick is offered its slot. Every offer stores what it
+ * was ranked on.
  */
-async function makeOffers(tx: Tx, row: IncidentRow, wants: Want[], nearby: NearbyHero[], o: { round: number; expiresAt: Date; retryExpired: boolean }): Promise<OfferRow[]> {
-  const candidates: Candidate[] = nearby.map((h) => ({ heroId: h.heroId, distanceKm: h.distanceKm, etaS: etaMinutes(h) * 60 }));
+async function makeOffers(tx: Tx, row: IncidentRow, wants: Want[], ranking: RoundRanking, o: { round: number; expiresAt: Date; retryExpired: boolean }): Promise<OfferRow[]> {
   if (wants.length === 1) {
     const [w] = wants as [Want];
-    return insertOffers(tx, {
-      incidentId: row.id, slot: w.slot, round: o.round, skill: w.skill, candidates,
+    const offers = await insertOffers(tx, {
+      incidentId: row.id, slot: w.slot, round: o.round, skill: w.skill, candidates: withRankings(ranking.ranked, w.more),
       batch: w.more, expiresAt: o.expiresAt, retryExpired: o.retryExpired,
     });
+    return completeRankings(tx, offers, ranking);
   }
+  // Teams keep today's choice by ETA (the model does not rank them).
+  const candidates = ranking.byEta;
   const free = new Map((await freeCandidates(tx, { incidentId: row.id, heroIds: candidates.map((c) => c.heroId), retryExpired: o.retryExpired }))
     .map((h) => [h.id, h.skills]));
   const fit = candidates.filter((c) => free.has(c.heroId));
@@ -194,7 +203,7 @@ async function makeOffers(tx: Tx, row: IncidentRow, wants: Want[], nearby: Nearb
   );
   const slotPicks: SlotPick[] = picks.flatMap((p) => {
     const w = wants.find((x) => x.slot === p.slot)!;
-    return p.heroIds.slice(0, w.more).map((id) => ({ ...byId.get(id)!, slot: p.slot, skill: w.skill }));
+    return p.heroIds.slice(0, w.more).map((id, i) => ({ ...byId.get(id)!, slot: p.slot, skill: w.skill, ranking: teamRanking(ranking, id, i + 1) }));
   });
   return insertSlotOffers(tx, { incidentId: row.id, round: o.round, picks: slotPicks, expiresAt: o.expiresAt, retryExpired: o.retryExpired });
 }

@@ -6,7 +6,8 @@ import type { IncidentState, ProgressState } from '../../shared/domain.ts';
 import type { HeroSession } from '../../shared/types.ts';
 import { AppError } from '../errors.ts';
 import { enqueue } from '../outbox/outbox.buffer.ts';
-import { activeAssignmentOfHero, latestAssignment } from '../store/assignments.store.ts';
+import type { Tx } from '../db.ts';
+import { activeAssignmentOfHero, latestAssignment, type AssignmentRow } from '../store/assignments.store.ts';
 import { getHero, setDuty } from '../store/heroes.store.ts';
 import { getIncident, incidentViews, lockIncident } from '../store/incidents.store.ts';
 import { pendingOffersOf, withdrawPending } from '../store/offers.store.ts';
@@ -51,6 +52,20 @@ export async function heroSession(ctx: ServiceContext, heroId: string): Promise<
   };
 }
 
+/** Below this physics ETA the ratio would measure reaction time, not travel: not recorded. */
+const ARRIVAL_MIN_ETA_S = 10;
+
+/**
+ * The hero's ranking history (issue 16) learns how long they really took: assign →
+ * on_scene seconds over the physics ETA they were offered with, through the outbox, in
+ * this transaction.
+ */
+function recordArrival(tx: Tx, a: AssignmentRow): void {
+  if (a.eta_s === null || a.eta_s < ARRIVAL_MIN_ETA_S) return;
+  const at = Date.now();
+  enqueue(tx, 'stats:arrival', { heroId: a.hero_id, at, ratio: Math.max(0, at - a.assigned_at.getTime()) / 1000 / a.eta_s }, null);
+}
+
 const PROGRESS_EVENT: Record<ProgressState, (heroId: string) => IncidentEvent> = {
   en_route: (heroId) => ({ type: 'EN_ROUTE', heroId }),
   on_scene: (heroId) => ({ type: 'ARRIVE', heroId }),
@@ -78,6 +93,7 @@ export async function reportProgress(ctx: ServiceContext, heroId: string, incide
     const { row: saved } = await applyEvent(ctx, tx, row, PROGRESS_EVENT[state](heroId), {
       actor: `hero:${heroId}`, ...(partial ? {} : { deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS) }),
     });
+    if (state === 'on_scene') recordArrival(tx, mine);
     return { state: saved.state };
   });
 }

@@ -66,13 +66,14 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
       // The index refuses a second active assignment anyway; this check gives the clear answer first.
       if (busy) throw new AppError('busy', 'you already hold an active assignment');
 
-      await Promise.all([
+      const [accepted] = await Promise.all([
         closeOffer(tx, offer.id, 'accepted', null),
         insertAssignment(tx, {
           incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null,
           offerId: offer.id, etaS: offer.eta_s,
         }),
       ]);
+      if (accepted) recordDecision(tx, accepted, 'accepted');
       // The last slot filled starts the wait for progress; before that the team's
       // dispatch deadline stands (dispatch.service.ts roundDeadline).
       const last = open.length === 1;
@@ -98,8 +99,19 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
   }
 }
 
+/**
+ * The hero's ranking history (issue 16) learns how the offer was decided through the
+ * outbox, in the transaction that decided it: never counted on a round's hot path.
+ */
+function recordDecision(tx: Tx, offer: OfferRow, outcome: 'accepted' | 'declined' | 'expired'): void {
+  const at = (offer.decided_at ?? new Date()).getTime();
+  const answerMs = outcome === 'expired' ? null : Math.max(0, at - offer.created_at.getTime());
+  enqueue(tx, 'stats:offer', { heroId: offer.hero_id, at, outcome, answerMs }, null);
+}
+
 /** Closes an offer and asks for the next round; the round itself checks whether one is due. */
 async function closeAndRedispatch(ctx: ServiceContext, tx: Tx, offer: OfferRow, outcome: 'declined' | 'expired'): Promise<void> {
+  recordDecision(tx, offer, outcome);
   await refreshHeroStatus(tx, [offer.hero_id]);
   enqueue(tx, 'dispatch', { incidentId: offer.incident_id, delayMs: 0 }, offer.incident_id);
   ctx.metrics.offersTotal.inc({ outcome });

@@ -2,6 +2,7 @@
 // or withdrawal. A hero holds at most one pending offer (partial unique index).
 import type { Db, Tx } from '../db.ts';
 import type { OfferState } from '../../shared/domain.ts';
+import type { StoredRankInput } from '../ranking/features.ts';
 
 export interface OfferRow {
   id: string;
@@ -17,6 +18,13 @@ export interface OfferRow {
   created_at: Date;
   expires_at: Date;
   decided_at: Date | null;
+  /** What the round ranked the offer on (issue 16, see OfferRanking); null on older offers. */
+  rank_input: StoredRankInput | null;
+  model_version: string | null;
+  score: OfferScore | null;
+  rank: number | null;
+  explored: boolean | null;
+  why: string[] | null;
 }
 
 /**
@@ -34,7 +42,43 @@ function freeFor(db: Db, incidentId: string, retryExpired: boolean) {
                               and (o.state = 'declined' or (o.state = 'expired' and not ${retryExpired})))))`;
 }
 
-export interface Candidate { heroId: string; distanceKm: number; etaS: number }
+/** The model's score of an offer (issue 16, server/ranking/model.ts Score; the contributions are kept as words in `why`). */
+export interface OfferScore { pAccept: number; etaS: number; expectedS: number }
+
+/**
+ * What a round ranked an offer on, stored with it so that it explains itself and becomes
+ * training data: the inputs (server/ranking/features.ts RankInput but its heroId), the
+ * model's version and score (null when today's ETA order ranked), the hero's rank among
+ * the round's candidates, whether it was the round's exploration pick, and the reasons
+ * in words.
+ */
+export interface OfferRanking {
+  input: StoredRankInput;
+  modelVersion: string | null;
+  score: OfferScore | null;
+  rank: number;
+  explored: boolean;
+  why: string[];
+}
+
+export interface Candidate { heroId: string; distanceKm: number; etaS: number; ranking?: OfferRanking }
+
+/** The candidates' rankings as one text array for unnest (`::jsonb` per row; null without one). */
+const rankings = (cs: Candidate[]): (string | null)[] => cs.map((c) => (c.ranking ? JSON.stringify(c.ranking) : null));
+// The values of the offer's ranking columns from a candidate's ranking `r` (all null without one).
+const rankingValues = (db: Db) =>
+  db`r->'input', r->>'modelVersion', nullif(r->'score', 'null'::jsonb), (r->>'rank')::int, (r->>'explored')::boolean, r->'why'`;
+
+/** Stores what offers were ranked on, for offers inserted without it (ranking.service.ts completeRankings). */
+export async function setOfferRankings(tx: Tx, rankings: { offerId: string; ranking: OfferRanking }[]): Promise<void> {
+  if (rankings.length === 0) return;
+  await tx`
+    update offers o set rank_input = r->'input', model_version = r->>'modelVersion', score = nullif(r->'score', 'null'::jsonb),
+                        rank = (r->>'rank')::int, explored = (r->>'explored')::boolean, why = r->'why'
+      from unnest(${rankings.map((x) => x.offerId)}::text[], ${rankings.map((x) => JSON.stringify(x.ranking))}::text[]) as u(id, ranking),
+           lateral (select u.ranking::jsonb as r) j
+     where o.id = u.id`;
+}
 
 /** A hero chosen for a slot (dispatch of several slots at once). */
 export interface SlotPick extends Candidate { slot: number; skill: string | null }
@@ -57,8 +101,9 @@ export async function insertOffers(tx: Tx, args: {
   const etas = args.candidates.map((c) => Math.round(c.etaS));
   return tx<OfferRow[]>`
     with picked as (
-      select h.id as hero_id, c.distance_km, c.eta_s, c.rank
-        from unnest(${ids}::text[], ${dists}::float8[], ${etas}::int[]) with ordinality as c(hero_id, distance_km, eta_s, rank)
+      select h.id as hero_id, c.distance_km, c.eta_s, c.ranking, c.rank
+        from unnest(${ids}::text[], ${dists}::float8[], ${etas}::int[], ${rankings(args.candidates)}::text[])
+             with ordinality as c(hero_id, distance_km, eta_s, ranking, rank)
         join heroes h on h.id = c.hero_id
        where (${args.skill}::text is null or ${args.skill}::text = any(h.skills))
          and ${freeFor(tx, args.incidentId, args.retryExpired)}
@@ -66,9 +111,9 @@ export async function insertOffers(tx: Tx, args: {
        limit ${args.batch}
          for update of h skip locked
     )
-    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at)
-    select gen_random_uuid()::text, ${args.incidentId}, hero_id, ${args.slot}, ${args.round}, distance_km, eta_s, ${args.expiresAt}
-      from picked order by rank
+    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at, rank_input, model_version, score, rank, explored, why)
+    select gen_random_uuid()::text, ${args.incidentId}, hero_id, ${args.slot}, ${args.round}, distance_km, eta_s, ${args.expiresAt}, ${rankingValues(tx)}
+      from picked cross join lateral (select ranking::jsonb as r) j order by picked.rank
     on conflict (hero_id) where state = 'pending' do nothing
     returning *`;
 }
@@ -97,19 +142,19 @@ export async function insertSlotOffers(tx: Tx, args: {
   const p = args.picks;
   return tx<OfferRow[]>`
     with picked as (
-      select h.id as hero_id, c.distance_km, c.eta_s, c.slot, c.rank
+      select h.id as hero_id, c.distance_km, c.eta_s, c.slot, c.ranking, c.rank
         from unnest(${p.map((c) => c.heroId)}::text[], ${p.map((c) => c.distanceKm)}::float8[], ${p.map((c) => Math.round(c.etaS))}::int[],
-                    ${p.map((c) => c.slot)}::int[], ${p.map((c) => c.skill)}::text[])
-             with ordinality as c(hero_id, distance_km, eta_s, slot, skill, rank)
+                    ${p.map((c) => c.slot)}::int[], ${p.map((c) => c.skill)}::text[], ${rankings(p)}::text[])
+             with ordinality as c(hero_id, distance_km, eta_s, slot, skill, ranking, rank)
         join heroes h on h.id = c.hero_id
        where (c.skill is null or c.skill = any(h.skills))
          and ${freeFor(tx, args.incidentId, args.retryExpired)}
        order by c.rank
          for update of h skip locked
     )
-    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at)
-    select gen_random_uuid()::text, ${args.incidentId}, hero_id, slot, ${args.round}, distance_km, eta_s, ${args.expiresAt}
-      from picked order by rank
+    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at, rank_input, model_version, score, rank, explored, why)
+    select gen_random_uuid()::text, ${args.incidentId}, hero_id, slot, ${args.round}, distance_km, eta_s, ${args.expiresAt}, ${rankingValues(tx)}
+      from picked cross join lateral (select ranking::jsonb as r) j order by picked.rank
     on conflict (hero_id) where state = 'pending' do nothing
     returning *`;
 }
@@ -184,4 +229,21 @@ export async function offerWakeState(db: Db, offerId: string): Promise<{ state: 
     select o.state, o.seen_at is not null as seen, i.severity = 'critical' as critical
       from offers o join incidents i on i.id = o.incident_id where o.id = ${offerId}`;
   return offer ?? null;
+}
+
+/** An offer with its hero's name, as the explanation of an incident's offers shows it. */
+export type ExplainedOfferRow = OfferRow & { hero_name: string | null };
+
+/**
+ * An incident's offers with what they were ranked on (GET /v1/incidents/:id/offers):
+ * round by round, each round best-ranked first; at most `limit` (one more is read, to
+ * tell whether any were left out).
+ */
+export async function offersExplained(db: Db, incidentId: string, limit: number): Promise<{ rows: ExplainedOfferRow[]; truncated: boolean }> {
+  const rows = await db<ExplainedOfferRow[]>`
+    select o.*, h.name as hero_name from offers o left join heroes h on h.id = o.hero_id
+     where o.incident_id = ${incidentId}
+     order by o.round, o.slot, o.rank nulls last, o.created_at, o.id
+     limit ${limit + 1}`;
+  return { rows: rows.slice(0, limit), truncated: rows.length > limit };
 }

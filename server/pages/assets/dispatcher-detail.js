@@ -1,10 +1,11 @@
 // The incident detail panel of the dispatcher console: fields, the team's slots,
-// assignments, the reports linked to it, the audit trail, nearby heroes, the overrides
+// assignments, why each hero was offered it, the reports linked to it, the audit trail, nearby heroes, the overrides
 // (assign into a slot, release one member, reassign, cancel) and the replay on the map.
 import { api, problemText, el, text, fmtAge, fmtKm, haversineKm, labelOf, isFinal } from '/assets/common.js';
 import { shownStatus, onMap } from '/assets/dispatcher-map.js';
 import { TeamPanel } from '/assets/dispatcher-team.js';
 import { Replay } from '/assets/dispatcher-replay.js';
+import { OffersPanel } from '/assets/dispatcher-offers.js';
 import { isTeam, skillText } from '/assets/team.js';
 
 const NEARBY_MAX = 12;
@@ -71,12 +72,14 @@ export class IncidentDetail {
     this.audit = el('ol', { class: 'audit', 'data-testid': 'audit', 'aria-label': 'Audit trail' });
     this.auditStatus = el('p', { class: 'muted audit-status', 'aria-live': 'polite' });
     this.replay = new Replay({ token: () => this.ctx.state.token, heroName: (id) => this.ctx.heroName(id), leafletMap: () => this.ctx.leafletMap() });
+    this.offers = new OffersPanel({ token: () => this.ctx.state.token, heroName: (id) => this.ctx.heroName(id) });
     this.body = el('div', { class: 'detail-body', hidden: true },
       el('div', { class: 'detail-head' }, this.heading, this.closeBtn),
       this.fields,
       this.replay.root,
       this.team.root,
       el('h3', {}, 'Assignments'), this.assignments,
+      this.offers.root,
       el('h3', {}, 'Reports'), this.reports,
       el('div', { class: 'actions' },
         el('label', { for: 'override-reason' }, 'Reason (for release, reassign or cancel)'), this.reason,
@@ -95,6 +98,7 @@ export class IncidentDetail {
       this.audit.replaceChildren();
       this.reports.replaceChildren();
       this.nearby.replaceChildren();
+      this.offers.clear();
       this.reason.value = '';
     }
     this.replay.setIncident(id);
@@ -124,6 +128,7 @@ export class IncidentDetail {
     this.body.hidden = true;
     this.audit.replaceChildren();
     this.nearby.replaceChildren();
+    this.offers.clear();
     this.replay.setIncident(null);
     this.ctx.onOpen(null);
   }
@@ -155,6 +160,7 @@ export class IncidentDetail {
     if (this.eventsFor !== key) {
       this.eventsFor = key;
       void this.loadEvents(inc.id);
+      void this.offers.load(inc.id);
     }
   }
 
