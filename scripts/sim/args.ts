@@ -22,6 +22,33 @@ export interface SimOptions {
   teams: number;
   /** `--burst`: one neighbourhood reporting at many times the run's rate for a while. */
   burst: BurstOptions | null;
+  /**
+   * `--ranking`: the simulator starts its own server (fresh schema) ranking this way,
+   * instead of using --url. Null: the server at --url, ranking however it was started.
+   */
+  ranking: 'learned' | 'distance' | null;
+  /** `--compare`: a distance run, then a learned run, on the same seed, side by side. */
+  compare: boolean;
+  /** `--model FILE`: RANKING_MODEL_PATH for the server it starts. */
+  model: string | null;
+  /** `--keep`: leave the server's schema (offers, assignments) for `npm run train`. */
+  keep: boolean;
+  /** Heroes with personalities (personality.ts); on by default with --ranking or --compare. */
+  personalities: boolean;
+  /** Minutes of reporting before the measured --minutes: heroes build up an answer history. */
+  warmupMin: number;
+  /** `--json FILE`: the ranking section and the checks, as JSON (what --compare reads). */
+  json: string | null;
+}
+
+/**
+ * Own seeded streams for the civilians and for each hero: the report schedule and the
+ * fleet no longer depend on how the heroes' answers interleave with the reports, so two
+ * runs of a seed against differently ranking servers meet the same city. Off for plain
+ * runs, whose seeds keep drawing what they always drew.
+ */
+export function ownStreams(o: Pick<SimOptions, 'personalities' | 'ranking'>): boolean {
+  return o.personalities || o.ranking !== null;
 }
 
 export interface BurstOptions {
@@ -60,12 +87,29 @@ export const USAGE = `usage: npm run simulate -- [options]
   --burst-rate R       its report rate, written as --rate (default 50× --rate)
   --burst-km K         side of the neighbourhood's square in km (default 1.5)
   --burst-spot LAT,LNG its centre, inside the city (default the city's first hot spot)
-                       (any --burst-* option implies --burst; the burst must end before --minutes)`;
+                       (any --burst-* option implies --burst; the burst must end before --minutes)
+  learned ranking (issue 16):
+  --ranking MODE       learned | distance: start a server of our own (npm start, a fresh schema,
+                       RANKING_MODE=MODE, this environment otherwise) instead of using --url
+  --model FILE         its RANKING_MODEL_PATH (default the server's, server/ranking/model.json)
+  --compare            a distance run, then a learned run, same seed and options, side by side
+  --personalities[=on|off]
+                       heroes of a documented mix: reliable, picky, slow to answer, slow drivers,
+                       ghosts (on by default with --ranking and --compare; they replace --accept,
+                       --decline and --ignore); each hero and the civilians draw from streams of
+                       their own, so a seed gives the same city, fleet and report schedule
+  --warmup M           report for M minutes before the measured --minutes, so heroes have an
+                       answer history; the ranking section leaves those incidents out (default 0)
+  --keep               keep the schema of the server we started (for npm run train); else dropped
+  --json FILE          write the ranking section and the checks as JSON`;
 
 class UsageError extends Error {}
 
 /** Options without a value. */
-const FLAGS = ['burst'];
+const FLAGS = ['burst', 'compare', 'keep'];
+/** Options with an optional `=on|off`. */
+const SWITCHES = ['personalities'];
+const RANKINGS = ['learned', 'distance'] as const;
 const BURST_KEYS = ['burst-at', 'burst-seconds', 'burst-rate', 'burst-km', 'burst-spot'];
 /** The issue's burst: 50× the run's rate. */
 const BURST_FACTOR = 50;
@@ -104,6 +148,12 @@ export function parseArgs(argv: string[]): SimOptions {
     }
     if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
     const eq = a.indexOf('=');
+    if (SWITCHES.includes(a.slice(2, eq > 0 ? eq : undefined))) {
+      const v = eq > 0 ? a.slice(eq + 1) : 'on';
+      if (v !== 'on' && v !== 'off') throw new UsageError(`${a.slice(0, eq)}: expected on or off, got "${v}"`);
+      raw.set(a.slice(2, eq > 0 ? eq : undefined), v);
+      continue;
+    }
     if (FLAGS.includes(a.slice(2, eq > 0 ? eq : undefined))) {
       if (eq > 0) throw new UsageError(`${a.slice(0, eq)} takes no value`);
       raw.set(a.slice(2), 'on');
@@ -117,7 +167,8 @@ export function parseArgs(argv: string[]): SimOptions {
       i++;
     }
   }
-  const known = ['url', 'heroes', 'rate', 'minutes', 'accept', 'decline', 'ignore', 'vanish', 'air', 'city-km', 'center', 'seed', 'speedup', 'secret', 'drain', 'check-max', 'teams', ...FLAGS, ...BURST_KEYS];
+  const known = ['url', 'heroes', 'rate', 'minutes', 'accept', 'decline', 'ignore', 'vanish', 'air', 'city-km', 'center', 'seed', 'speedup', 'secret', 'drain', 'check-max', 'teams',
+    'ranking', 'model', 'warmup', 'json', ...FLAGS, ...SWITCHES, ...BURST_KEYS];
   const unknown = [...raw.keys()].filter((k) => !known.includes(k));
   if (unknown.length) throw new UsageError(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
   const get = (k: string) => raw.get(k);
@@ -140,6 +191,16 @@ export function parseArgs(argv: string[]): SimOptions {
   const ratePerMin = rate(get('rate') ?? '60');
   const minutes = num('minutes', get('minutes') ?? '10', 0.05, 24 * 60);
   const cityKm = num('city-km', get('city-km') ?? '12', 0.5, 200);
+  const ranking = get('ranking') ?? null;
+  if (ranking !== null && !(RANKINGS as readonly string[]).includes(ranking)) throw new UsageError(`--ranking: expected learned or distance, got "${ranking}"`);
+  const compare = raw.has('compare');
+  if (compare && ranking !== null) throw new UsageError('--compare runs both rankings; leave --ranking out');
+  const ownServer = compare || ranking !== null;
+  if (ownServer && raw.has('url')) throw new UsageError(`--${compare ? 'compare' : 'ranking'} starts a server of its own; leave --url out (or run against --url with --personalities)`);
+  for (const k of ['model', 'keep'] as const) {
+    if (raw.has(k) && !ownServer) throw new UsageError(`--${k} is for the server the simulator starts: give --ranking or --compare`);
+  }
+  if (raw.has('model') && ranking === 'distance') throw new UsageError('--model is for --ranking learned (or --compare)');
   return {
     url,
     heroes: Math.round(num('heroes', get('heroes') ?? '100', 1, 50_000)),
@@ -159,6 +220,13 @@ export function parseArgs(argv: string[]): SimOptions {
     checkMax: Math.round(num('check-max', get('check-max') ?? '5000', 1, 1_000_000)),
     teams: num('teams', get('teams') ?? '0', 0, 1),
     burst: burstOptions(raw, { minutes, ratePerMin, cityKm }),
+    ranking: ranking as SimOptions['ranking'],
+    compare,
+    model: get('model') ?? null,
+    keep: raw.has('keep'),
+    personalities: raw.has('personalities') ? raw.get('personalities') === 'on' : ownServer,
+    warmupMin: num('warmup', get('warmup') ?? '0', 0, 24 * 60),
+    json: get('json') ?? null,
   };
 }
 

@@ -2,7 +2,10 @@
 // mix of kinds and severities, about half of them around the city's hot spots. Every
 // report has its own Idempotency-Key and keeps it on every retry; a few are sent twice
 // on purpose (a double tap) to check the replay answers the same incident. With
-// `--teams P`, that share of reports asks for a team (teams.ts) in `needs`.
+// `--teams P`, that share of reports asks for a team (teams.ts) in `needs`. With a stream
+// of their own (`retries` given), every draw of the schedule happens before the first
+// await, and retries jitter from the other stream: the same seed reports the same
+// emergencies at the same moments, however the server answers.
 import { randomUUID } from 'node:crypto';
 import type { City } from './city.ts';
 import { problem } from '../lib/wire.ts';
@@ -11,6 +14,7 @@ import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
 import { pickTeam, TEAM_SEVERITY, teamSize } from './teams.ts';
 import { sleep, type Incident, type Severity } from './types.ts';
+import { fingerprint } from './fingerprint.ts';
 import { Sleeper } from './sleeper.ts';
 
 export const KINDS = { accident: 30, crime: 25, medical: 25, fire: 10, disaster: 3, other: 7 } as const;
@@ -36,6 +40,11 @@ export interface CivilianDeps {
   /** Share of reports that need a team (0: none, and no random draw is spent on it). */
   teams: number;
   signCivilian: (id: string) => Promise<string>;
+  /**
+   * The stream for retries' back-off and double taps' pauses, when `rng` is the
+   * civilians' own (the schedule); without it both come from `rng`, as they always did.
+   */
+  retries?: Rng;
 }
 
 export class Civilians {
@@ -105,8 +114,11 @@ export class Civilians {
     };
     if (team) stats.teamSent(teamSize({ needs: team.needs }));
     const key = randomUUID();
+    const early = this.d.retries ? rng.chance(DOUBLE_TAP) : null;
+    stats.schedule.push(fingerprint([civ.slice(civ.lastIndexOf('-') + 1), body, early]));
     const token = await this.token(civ);
-    const doubleTap = rng.chance(DOUBLE_TAP);
+    const doubleTap = early ?? rng.chance(DOUBLE_TAP);
+    const jitter = this.d.retries ?? rng;
     const t0 = performance.now();
     stats.reports.sent += 1;
     stats.reports.inflight += 1;
@@ -117,7 +129,7 @@ export class Civilians {
         return http('POST', `${this.d.url}/v1/incidents`, { token, body, headers: { 'idempotency-key': key }, timeoutMs: 10_000 });
       };
       const res = await withRetry(send, {
-        rng, maxAttempts: 10, giveUpAt: () => this.giveUpAt,
+        rng: jitter, maxAttempts: 10, giveUpAt: () => this.giveUpAt,
         onFailure: (k, detail) => {
           if (k === 'throttled') stats.reports.throttled += 1;
           else if (k === 'server') {
@@ -152,7 +164,8 @@ export class Civilians {
 
   /** The civilian taps "send" again: same key, same body, must be the same incident. */
   private async replay(token: string, key: string, body: unknown, id: string): Promise<void> {
-    const { stats, rng } = this.d;
+    const { stats } = this.d;
+    const rng = this.d.retries ?? this.d.rng;
     await sleep(rng.range(100, 1500));
     const res = await withRetry(
       () => http('POST', `${this.d.url}/v1/incidents`, { token, body, headers: { 'idempotency-key': key }, timeoutMs: 10_000 }),

@@ -1,9 +1,14 @@
 // The heroes as a whole: registration through POST /v1/heroes, staggered connection,
-// one clock that moves everybody, and a clean stop.
+// one clock that moves everybody, and a clean stop. With own streams (`--personalities`
+// or `--ranking`), hero i of the plan gets personality i and stream i whatever order the
+// registrations come back in, so a seed gives the same fleet every time.
+import { ownStreams } from './args.ts';
 import type { City } from './city.ts';
 import { Hero, type HeroDeps, type Mode } from './heroes.ts';
 import { problem } from '../lib/wire.ts';
+import { fingerprint } from './fingerprint.ts';
 import { http, pool, withRetry } from './http.ts';
+import { assignPersonalities, heroRng } from './personality.ts';
 import type { Rng } from './rng.ts';
 import { teamSkills } from './teams.ts';
 import { sleep } from './types.ts';
@@ -15,6 +20,8 @@ const TICK_MS = 500;
 
 export class Fleet {
   readonly heroes: Hero[] = [];
+  /** The fingerprint of the plan (fingerprint.ts): the city's hot spots and every hero's. */
+  print = '';
   private ticker: NodeJS.Timeout | null = null;
 
   constructor(private readonly d: HeroDeps & { dispatcherToken: string; signHero: (id: string) => Promise<string>; city: City; rng: Rng }) {}
@@ -29,8 +36,11 @@ export class Fleet {
       if (mode === 'air') skills.push('flight');
       return { name: `${rng.pick(FIRST)} ${rng.pick(LAST)} #${i + 1}`, mode, skills };
     });
+    const personalities = opts.personalities ? assignPersonalities(n, opts.seed) : null;
+    const own = ownStreams(opts);
+    this.print = fingerprint({ hotspots: this.d.city.hotspots, plans, personalities: personalities?.map((p) => p.kind) ?? null, own });
     let failed = 0;
-    await pool(plans, 16, async (plan) => {
+    await pool(plans, 16, async (plan, i) => {
       if (performance.now() > giveUpAt()) { failed += 1; return; }
       const res = await withRetry(
         () => http('POST', `${this.d.url}/v1/heroes`, { token: this.d.dispatcherToken, body: plan, timeoutMs: 10_000 }),
@@ -43,7 +53,8 @@ export class Fleet {
         return;
       }
       stats.heroes.registered += 1;
-      this.heroes.push(new Hero(id, plan.name, plan.mode, plan.skills, await this.d.signHero(id), this.d));
+      const mine = own ? { index: i, personality: personalities?.[i] ?? null, rng: heroRng(opts.seed, i) } : null;
+      this.heroes.push(new Hero(id, plan.name, plan.mode, plan.skills, await this.d.signHero(id), this.d, mine));
     });
     return failed;
   }

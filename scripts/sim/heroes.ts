@@ -3,10 +3,15 @@
 // straight. On accept they report en_route, drive to the scene, report on_scene, do a
 // rescue and report resolved; now and then one vanishes mid-rescue for good. A team
 // member does the same on their own: their progress is theirs, not the incident's.
+// With a personality (personality.ts) a hero answers, thinks and moves its own way, from
+// its own seeded stream, and records each offer and arrival for the ranking section.
 import type { Socket } from 'socket.io-client';
+import { etaMinutes } from '../../server/geo/matcher.ts';
 import { openSocket } from '../lib/wire.ts';
 import type { SimOptions } from './args.ts';
 import { Mover, type City } from './city.ts';
+import { answerOf, type Personality } from './personality.ts';
+import type { OfferOutcome } from './ranking-stats.ts';
 import type { Rng } from './rng.ts';
 import type { Stats } from './stats.ts';
 import { sleep, type Ack, type HeroSession, type Incident, type MemberProgress, type Offer } from './types.ts';
@@ -21,6 +26,16 @@ const ACK_TIMEOUT_MS = 8_000;
 
 export interface HeroDeps { url: string; city: City; rng: Rng; stats: Stats; opts: SimOptions }
 
+/** A hero of a seeded plan: its index, personality (null: answers by --accept/--decline/--ignore) and own stream. */
+export interface HeroOwn { index: number; personality: Personality | null; rng: Rng }
+
+/** The server's word on an offer (an ack's reason, or `offer:withdrawn`'s) as an outcome. */
+export function outcomeOf(reason: string): OfferOutcome {
+  if (reason === 'taken' || reason === 'expired') return reason;
+  if (reason === 'withdrawn' || reason === 'cancelled') return 'withdrawn';
+  return 'other';
+}
+
 export class Hero {
   phase: Phase = 'patrol';
   onDuty = false;
@@ -33,10 +48,18 @@ export class Hero {
   private pingTimer: NodeJS.Timeout | null = null;
   private rescueTimer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
+  /** The offer that gave us the incident we hold: accept → arrival is timed against its ETA. */
+  private via: { offerId: string; incidentId: string; assignedAt: number; physicsEtaS: number } | null = null;
 
-  constructor(readonly id: string, readonly name: string, readonly mode: Mode, readonly skills: readonly string[], private readonly token: string, private readonly d: HeroDeps) {
-    this.mover = new Mover(mode === 'air' ? d.city.randomPoint(d.rng) : d.city.randomIntersection(d.rng));
-    this.dir = d.rng.int(0, 3);
+  constructor(readonly id: string, readonly name: string, readonly mode: Mode, readonly skills: readonly string[], private readonly token: string, private readonly d: HeroDeps,
+    readonly own: HeroOwn | null = null) {
+    const rng = own?.rng ?? d.rng;
+    this.mover = new Mover(mode === 'air' ? d.city.randomPoint(rng) : d.city.randomIntersection(rng));
+    this.dir = rng.int(0, 3);
+  }
+
+  get personality(): Personality | null {
+    return this.own?.personality ?? null;
   }
 
   get connected(): boolean {
@@ -79,6 +102,7 @@ export class Hero {
       this.onOffer(offer);
     });
     s.on('offer:withdrawn', ({ offerId, reason }: { offerId: string; reason: string }) => {
+      this.d.stats.offerEnded(offerId, outcomeOf(reason));
       const entry = this.offers.get(offerId);
       if (!entry) return;
       if (entry.timer) clearTimeout(entry.timer);
@@ -96,8 +120,10 @@ export class Hero {
   /** Advances the hero by `hours` of simulated time. */
   tick(hours: number): void {
     const { mover, city, rng } = this;
+    // A slow driver really moves slower than its mode; the server's ETA does not know.
+    const factor = this.own?.personality?.speed ?? 1;
     if (this.phase === 'patrol') {
-      if (mover.advance(hours, SPEED[this.mode].patrol)) {
+      if (mover.advance(hours, SPEED[this.mode].patrol * factor)) {
         if (this.mode === 'air') mover.waypoints = [city.randomPoint(rng)];
         else {
           const leg = city.patrolLeg(mover.pos, this.dir, rng);
@@ -106,7 +132,7 @@ export class Hero {
         }
       }
     } else if (this.phase === 'en_route') {
-      if (mover.advance(hours, SPEED[this.mode].rush)) this.arrive();
+      if (mover.advance(hours, SPEED[this.mode].rush * factor)) this.arrive();
     } else {
       mover.kmh = 0;
     }
@@ -124,7 +150,7 @@ export class Hero {
   }
 
   private get city(): City { return this.d.city; }
-  private get rng(): Rng { return this.d.rng; }
+  private get rng(): Rng { return this.own?.rng ?? this.d.rng; }
 
   private onSession(session: HeroSession): void {
     if (this.gone()) return;
@@ -154,25 +180,35 @@ export class Hero {
     if (this.seenOffers.has(offer.offerId) || this.gone()) return;
     this.seenOffers.add(offer.offerId);
     stats.offers.received += 1;
+    const personality = this.personality;
+    stats.offerLog.set(offer.offerId, {
+      offerId: offer.offerId, incidentId: offer.incident.id, heroId: this.id, personality: personality?.kind ?? null,
+      mode: this.mode, distanceKm: offer.distanceKm, at: performance.now(), answer: null, outcome: null, acceptedAt: null,
+    });
     stats.mark(stats.firstOffer, offer.incident.id);
     // The server offers a slot only to a hero who has its skill.
     if (opts.teams > 0 && typeof offer.skill === 'string' && !this.skills.includes(offer.skill)) {
       stats.offers.misfit += 1;
       stats.note('offer for a skill the hero lacks', `${this.id} (${this.skills.join(', ')}) offered slot ${offer.slot} (${offer.skill}) of ${offer.incident.id}`);
     }
-    // A person reads it, thinks, and taps (or puts the phone away).
+    // A person reads it, thinks, and taps (or puts the phone away). A personality decides
+    // both at once; without one, the delay now and the choice when it is up (as always).
+    const planned = personality ? answerOf(personality, this.rng) : null;
     const entry: { timer: NodeJS.Timeout | null } = { timer: null };
     this.offers.set(offer.offerId, entry);
     entry.timer = setTimeout(() => {
       entry.timer = null;
-      const roll = this.rng.next();
-      const choice = this.incidentId ? 'decline' : roll < opts.accept ? 'accept' : roll < opts.accept + opts.decline ? 'decline' : 'ignore';
+      const roll = planned ? 0 : this.rng.next();
+      const legacy = this.incidentId ? 'decline' : roll < opts.accept ? 'accept' : roll < opts.accept + opts.decline ? 'decline' : 'ignore';
+      const choice = !planned ? legacy : this.incidentId && planned.choice === 'accept' ? 'decline' : planned.choice;
       void this.answer(offer, choice);
-    }, this.rng.range(500, 4_000));
+    }, planned ? planned.delayMs : this.rng.range(500, 4_000));
   }
 
   private async answer(offer: Offer, choice: 'accept' | 'decline' | 'ignore'): Promise<void> {
     const { stats } = this.d;
+    const record = stats.offerLog.get(offer.offerId);
+    if (record) record.answer = choice;
     if (choice === 'ignore') {
       stats.offers.ignored += 1;
       this.offers.delete(offer.offerId);
@@ -182,14 +218,22 @@ export class Hero {
     if (!this.offers.delete(offer.offerId) && !ack?.ok) return; // withdrawn meanwhile, already counted
     if (!ack) {
       stats.offers.noAnswer += 1;
+      stats.offerEnded(offer.offerId, 'no_answer');
       stats.note(`offer:${choice} not answered`, `${this.id} offer ${offer.offerId}`);
     } else if (!ack.ok) {
       this.d.stats.offerRefused(ack.reason, this.id);
+      stats.offerEnded(offer.offerId, outcomeOf(ack.reason));
     } else if (choice === 'decline') {
       stats.offers.declined += 1;
+      stats.offerEnded(offer.offerId, 'declined');
     } else {
       stats.offers.accepted += 1;
+      const at = performance.now();
+      stats.offerEnded(offer.offerId, 'accepted', at);
       this.startAssignment(offer.incident);
+      if (this.incidentId === offer.incident.id) {
+        this.via = { offerId: offer.offerId, incidentId: offer.incident.id, assignedAt: at, physicsEtaS: etaMinutes({ distanceKm: offer.distanceKm, mode: this.mode }) * 60 };
+      }
     }
   }
 
@@ -221,6 +265,14 @@ export class Hero {
   }
 
   private arrive(): void {
+    const via = this.via;
+    if (via && via.incidentId === this.incidentId) {
+      this.d.stats.arrivals.push({
+        offerId: via.offerId, incidentId: via.incidentId, heroId: this.id, personality: this.personality?.kind ?? null, mode: this.mode,
+        assignedAt: via.assignedAt, arrivedAt: performance.now(), physicsEtaS: via.physicsEtaS,
+      });
+    }
+    this.via = null;
     this.phase = 'on_scene';
     this.progress('on_scene');
     this.startRescue();
@@ -272,6 +324,7 @@ export class Hero {
   private backToPatrol(): void {
     this.clearRescue();
     this.incidentId = null;
+    this.via = null;
     if (this.gone()) return;
     this.phase = 'patrol';
     // Ground heroes walk back to the nearest corner before patrolling again.

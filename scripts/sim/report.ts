@@ -26,6 +26,8 @@ export interface FinalInput {
   /** Our incidents by state on /dispatch when the checks ended. */
   statesAtCheck: Map<string, number>;
   burst?: { account: BurstAccount; plan: BurstPlanView; seen: BurstSeen } | null;
+  /** The ranking section's lines (ranking-report.ts), with personalities or --ranking. */
+  ranking?: string[] | null;
 }
 
 export function finalReport(f: FinalInput): string {
@@ -38,7 +40,7 @@ export function finalReport(f: FinalInput): string {
   const lines = [
     '',
     '=== city simulation: final report ===',
-    `run        ${opts.heroes} heroes requested, ${opts.ratePerMin}/min for up to ${opts.minutes} min, accept/decline/ignore ${opts.accept.toFixed(2)}/${opts.decline.toFixed(2)}/${opts.ignore.toFixed(2)}, vanish ${opts.vanish}, speedup ${opts.speedup}, seed ${opts.seed}`,
+    `run        ${opts.heroes} heroes requested, ${opts.ratePerMin}/min for up to ${opts.warmupMin > 0 ? `${opts.warmupMin} + ` : ''}${opts.minutes} min, ${opts.personalities ? 'answers by personality' : `accept/decline/ignore ${opts.accept.toFixed(2)}/${opts.decline.toFixed(2)}/${opts.ignore.toFixed(2)}`}, vanish ${opts.vanish}, speedup ${opts.speedup}, seed ${opts.seed}`,
     `city       ${opts.cityKm} km square around ${opts.center.lat},${opts.center.lng}; hot spots ${f.city.hotspots.map((h) => h.name).join(', ')}`,
     `stopped    ${f.stopReason}; reported for ${f.reportingS.toFixed(1)} s, ${((performance.now() - s.createdAt) / 1000).toFixed(1)} s in all (setup and checks included)`,
     '',
@@ -54,6 +56,7 @@ export function finalReport(f: FinalInput): string {
     `report → resolved (seen on /dispatch)   ${pcts(samples(s.resolved))}`,
     ...(opts.teams > 0 ? ['', ...teamLines(s, r.sent)] : []),
     ...(f.burst ? ['', ...burstLines(f.burst.account, f.burst.plan, f.burst.seen)] : []),
+    ...(f.ranking ? ['', ...f.ranking] : []),
     '',
     `offers     received ${o.received}: accepted ${o.accepted}${share(o.accepted, answered)}, declined ${o.declined}${share(o.declined, answered)}, ignored ${o.ignored}${share(o.ignored, answered)}, taken ${o.taken}${share(o.taken, answered)}, expired ${o.expired}${share(o.expired, answered)}, withdrawn ${o.withdrawn}, other ${o.other}, no answer ${o.noAnswer}`,
     `progress   en_route ${s.progress.en_route}, on_scene ${s.progress.on_scene}, resolved ${s.progress.resolved}, refused ${s.progress.refused}, no answer ${s.progress.noAnswer}`,

@@ -1,5 +1,6 @@
 // Counters, latencies and the live one-line summary.
 import { pct, summary } from '../lib/stats.ts';
+import type { ArrivalRecord, OfferOutcome, OfferRecord } from './ranking-stats.ts';
 import { SEVERITIES } from './types.ts';
 
 /** A moment in an incident's life (first offer, assigned, resolved), timed from its report. */
@@ -47,6 +48,22 @@ export class Stats {
   scans = { runs: 0, failed: 0, truncated: 0, violations: [] as string[] };
   /** First few messages per kind of trouble, for the final report. */
   readonly notes = new Map<string, { count: number; examples: string[] }>();
+  /** Every offer a hero received, by offer id, and how it ended (the ranking section). */
+  readonly offerLog = new Map<string, OfferRecord>();
+  /** Accept → on the scene of every hero that got there from an offer. */
+  readonly arrivals: ArrivalRecord[] = [];
+  /** The ranking section counts incidents reported from here on (after `--warmup`). */
+  measureFrom = 0;
+  /** One fingerprint per report, in the order the civilians drew them (fingerprint.ts). */
+  readonly schedule: string[] = [];
+
+  /** The server's last word on an offer; a later word does not replace an accept. */
+  offerEnded(offerId: string, outcome: OfferOutcome, at = performance.now()): void {
+    const r = this.offerLog.get(offerId);
+    if (!r || r.outcome === 'accepted') return;
+    r.outcome = outcome;
+    if (outcome === 'accepted') r.acceptedAt = at;
+  }
 
   note(kind: string, example: string): void {
     const n = this.notes.get(kind) ?? { count: 0, examples: [] };
