@@ -117,8 +117,12 @@ try {
   console.log(`  acceptance, held out: AUC ${fmt(m.acceptance.auc)} (beside: ${baselines}), log loss ${fmt(m.acceptance.logLoss)}`);
   console.log(`  calibration (predicted → observed, n): ${m.acceptance.calibration.map((c) => `${c.bin}: ${fmt(c.predicted, 2)} → ${fmt(c.observed, 2)} (${c.n})`).join('; ')}`);
   console.log(m.eta.n
-    ? `  eta, held out (${m.eta.n} arrivals, ${rows.etaTrain} fitted): MAE ${fmt(m.eta.maeS, 1)} s learned, ${fmt(m.eta.physicsMaeS, 1)} s physics`
+    ? `  eta, held out (${m.eta.n} arrivals, ${rows.etaTrain} fitted): MAE ${fmt(m.eta.maeS, 1)} s as used, ${fmt(m.eta.physicsMaeS, 1)} s physics`
     : `  eta: no held-out arrivals (${rows.etaTrain} fitted): not measured`);
+  for (const [mode, e] of Object.entries(m.eta.modes ?? {})) {
+    console.log(`    ${mode}: ${e.used === 'learned' ? `learned correction, MAE ${fmt(e.maeS, 1)} s vs physics ${fmt(e.physicsMaeS, 1)} s` : `physics ETA (${e.why})`} on ${e.n} held out, ${e.fitted} fitted`);
+  }
+  if (m.frozen) console.log(`  not fitted: ${m.frozen.features.join(', ')}: ${m.frozen.why}`);
   const p = model.priors!;
   console.log(`  priors (the fitted offers' own rates): accept ${fmt(p.acceptRate, 2)}, decline ${fmt(p.declineRate, 2)} of answered, `
     + `ignore ${fmt(p.ignoreRate, 2)}, answer ${fmt(p.answerS, 1)} s, ETA ratio ${fmt(p.etaRatio, 2)}`);

@@ -196,4 +196,60 @@ test('training refuses a split with one class only, and keeps a mode with few ar
   assert.not.equal(few.eta.ground.intercept, 0);
 });
 
+test('time of day is fitted from a day of history or more, and held at 0 from less: within hours it learns the run\'s drift', () => {
+  // Six hours of offers whose acceptance falls as the run goes on (the city filling up),
+  // whatever the hero: within the run the hour tracks that drift and nothing else.
+  const six = syntheticExamples(360, seeded(61), truth, Date.UTC(2026, 0, 1, 6)).examples.map((e, i) => ({
+    ...e, outcome: (i / 360 < 0.5 ? e.outcome : e.outcome === 'accepted' && i % 2 === 0 ? 'declined' : e.outcome) as typeof e.outcome,
+  }));
+  const short = trainModel(six, { priors: truth.priors });
+  const hours = ['hour_sin', 'hour_cos'].map((f) => FEATURE_NAMES.indexOf(f));
+  for (const j of hours) {
+    assert.is(short.acceptance.weights[j], 0, `${FEATURE_NAMES[j]} acceptance weight`);
+    assert.is(short.eta.ground.weights[j], 0, `${FEATURE_NAMES[j]} ground ETA weight`);
+    assert.is(short.eta.air.weights[j], 0, `${FEATURE_NAMES[j]} air ETA weight`);
+  }
+  assert.equal(short.metrics.frozen?.features, ['hour_sin', 'hour_cos']);
+  assert.match(short.metrics.frozen!.why, /span 4\.\d h, under a day/);
+  // The same kind of offers over 20 days: the generator's hour_sin weight (0.2) is fitted.
+  assert.is(model.metrics.frozen, undefined);
+  assert.ok(Math.abs(rawCoefficients(model).weights[hours[0]!]! - 0.2) < 0.1, `hour_sin ${rawCoefficients(model).weights[hours[0]!]}`);
+});
+
+test('arrivals are split on their own: held-out arrivals exist even when the newest offers have not arrived yet', () => {
+  // As when a run's history is read: the newest quarter of offers has no arrival yet.
+  const some = data.examples.slice(0, 4_000).map((e, i) => (i >= 3_000 ? { ...e, actualEtaS: null } : e));
+  const m = trainModel(some, { priors: truth.priors });
+  const arrivals = some.filter((e) => e.outcome === 'accepted' && e.actualEtaS !== null && e.physicsEtaS >= 5).length;
+  assert.is(m.metrics.rows!.etaTrain + m.metrics.rows!.etaTest, arrivals);
+  assert.is(m.metrics.rows!.etaTest, Math.round(arrivals * 0.2));
+  for (const mode of ['ground', 'air'] as const) {
+    const got = m.metrics.eta.modes![mode];
+    assert.is(got.used, 'learned', `${mode}: ${got.why}`);
+    assert.ok(got.n >= 10 && got.maeS < got.physicsMaeS, `${mode}: ${got.maeS} vs ${got.physicsMaeS} on ${got.n}`);
+  }
+  assert.is(m.metrics.eta.n, m.metrics.rows!.etaTest);
+});
+
+test('a mode keeps the physics ETA when its correction loses to physics on held-out arrivals, or too few are held out to tell', () => {
+  // Ground heroes arrived twice as late as physics said, until the roads cleared: the
+  // newest arrivals match physics, and a correction fitted on the old ones is wrong.
+  const some = data.examples.slice(0, 4_000).map((e, i) => {
+    if (e.actualEtaS === null) return e;
+    if (e.input.mode === 'ground') return { ...e, actualEtaS: e.physicsEtaS * (i < 3_200 ? 2 : 1) };
+    return i >= 2_800 && i % 50 !== 0 ? { ...e, actualEtaS: null } : e; // air: a handful of recent arrivals
+  });
+  const m = trainModel(some, { priors: truth.priors });
+  const { ground, air } = m.metrics.eta.modes!;
+  assert.is(ground.used, 'physics');
+  assert.match(ground.why!, /held-out MAE [\d.]+ s is no better than physics [\d.]+ s/);
+  assert.ok(ground.n >= 10 && ground.maeS === ground.physicsMaeS, `ground: ${ground.maeS} on ${ground.n}`);
+  assert.equal(m.eta.ground, { intercept: 0, weights: new Array(FEATURE_COUNT).fill(0) });
+  assert.is(air.used, 'physics');
+  assert.match(air.why!, /held-out arrivals \(< 10\)/);
+  assert.ok(air.n < 10 && air.fitted >= 20, `air: ${air.n} held out, ${air.fitted} fitted`);
+  // What the file says is what the server uses: physics for both, so the same MAE.
+  assert.is(m.metrics.eta.maeS, m.metrics.eta.physicsMaeS);
+});
+
 test.run();

@@ -172,7 +172,9 @@ test('train writes a model whose held-out metrics match the generator, split by 
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, /^model acceptance-logreg-\S+ written to /);
   assert.match(run.stdout, /acceptance, held out: AUC 0\.\d+ \(beside: accept_rate only 0\.\d+, nearest first 0\.\d+\), log loss/);
-  assert.match(run.stdout, /eta, held out \(\d+ arrivals, \d+ fitted\): MAE [\d.]+ s learned, [\d.]+ s physics/);
+  assert.match(run.stdout, /eta, held out \(\d+ arrivals, \d+ fitted\): MAE [\d.]+ s as used, [\d.]+ s physics/);
+  assert.match(run.stdout, /\n {4}ground: learned correction, MAE [\d.]+ s vs physics [\d.]+ s on \d+ held out, \d+ fitted\n/);
+  assert.match(run.stdout, /\n {2}not fitted: hour_sin, hour_cos: the fitted offers span [\d.]+ h, under a day/);
   assert.match(run.stderr, /\[train\] read 802\/802 offers \(100%\)/);
   assert.match(run.stderr, /\[train\] acceptance: converged after \d+ Newton steps/);
 
@@ -189,7 +191,10 @@ test('train writes a model whose held-out metrics match the generator, split by 
   assert.ok(m.acceptance.auc > bayes - 0.06 && m.acceptance.auc > 0.7, `held-out AUC ${m.acceptance.auc}, Bayes ${bayes}`);
   assert.is(m.acceptance.n, 160);
   assert.is(m.acceptance.calibration.reduce((s, b) => s + b.n, 0), 160);
-  assert.is(m.eta.n, heldOut.filter((e) => e.outcome === 'accepted').length);
+  // Arrivals are split on their own, oldest 80% fitted: every arrival the store finds (each accepted example's, and a decoy's).
+  const arrivals = history.arrivals.size;
+  assert.is(m.rows!.etaTrain + m.eta.n, arrivals);
+  assert.is(m.eta.n, Math.round(arrivals * 0.2));
   assert.ok(m.eta.maeS < m.eta.physicsMaeS * 0.8, `ETA MAE ${m.eta.maeS} s learned vs ${m.eta.physicsMaeS} s physics`);
   // The generator's ground heroes arrive 30% later than physics, air heroes 10% sooner.
   assert.ok(Math.abs(model!.priors!.etaRatio - 1.25) < 0.15, `population ETA ratio ${model!.priors!.etaRatio}`);

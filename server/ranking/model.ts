@@ -34,11 +34,20 @@ export interface RankingModel {
       /** Held-out AUC of simpler scorers beside the model's (a one-feature ranking by the hero's accept rate, by distance). */
       baselines?: { name: string; auc: number }[];
     };
-    /** n = 0: no held-out arrivals, so nothing was measured (both MAEs are then 0). */
-    eta: { maeS: number; physicsMaeS: number; n: number };
+    /**
+     * The ETA the server uses (each mode learned or physics) against physics, on held-out
+     * arrivals. n = 0: none held out, so nothing was measured (both MAEs are then 0).
+     */
+    eta: {
+      maeS: number; physicsMaeS: number; n: number;
+      /** Per mode: which ETA is in use and why, on how many fitted and held-out arrivals. */
+      modes?: Record<'ground' | 'air', { used: 'learned' | 'physics'; why?: string; n: number; fitted: number; maeS: number; physicsMaeS: number }>;
+    };
     split: { trainUntil: string; testFrom: string };
-    /** Rows the fit saw (older 80%) and held out (newer 20%). */
+    /** Rows the fit saw (older 80%) and held out (newer 20%); arrivals are split on their own. */
     rows?: { train: number; test: number; etaTrain: number; etaTest: number };
+    /** Features held at 0 in both fits, and why (time of day, when the history spans under a day). */
+    frozen?: { features: string[]; why: string };
   };
   /** The population's rates that stand in for missing history (features.ts); DEFAULT_PRIORS when absent. */
   priors?: Priors;
@@ -48,6 +57,10 @@ const num = z.number().finite();
 const vec = z.array(num).length(FEATURE_COUNT);
 const etaFit = z.strictObject({ intercept: num, weights: vec });
 const iso = z.iso.datetime({ offset: true });
+const count = z.number().int().min(0);
+const etaMode = z.strictObject({
+  used: z.enum(['learned', 'physics']), why: z.string().optional(), n: count, fitted: count, maeS: num, physicsMaeS: num,
+});
 const modelSchema = z.strictObject({
   version: z.string().min(1).max(200),
   trainedAt: iso,
@@ -60,11 +73,15 @@ const modelSchema = z.strictObject({
       calibration: z.array(z.strictObject({ bin: z.string(), predicted: num, observed: num, n: z.number().int().min(0) })),
       baselines: z.array(z.strictObject({ name: z.string(), auc: num })).optional(),
     }),
-    eta: z.strictObject({ maeS: num, physicsMaeS: num, n: z.number().int().min(0) }),
+    eta: z.strictObject({
+      maeS: num, physicsMaeS: num, n: z.number().int().min(0),
+      modes: z.strictObject({ ground: etaMode, air: etaMode }).optional(),
+    }),
     split: z.strictObject({ trainUntil: iso, testFrom: iso }),
     rows: z.strictObject({
       train: z.number().int().min(0), test: z.number().int().min(0), etaTrain: z.number().int().min(0), etaTest: z.number().int().min(0),
     }).optional(),
+    frozen: z.strictObject({ features: z.array(z.string()), why: z.string() }).optional(),
   }),
   priors: priorsSchema.optional(),
 });

@@ -4,6 +4,14 @@
 // acceptance fit (logistic.ts), the per-mode ETA fit (eta-model.ts), and the held-out
 // metrics measured through the same scoring path the hot path uses (model.ts).
 // `npm run train` (scripts/train.ts) reads the rows from Postgres and writes the file.
+//
+// Two guards learned from the simulator's first runs:
+// - Time of day is fitted only when the fitted offers span at least a day. Within a few
+//   hours the hour moves in one direction only, so its weights learn the run's drift
+//   (heroes getting busy, history filling in) and a time split makes them extrapolate.
+// - Arrivals get a time split of their own (the newest offers have not arrived yet when
+//   the history is read), and a mode's learned ETA is kept only when it beats the
+//   physics ETA on that mode's held-out arrivals, of which there must be enough to tell.
 import { physicsOnly, fitEtaRatio, predictLogRatio } from './eta-model.ts';
 import { auc, calibration, logLoss, mae } from './evaluation.ts';
 import { DEFAULT_PRIORS, extractFeatures, FEATURE_COUNT, FEATURE_NAMES, IDX, type Priors, type RankInput } from './features.ts';
@@ -32,8 +40,10 @@ export interface TrainOptions {
   lambda?: number;
   /** Ridge strength of the ETA fit; default 1. */
   etaLambda?: number;
-  /** Fewer arrivals than this in a mode leave it on the physics ETA; default 20. */
+  /** Fewer fitted arrivals than this in a mode leave it on the physics ETA; default 20. */
   etaMinRows?: number;
+  /** Fewer held-out arrivals than this in a mode leave it on the physics ETA (nothing could show the fit is better); default 10. */
+  etaMinHeldOut?: number;
   /** `population` (default): the training split's own rates; or fixed priors. */
   priors?: Priors | 'population';
   now?: Date;
@@ -43,8 +53,13 @@ export interface TrainOptions {
 /** Physics ETAs shorter than this are left out of the ETA fit: the ratio of two tiny numbers is noise. */
 export const MIN_PHYSICS_ETA_S = 5;
 
+/** Time of day is fitted only when the fitted offers span at least this long (a full day: every hour seen). */
+export const MIN_SPAN_FOR_TIME_OF_DAY_MS = 86_400_000;
+const TIME_OF_DAY = [IDX.hourSin, IDX.hourCos] as const;
+
 const clampRate = (x: number, fallback: number) => (Number.isFinite(x) ? Math.min(0.99, Math.max(0.01, x)) : fallback);
 const iso = (ms: number) => new Date(ms).toISOString();
+const finiteOr0 = (x: number) => (Number.isFinite(x) ? x : 0);
 
 const isArrival = (e: TrainingExample): boolean =>
   e.outcome === 'accepted' && e.actualEtaS !== null && e.actualEtaS > 0 && e.physicsEtaS >= MIN_PHYSICS_ETA_S;
@@ -90,7 +105,17 @@ export function trainModel(examples: readonly TrainingExample[], opts: TrainOpti
     }
   }
   const priors = opts.priors === undefined || opts.priors === 'population' ? populationPriors(train) : opts.priors;
-  const features = (e: TrainingExample) => extractFeatures(e.input, priors);
+  const spanMs = train.at(-1)!.at - train[0]!.at;
+  const frozen = spanMs < MIN_SPAN_FOR_TIME_OF_DAY_MS
+    ? { features: TIME_OF_DAY.map((j) => FEATURE_NAMES[j]!), why: `the fitted offers span ${(spanMs / 3_600_000).toFixed(1)} h, under a day: time of day would learn the run's drift` }
+    : null;
+  if (frozen) say(`time of day not fitted: ${frozen.why}`);
+  // A frozen feature is a constant 0 to the fits, so its weight stays 0 and scoring ignores it.
+  const features = (e: TrainingExample) => {
+    const x = extractFeatures(e.input, priors);
+    if (frozen) for (const j of TIME_OF_DAY) x[j] = 0;
+    return x;
+  };
   const label = (e: TrainingExample) => (e.outcome === 'accepted' ? 1 : 0);
 
   say(`acceptance: fitting logistic regression on ${train.length} offers (${FEATURE_COUNT} features)`);
@@ -98,21 +123,7 @@ export function trainModel(examples: readonly TrainingExample[], opts: TrainOpti
   const fit = fitLogistic(xTrain, train.map(label), FEATURE_COUNT, { lambda: opts.lambda ?? 1 });
   say(`acceptance: ${fit.converged ? 'converged' : 'stopped'} after ${fit.iterations} Newton steps`);
 
-  const etaMinRows = opts.etaMinRows ?? 20;
-  const eta = { ground: physicsOnly(FEATURE_COUNT), air: physicsOnly(FEATURE_COUNT) };
-  const etaTrain = train.filter(isArrival);
-  for (const mode of ['ground', 'air'] as const) {
-    const rows = etaTrain.filter((e) => e.input.mode === mode);
-    if (rows.length < etaMinRows) {
-      say(`eta ${mode}: ${rows.length} arrivals (< ${etaMinRows}): keeps the physics ETA`);
-      continue;
-    }
-    say(`eta ${mode}: fitting the log ratio on ${rows.length} arrivals`);
-    eta[mode] = fitEtaRatio(rows.map(features), rows.map((e) => Math.log(e.actualEtaS! / e.physicsEtaS)), FEATURE_COUNT, {
-      lambda: opts.etaLambda ?? 1, minRows: etaMinRows,
-    });
-  }
-
+  const { eta, etaModes, etaTrainN, etaTestN } = fitEta(examples, features, opts, say);
   const trainedAt = (opts.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const draft: RankingModel = {
     version: `acceptance-logreg-${trainedAt}`,
@@ -122,7 +133,7 @@ export function trainModel(examples: readonly TrainingExample[], opts: TrainOpti
     eta,
     metrics: {
       acceptance: { auc: 0, logLoss: 0, calibration: [], n: 0 },
-      eta: { maeS: 0, physicsMaeS: 0, n: 0 },
+      eta: { maeS: 0, physicsMaeS: 0, n: 0, modes: etaModes },
       split: { trainUntil: iso(train.at(-1)!.at), testFrom: iso(test[0]!.at) },
     },
     priors,
@@ -132,10 +143,6 @@ export function trainModel(examples: readonly TrainingExample[], opts: TrainOpti
   const xTest = test.map(features);
   const yTest = test.map(label);
   const pTest = xTest.map((x) => scoreCandidate(draft, x).pAccept);
-  const etaTest = test.filter(isArrival);
-  const predicted = etaTest.map((e) => e.physicsEtaS * Math.exp(predictLogRatio(eta[e.input.mode], features(e))));
-  const actual = etaTest.map((e) => e.actualEtaS!);
-  const finiteOr0 = (x: number) => (Number.isFinite(x) ? x : 0);
   draft.metrics = {
     acceptance: {
       auc: finiteOr0(auc(pTest, yTest)),
@@ -147,14 +154,66 @@ export function trainModel(examples: readonly TrainingExample[], opts: TrainOpti
         { name: 'nearest first', auc: finiteOr0(auc(xTest.map((x) => -x[IDX.distance]!), yTest)) },
       ],
     },
-    eta: {
-      maeS: finiteOr0(mae(predicted, actual)),
-      physicsMaeS: finiteOr0(mae(etaTest.map((e) => e.physicsEtaS), actual)),
-      n: etaTest.length,
-    },
+    eta: etaSummary(etaModes),
     split: draft.metrics.split,
-    rows: { train: train.length, test: test.length, etaTrain: etaTrain.length, etaTest: etaTest.length },
+    rows: { train: train.length, test: test.length, etaTrain: etaTrainN, etaTest: etaTestN },
+    ...(frozen ? { frozen } : {}),
   };
   // What is written is what a server will load: validated the same way.
   return parseModel(JSON.parse(JSON.stringify(draft)));
+}
+
+type EtaModeMetrics = NonNullable<RankingModel['metrics']['eta']['modes']>['ground'];
+
+/**
+ * The per-mode ETA fits: arrivals split by offer time on their own (oldest 80% fitted),
+ * each mode's correction kept only when it has enough arrivals on both sides and beats
+ * the physics ETA's MAE on the held-out ones; otherwise that mode keeps physics (zeros).
+ */
+function fitEta(
+  examples: readonly TrainingExample[], features: (e: TrainingExample) => Float64Array, opts: TrainOptions, say: (line: string) => void,
+): { eta: RankingModel['eta']; etaModes: Record<'ground' | 'air', EtaModeMetrics>; etaTrainN: number; etaTestN: number } {
+  const minRows = opts.etaMinRows ?? 20;
+  const minHeldOut = opts.etaMinHeldOut ?? 10;
+  const arrivals = examples.filter(isArrival);
+  const { train, test } = arrivals.length >= 2 ? timeSplit(arrivals, opts.testShare ?? 0.2) : { train: arrivals, test: [] };
+  const eta = { ground: physicsOnly(FEATURE_COUNT), air: physicsOnly(FEATURE_COUNT) };
+  const etaModes = {} as Record<'ground' | 'air', EtaModeMetrics>;
+  for (const mode of ['ground', 'air'] as const) {
+    const fitRows = train.filter((e) => e.input.mode === mode);
+    const heldOut = test.filter((e) => e.input.mode === mode);
+    const actual = heldOut.map((e) => e.actualEtaS!);
+    const physicsMaeS = mae(heldOut.map((e) => e.physicsEtaS), actual);
+    const physics = (why: string): EtaModeMetrics => {
+      say(`eta ${mode}: keeps the physics ETA: ${why}`);
+      return { used: 'physics', why, n: heldOut.length, fitted: fitRows.length, maeS: finiteOr0(physicsMaeS), physicsMaeS: finiteOr0(physicsMaeS) };
+    };
+    if (fitRows.length < minRows) {
+      etaModes[mode] = physics(`${fitRows.length} fitted arrivals (< ${minRows})`);
+      continue;
+    }
+    if (heldOut.length < minHeldOut) {
+      etaModes[mode] = physics(`${heldOut.length} held-out arrivals (< ${minHeldOut}): nothing could show a correction is better`);
+      continue;
+    }
+    say(`eta ${mode}: fitting the log ratio on ${fitRows.length} arrivals, ${heldOut.length} held out`);
+    const fit = fitEtaRatio(fitRows.map(features), fitRows.map((e) => Math.log(e.actualEtaS! / e.physicsEtaS)), FEATURE_COUNT, {
+      lambda: opts.etaLambda ?? 1, minRows,
+    });
+    const learnedMaeS = mae(heldOut.map((e) => e.physicsEtaS * Math.exp(predictLogRatio(fit, features(e)))), actual);
+    if (!(learnedMaeS < physicsMaeS)) {
+      etaModes[mode] = physics(`the learned correction's held-out MAE ${learnedMaeS.toFixed(1)} s is no better than physics ${physicsMaeS.toFixed(1)} s`);
+      continue;
+    }
+    eta[mode] = fit;
+    etaModes[mode] = { used: 'learned', n: heldOut.length, fitted: fitRows.length, maeS: learnedMaeS, physicsMaeS };
+  }
+  return { eta, etaModes, etaTrainN: train.length, etaTestN: test.length };
+}
+
+/** Both modes together: the held-out MAE of the ETA the server will use, beside physics. */
+function etaSummary(modes: Record<'ground' | 'air', EtaModeMetrics>): RankingModel['metrics']['eta'] {
+  const n = modes.ground.n + modes.air.n;
+  const weighted = (k: 'maeS' | 'physicsMaeS') => (n ? (modes.ground[k] * modes.ground.n + modes.air[k] * modes.air.n) / n : 0);
+  return { maeS: weighted('maeS'), physicsMaeS: weighted('physicsMaeS'), n, modes };
 }
