@@ -1,8 +1,8 @@
 // Ranking a round and sizing its batch (issue 16), pure: batchForTarget against worked
 // cases; the order by expected time to an accepted arrival and its formula; skill before
 // the model, even when exploring; exploration replayable from a seed, at its share, only
-// in the batch's last place, reaching every lower candidate (no one starves), never a
-// critical incident's only offer; and the fallback to today's ETA order with a null or
+// in the batch's last place, reaching every lower candidate (no one starves), never in a
+// critical incident's round; and the fallback to today's ETA order with a null or
 // stale model.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -65,7 +65,7 @@ test('batchForTarget: the smallest k whose P(at least one accepts) reaches the t
   assert.ok(atLeastOne(k) >= 0.9 && atLeastOne(k - 1) < 0.9, `k ${k}`);
 });
 
-test('with a model: ascending expected time to an accepted arrival, etaS + (1 − p)/p × the offer window', () => {
+test('with a model: ascending expected time to an accepted arrival, answerS + etaS + (1 − p)/p × the offer window', () => {
   const model = handModel();
   // 1.7 min away, accepted none of 30 (p ≈ 0.03): about 33 refused windows expected first.
   const near = input('near-unreliable', 1, 0, { history: { offers: 30, accepts: 0, declines: 30, ignores: 0, answerMsSum: 90_000, etaRatioSum: 0, arrivals: 0 } });
@@ -76,7 +76,9 @@ test('with a model: ascending expected time to an accepted arrival, etaS + (1 �
   for (const r of ranked) {
     const s = r.score!;
     const p = Math.min(0.98, Math.max(0.02, s.pAccept));
-    assert.ok(Math.abs(s.expectedS - (s.etaS + ((1 - p) / p) * 15)) < 1e-9);
+    const answerS = r.features![IDX.answerS]!;
+    assert.ok(answerS > 3 && answerS < 5, `mean answer ${answerS} s, shrunk towards the 5 s prior`);
+    assert.ok(Math.abs(s.expectedS - (answerS + s.etaS + ((1 - p) / p) * 15)) < 1e-9);
     assert.is(r.modelVersion, 'hand');
     assert.is(r.features!.length, FEATURE_COUNT);
     const again = scoreCandidate(model, Float64Array.from(r.features!), 15);
@@ -95,8 +97,23 @@ test('with a model: ascending expected time to an accepted arrival, etaS + (1 �
   const hopeless = both.find((r) => r.heroId === 'zero');
   const certain = both.find((r) => r.heroId === 'sure');
   assert.ok(hopeless!.score!.pAccept < 0.02 && certain!.score!.pAccept > 0.98);
-  assert.ok(Math.abs(hopeless!.score!.expectedS - (hopeless!.score!.etaS + (0.98 / 0.02) * 15)) < 1e-9);
-  assert.ok(Math.abs(certain!.score!.expectedS - (certain!.score!.etaS + (0.02 / 0.98) * 15)) < 1e-9);
+  const answered = (r: Ranked) => r.features![IDX.answerS]!;
+  assert.ok(Math.abs(hopeless!.score!.expectedS - (answered(hopeless!) + hopeless!.score!.etaS + (0.98 / 0.02) * 15)) < 1e-9);
+  assert.ok(Math.abs(certain!.score!.expectedS - (answered(certain!) + certain!.score!.etaS + (0.02 / 0.98) * 15)) < 1e-9);
+});
+
+test('the time to answer counts: a hero who says yes in 2 s goes before an equally willing one 5 s nearer who takes 12 s', () => {
+  const model = handModel();
+  const answers = (msEach: number) => ({ offers: 10, accepts: 10, declines: 0, ignores: 0, answerMsSum: msEach * 10, etaRatioSum: 0, arrivals: 0 });
+  const slow = input('near-slow', 1, null, { history: answers(12_000) });
+  const quick = input('further-quick', 1.05, null, { history: answers(2_000) }); // 5 s further by physics
+  const ranked = rankCandidates(model, [slow, quick], { explorationShare: 0, random: never, offerWindowS: 15 });
+  assert.equal(ids(ranked), ['further-quick', 'near-slow']);
+  const [a, b] = ranked.map((r) => r.score!);
+  assert.ok(Math.abs(a!.pAccept - b!.pAccept) < 1e-12, 'the same P(accept): only the answer time differs');
+  assert.ok(b!.etaS < a!.etaS, 'the slow one is nearer');
+  // Answering equally fast, the nearer goes first again.
+  assert.equal(ids(rankCandidates(model, [slow, { ...quick, history: answers(12_000) }], { explorationShare: 0, random: never })), ['near-slow', 'further-quick']);
 });
 
 test('skill beats the model: a hero without the slot\'s skill never outranks one with it, even when exploring', () => {
@@ -153,17 +170,21 @@ test('exploration: replayable from a seed, at its share, only in the last place 
   assert.is(rankCandidates(trained, inputs, { explorationShare: 0, random: never, batchSize: 3 }).filter((r) => r.explored).length, 0);
 });
 
-test('exploration never takes a critical incident\'s only offer; a critical batch of two or more may explore its last place', () => {
+test('exploration never touches a critical incident\'s round, whatever its batch; other severities explore at their share', () => {
   const critical = round(5, 'critical');
   for (let seed = 1; seed <= 300; seed++) {
-    assert.not.ok(rankCandidates(trained, critical, { explorationShare: 0.5, random: seeded(seed), batchSize: 1 }).some((r) => r.explored));
+    for (const batchSize of [1, 3]) {
+      assert.not.ok(rankCandidates(trained, critical, { explorationShare: 0.5, random: seeded(seed), batchSize }).some((r) => r.explored));
+    }
   }
+  assert.not.ok(rankCandidates(trained, critical, { explorationShare: 1, random: never, batchSize: 3 }).some((r) => r.explored), 'no draw either');
+  const high = round(5, 'high');
   const random = seeded(6);
   let explored = 0;
-  for (let i = 0; i < 300; i++) explored += rankCandidates(trained, critical, { explorationShare: 0.5, random, batchSize: 3 }).filter((r) => r.explored).length;
-  assert.ok(explored > 100, `${explored} of 300`);
+  for (let i = 0; i < 300; i++) explored += rankCandidates(trained, high, { explorationShare: 0.5, random, batchSize: 3 }).filter((r) => r.explored).length;
+  assert.ok(explored > 100 && explored < 200, `${explored} of 300`);
   // Nobody below the batch to explore: nothing happens.
-  assert.not.ok(rankCandidates(trained, critical.slice(0, 3), { explorationShare: 1, random: seeded(1), batchSize: 3 }).some((r) => r.explored));
+  assert.not.ok(rankCandidates(trained, high.slice(0, 3), { explorationShare: 1, random: seeded(1), batchSize: 3 }).some((r) => r.explored));
 });
 
 test('no model: today\'s order by physics ETA, no score, and why says so; a stale model is refused the same way', () => {

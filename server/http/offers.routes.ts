@@ -50,7 +50,7 @@ export const offersExplainedSchema = z.strictObject({
     score: z.strictObject({
       pAccept: z.number().meta({ description: 'P(the hero accepts within the window)' }),
       etaS: z.number().meta({ description: 'The physics ETA corrected by the model, seconds' }),
-      expectedS: z.number().meta({ description: 'Expected seconds to an accepted arrival: etaS + (1 − p) / p × the offer window; ranked ascending' }),
+      expectedS: z.number().meta({ description: 'Expected seconds to an accepted arrival: the hero\'s mean time to answer + etaS + (1 − p) / p × the offer window; ranked ascending' }),
     }).nullable(),
     rank: z.number().int().nullable().meta({ description: 'The hero\'s place among the round\'s candidates (1 = asked first); for a team, among the slot\'s picks.' }),
     explored: z.boolean().nullable().meta({ description: 'The round\'s exploration pick: a lower-ranked hero asked at random, so that nobody is starved of offers.' }),

@@ -6,12 +6,16 @@
 //
 // The score ranks by the expected time until an accepted hero arrives:
 //
-//   expectedS = etaS + (1 − p) / p × offerWindowS,   p = P(accept) clamped to [0.02, 0.98]
+//   expectedS = answerS + etaS + (1 − p) / p × offerWindowS,   p = P(accept) clamped to [0.02, 0.98]
 //
 // Why: a hero who declines or lets the offer expire costs the incident about one offer
 // window before the next round asks someone else. Treating the rounds as repeated tries
 // with this hero's p, the number of failures before an accept is geometric with mean
-// (1 − p) / p, each costing one window; the accepted hero then needs etaS to arrive.
+// (1 − p) / p, each costing one window; the accepted hero then needs answerS to say yes
+// (their mean time to answer, the answer_s feature: the prior for a new hero) and etaS
+// to arrive. Without answerS, a near hero who accepts after 12 s outranked one who
+// accepts after 3 s from a few seconds further, and the simulator's critical incidents
+// waited for them (README, "In the simulator").
 // So a hero 2 min further away but twice as likely to accept can rank first, and the
 // exchange rate between seconds of driving and probability is the offer window, not a
 // tuned constant. The clamp keeps a p near 0 from producing an infinite wait (and a p
@@ -174,6 +178,7 @@ const NAMES: readonly string[] = FEATURE_NAMES;
 const AIR = IDX.air;
 const ETA_MIN = IDX.physicsEtaMin;
 const DIST = IDX.distance;
+const ANSWER_S = IDX.answerS;
 
 /** Each feature's log-odds against the training average, and its distance from it in deviations. */
 function contributionsOf(c: Compiled, x: ArrayLike<number>): Contribution[] {
@@ -214,7 +219,7 @@ export function scoreFeatures(model: RankingModel, x: ArrayLike<number>, offerWi
   logRatio = Math.max(-MAX_LR, Math.min(MAX_LR, logRatio));
   const etaS = x[ETA_MIN]! * 60 * Math.exp(logRatio);
   const p = Math.min(P_CEIL, Math.max(P_FLOOR, Number.isFinite(pAccept) ? pAccept : 0.5));
-  const expectedS = etaS + ((1 - p) / p) * offerWindowS;
+  const expectedS = Math.max(0, x[ANSWER_S]!) + etaS + ((1 - p) / p) * offerWindowS;
   return new ScoreOf(pAccept, etaS, expectedS, c, x);
 }
 

@@ -16,9 +16,12 @@
 // Namma Yatri's driver pool mixes a share of random drivers into its offers for this
 // reason. Exploration puts a floor under every eligible hero within the search radius:
 // at least share ÷ (candidates below the batch) per round, whatever their score. It takes
-// only the last place, so the best-ranked heroes are still asked in every round, and a
-// critical incident's only offer (batch of 1) is never explored. Without a model there is
-// no score to starve anyone by, and the order is today's.
+// only the last place, so the best-ranked heroes are still asked in every round. A
+// critical incident is never explored: its batch is sized to reach P(at least one
+// accept), and a random last place would spend part of that on a hero the model expects
+// to refuse (in the simulator, critical rounds were a twentieth of all rounds, so
+// fairness loses little). Without a model there is no score to starve anyone by, and the
+// order is today's.
 import { extractInto, FEATURE_COUNT, type RankInput } from './features.ts';
 import { DEFAULT_OFFER_WINDOW_S, explain, priorsOf, scoreFeatures, type RankingModel, type Score } from './model.ts';
 
@@ -91,7 +94,7 @@ export function rankCandidates(model: RankingModel | null, inputs: RankInput[], 
   let explored = -1;
   const batch = Math.min(n, Math.max(1, Math.floor(opts.batchSize ?? 1)));
   const critical = inputs[0]?.severity === 'critical';
-  if (opts.explorationShare > 0 && batch < n && !(critical && batch === 1) && opts.random() < opts.explorationShare) {
+  if (opts.explorationShare > 0 && batch < n && !critical && opts.random() < opts.explorationShare) {
     const last = batch - 1;
     const lastSkill = skill[order[last]!];
     const pool: number[] = [];
