@@ -4,9 +4,10 @@
 // the coefficients within tolerance, an AUC within a hair of the generator's own (Bayes)
 // AUC, an ETA closer than physics; and a model written to a file and read back must score
 // exactly as before. Also the evaluation functions on cases worked by hand.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../scripts/sim/rng.ts';
@@ -250,6 +251,25 @@ test('a mode keeps the physics ETA when its correction loses to physics on held-
   assert.ok(air.n < 10 && air.fitted >= 20, `air: ${air.n} held out, ${air.fitted} fitted`);
   // What the file says is what the server uses: physics for both, so the same MAE.
   assert.is(m.metrics.eta.maeS, m.metrics.eta.physicsMaeS);
+});
+
+test('the committed model (server/ranking/trained) loads in this build, and its metrics are the ones its README gives', () => {
+  // A change of features makes it unusable: this test then says to retrain it (trained/README.md has the commands).
+  const trained = (name: string) => fileURLToPath(new URL(`../server/ranking/trained/${name}`, import.meta.url));
+  const path = trained('sim-train2.model.json');
+  const loaded = loadModelFile(path, Date.parse('2026-12-07T13:00:00Z'));
+  assert.is(loaded.error, null, `${loaded.error}: retrain it with the commands in server/ranking/trained/README.md`);
+  const m = loaded.model!.metrics;
+  const r = (x: number, digits: number) => Number(x.toFixed(digits));
+  assert.equal([r(m.acceptance.auc, 3), r(m.acceptance.baselines![0]!.auc, 3), r(m.acceptance.logLoss, 3), m.acceptance.n], [0.811, 0.803, 0.468, 286]);
+  const { ground, air } = m.eta.modes!;
+  assert.equal([ground.used, r(ground.maeS, 1), r(ground.physicsMaeS, 1), ground.n], ['learned', 12.8, 16.9, 79]);
+  assert.equal([air.used, r(air.maeS, 1), r(air.physicsMaeS, 1), air.n], ['learned', 3.6, 5.0, 88]);
+  assert.equal(m.frozen?.features, ['hour_sin', 'hour_cos']);
+  const readme = readFileSync(trained('README.md'), 'utf8');
+  for (const figure of ['0.811', '0.803', '0.468', '12.8 s', '16.9 s', '3.6 s', '5.0 s', loaded.model!.version]) {
+    assert.ok(readme.includes(figure), `the README gives ${figure}`);
+  }
 });
 
 test.run();
