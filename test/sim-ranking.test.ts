@@ -186,6 +186,17 @@ figures('time to first accept by severity, never accepted apart; the warm-up and
   assert.equal([all.toAccept.critical.accepted, all.toAccept.critical.p50], [3, 3_000], 'w1 (100 ms) joins c1 (3 s) and c2 (20 s)');
 });
 
+figures('time to the first hero on the scene by severity, never reached apart; the warm-up left out', () => {
+  const s = rankingSection({ ...constructed(), from: 1_000 });
+  // c1 reported at 1 s, reached at 140 s; c2 at 2 s, reached at 60 s; c3 and h1 never reached.
+  assert.equal(s.toArrival.critical, { incidents: 3, accepted: 2, never: 1, p50: 58_000, p95: 139_000, max: 139_000 });
+  assert.equal(s.toArrival.high, { incidents: 1, accepted: 0, never: 1, p50: null, p95: null, max: null });
+  const { arrivals, ...rest } = constructed();
+  const twice = rankingSection({ ...rest, arrivals: [...arrivals, { ...arrivals[0]!, offerId: 'o1b', arrivedAt: 30_000 }], from: 1_000 });
+  assert.equal(twice.toArrival.critical.p95, 58_000, 'the first of two heroes on the scene counts: c1 now at 29 s');
+  assert.equal(twice.toArrival.critical.p50, 29_000);
+});
+
 figures('critical incidents accepted within N s, over every critical incident', () => {
   const s = rankingSection({ ...constructed(), from: 1_000, withinS: [3, 5, 20, 30] });
   assert.equal(s.criticalWithin.map((c) => [c.s, c.within, c.of]), [[3, 1, 3], [5, 1, 3], [20, 2, 3], [30, 2, 3]], '3 s exactly counts as within');

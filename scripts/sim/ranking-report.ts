@@ -39,8 +39,9 @@ const pc = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%
 const ratio = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(2));
 const share = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)}%` : '—');
 
-function timesLine(t: Times): string {
-  return `n=${String(t.incidents).padEnd(5)} accepted ${String(t.accepted).padEnd(5)} p50 ${ms(t.p50).padEnd(7)} p95 ${ms(t.p95).padEnd(7)} max ${ms(t.max).padEnd(7)} never accepted ${t.never}`;
+/** `verb`: what happened to the incidents counted (accepted, or reached on the scene). */
+function timesLine(t: Times, verb = 'accepted'): string {
+  return `n=${String(t.incidents).padEnd(5)} ${verb} ${String(t.accepted).padEnd(5)} p50 ${ms(t.p50).padEnd(7)} p95 ${ms(t.p95).padEnd(7)} max ${ms(t.max).padEnd(7)} never ${verb} ${t.never}`;
 }
 
 function countsLine(c: OfferCounts): string {
@@ -67,6 +68,8 @@ export function rankingLines(s: RankingSection, m: RankingMeta): string[] {
     `           figures over ${scope}; times from the report to the first accepted offer (the assignment committed)`,
     'report → first accept, by severity',
     ...SEVERITIES.map((sev) => `    ${sev.padEnd(8)} ${timesLine(s.toAccept[sev])}`),
+    'report → first hero on scene, by severity (what the learned order optimises)',
+    ...SEVERITIES.map((sev) => `    ${sev.padEnd(8)} ${timesLine(s.toArrival[sev], 'reached')}`),
     `critical accepted within ${s.criticalWithin.map((c) => `${c.s} s ${pc(c.share)}`).join(', ')} (of ${s.criticalWithin[0]?.of ?? 0})`,
     `offers per assignment   ${ratio(s.offersPerAssignment.all)} (${s.offersPerAssignment.offers} offers for ${s.offersPerAssignment.accepts} accepts); ${SEVERITIES.map((sev) => `${sev} ${ratio(s.offersPerAssignment.bySeverity[sev])}`).join(', ')}`,
     `expired offers          ${o.expired} of ${o.total} (${share(o.expired, o.total)}): ${o.expiredUnanswered} never answered, ${o.expiredLate} answered too late`,
@@ -92,6 +95,10 @@ function rows(a: RunSummary, b: RunSummary): [string, string, string][] {
     both(`${sev} → first accept p50`, (r) => ms(r.section.toAccept[sev].p50));
     both(`${sev} → first accept p95`, (r) => ms(r.section.toAccept[sev].p95));
     both(`${sev} never accepted`, (r) => `${r.section.toAccept[sev].never} of ${r.section.toAccept[sev].incidents}`);
+  }
+  for (const sev of SEVERITIES) {
+    both(`${sev} → first on scene p50`, (r) => ms(r.section.toArrival[sev].p50));
+    both(`${sev} → first on scene p95`, (r) => ms(r.section.toArrival[sev].p95));
   }
   for (let i = 0; i < (a.section.criticalWithin.length); i++) {
     both(`critical accepted within ${a.section.criticalWithin[i]!.s} s`, (r) => pc(r.section.criticalWithin[i]?.share ?? null));

@@ -88,6 +88,11 @@ export interface OfferCounts {
 export interface RankingSection {
   incidents: number;
   toAccept: Record<Severity, Times>;
+  /**
+   * Report → the first hero on the scene, what the learned order optimises (there,
+   * `accepted` counts the incidents someone reached and `never` those nobody did).
+   */
+  toArrival: Record<Severity, Times>;
   /** Offers made for incidents that got an accept, per accept; by severity too. */
   offersPerAssignment: { all: number | null; offers: number; accepts: number; bySeverity: Record<Severity, number | null> };
   offers: OfferCounts;
@@ -170,18 +175,23 @@ export function rankingSection(input: RankingInput): RankingSection {
   }
 
   const reports = [...input.reports].filter(([, r]) => r.t0 >= input.from);
-  const toAccept = {} as Record<Severity, Times>;
-  for (const sev of SEVERITIES) {
-    const mine = reports.filter(([, r]) => r.severity === sev);
-    const waits = mine.flatMap(([id, r]) => {
-      const at = firstAccept.get(id);
-      return at === undefined ? [] : [Math.max(0, at - r.t0)];
-    });
-    toAccept[sev] = {
-      incidents: mine.length, accepted: waits.length, never: mine.length - waits.length,
-      p50: orNull(pct(waits, 0.5)), p95: orNull(pct(waits, 0.95)), max: orNull(pct(waits, 1)),
-    };
-  }
+  /** Report → the time `first` gives per incident, by severity. */
+  const timesBySeverity = (first: ReadonlyMap<string, number>): Record<Severity, Times> => {
+    const out = {} as Record<Severity, Times>;
+    for (const sev of SEVERITIES) {
+      const mine = reports.filter(([, r]) => r.severity === sev);
+      const waits = mine.flatMap(([id, r]) => {
+        const at = first.get(id);
+        return at === undefined ? [] : [Math.max(0, at - r.t0)];
+      });
+      out[sev] = {
+        incidents: mine.length, accepted: waits.length, never: mine.length - waits.length,
+        p50: orNull(pct(waits, 0.5)), p95: orNull(pct(waits, 0.95)), max: orNull(pct(waits, 1)),
+      };
+    }
+    return out;
+  };
+  const toAccept = timesBySeverity(firstAccept);
 
   const perAssignment = (sev: Severity | null) => {
     let o = 0;
@@ -197,6 +207,12 @@ export function rankingSection(input: RankingInput): RankingSection {
   const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, perAssignment(s).ratio])) as Record<Severity, number | null>;
 
   const arrivals = input.arrivals.filter((a) => inScope(a.incidentId));
+  const firstArrival = new Map<string, number>();
+  for (const a of arrivals) {
+    const prev = firstArrival.get(a.incidentId);
+    if (prev === undefined || a.arrivedAt < prev) firstArrival.set(a.incidentId, a.arrivedAt);
+  }
+  const toArrival = timesBySeverity(firstArrival);
   const actual = (a: ArrivalRecord) => (a.arrivedAt - a.assignedAt) / 1000;
   const physics = etaError(arrivals.map((a) => ({ actualS: actual(a), etaS: a.physicsEtaS, mode: a.mode, personality: a.personality })));
   const learnedEta = input.learnedEtaS;
@@ -217,7 +233,7 @@ export function rankingSection(input: RankingInput): RankingSection {
   });
 
   return {
-    incidents: reports.length, toAccept,
+    incidents: reports.length, toAccept, toArrival,
     offersPerAssignment: { all: all.ratio, offers: all.offers, accepts: all.accepts, bySeverity },
     offers: counts, byPersonality, eta: { physics, learned }, criticalWithin,
   };
