@@ -33,7 +33,10 @@ export interface SpawnOptions {
 export function spawnServerProcess(env: Record<string, string | undefined>, opts: SpawnOptions = {}): ServerProcess {
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: opts.root ?? ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+  // SERVER_CPU_PROF=DIR: each server writes a V8 CPU profile into DIR when it exits
+  // (open it in Chrome's DevTools or speedscope): how the burst's profile was taken.
+  const prof = process.env.SERVER_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SERVER_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'scripts/start.ts'], { cwd: opts.root ?? ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
