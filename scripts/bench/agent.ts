@@ -36,6 +36,14 @@ const timers: NodeJS.Timeout[] = [];
 let resolved = 0;
 let acceptRefused = 0;
 
+function shuffled<T>(xs: T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const jitter = (h: { lat: number; lng: number }) => ({ lat: h.lat + (Math.random() - 0.5) * 2e-4, lng: h.lng + (Math.random() - 0.5) * 2e-4 });
 const ask = (s: Socket, event: string, payload: unknown) => s.timeout(15_000).emitWithAck(event, payload).then((a: Ack) => a, () => null);
@@ -202,8 +210,13 @@ serve({
         if (got.length >= a.racers || now >= until || (got.length > 0 && now - got[got.length - 1]!.at > RACE_QUIET_MS)) break;
         await sleep(2);
       }
-      await sleep(20); // stragglers of the same batch
-      const list = raceOffers.get(rep.id) ?? [];
+      // Stragglers of the same batch. RACE_SETTLE_MS=600 (a diagnostic, not the figure)
+      // races once the round's own effects (expiry and notification jobs) have settled.
+      await sleep(Number(process.env.RACE_SETTLE_MS ?? 20));
+      // In a random order each round: the first accept the server reads wins, and a hero
+      // who won every round would soon spend their event budget (rate_limited) on the
+      // progress steps that free them.
+      const list = shuffled(raceOffers.get(rep.id) ?? []);
       const t0 = performance.now();
       const acks = await Promise.all(list.map((o) => ask(sockets.get(o.heroId)!, 'offer:accept', { offerId: o.offerId })
         .then((ack) => ({ ack, heroId: o.heroId, slot: o.slot, at: performance.now() }))));

@@ -75,6 +75,10 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
     'offer:expire': (p) => d.queues.addExpiry(p.offerId, p.incidentId, p.expiresAt),
     'push:offer': (p) => traced('offer.emit', { 'hero.id': p.heroId, 'offer.id': p.offer.offerId, 'incident.id': p.offer.incident.id }, async () => {
       const { offerId, incident } = p.offer;
+      // Before the emit: the hero's accept may come back on this process's loop.
+      d.ctx.acceptGate.offerPushed(offerId, { heroId: p.heroId, incidentId: incident.id });
+      // Before the emit: the hero's accept may come back on this process's loop.
+      d.ctx.acceptGate.offerPushed(offerId, { heroId: p.heroId, incidentId: incident.id });
       // The hero app acknowledges an offer through the Socket.IO ack callback (an
       // extension, see README); that is what stops the push / SMS / voice chain.
       const emitter = d.nsp.hero.to(rooms.hero(p.heroId)).timeout(config.OFFER_ACK_MS) as unknown as {

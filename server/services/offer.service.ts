@@ -25,6 +25,13 @@ function closedReason(offer: OfferRow): RefusalReason {
 }
 
 export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: string): Promise<{ incidentId: string }> {
+  // An offer this process pushed: its hero and incident are known, so the racers of a
+  // round go straight to their incident's queue. The transaction checks both again.
+  const known = ctx.acceptGate.offerFacts(offerId);
+  if (known) {
+    if (known.heroId !== heroId) throw new AppError('not_found', 'no such offer for you');
+    return ctx.acceptGate.run(known.incidentId, () => acceptPending(ctx, heroId, offerId, known.incidentId));
+  }
   const first = await getOffer(ctx.sql, offerId);
   if (!first || first.hero_id !== heroId) throw new AppError('not_found', 'no such offer for you');
   // A closed offer never reopens: losers of a race are answered without queueing
@@ -35,10 +42,10 @@ export async function acceptOffer(ctx: ServiceContext, heroId: string, offerId: 
   }
   // One accept per incident at a time in this process; those behind a winner are
   // answered from what its commit closed.
-  return ctx.acceptGate.run(first.incident_id, () => acceptPending(ctx, heroId, offerId, first));
+  return ctx.acceptGate.run(first.incident_id, () => acceptPending(ctx, heroId, offerId, first.incident_id));
 }
 
-async function acceptPending(ctx: ServiceContext, heroId: string, offerId: string, first: OfferRow): Promise<{ incidentId: string }> {
+async function acceptPending(ctx: ServiceContext, heroId: string, offerId: string, incidentId: string): Promise<{ incidentId: string }> {
   const known = ctx.acceptGate.refusal(offerId);
   if (known) {
     ctx.metrics.acceptConflicts.inc({ reason: known });
@@ -46,12 +53,14 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
   }
   let withdrawn: string[] = [];
   try {
+    // Urgent: every racer of the round waits for this commit, and a hero stands ready;
+    // it goes ahead of lower work waiting for a connection.
     const result = await inTx(ctx, 'accept', async (tx) => {
       withdrawn = []; // a retried attempt starts over
       // Lock order everywhere: incident, then offer, then heroes. The three are sent
       // together (postgres.js pipelines a transaction's queries) and run in this order.
-      const [incident, offer, busy] = await Promise.all([lockIncident(tx, first.incident_id), lockOffer(tx, offerId), activeAssignmentOfHero(tx, heroId)]);
-      if (!incident || !offer) throw new AppError('not_found', 'no such offer');
+      const [incident, offer, busy] = await Promise.all([lockIncident(tx, incidentId), lockOffer(tx, offerId), activeAssignmentOfHero(tx, heroId)]);
+      if (!incident || !offer || offer.hero_id !== heroId || offer.incident_id !== incident.id) throw new AppError('not_found', 'no such offer for you');
       if (offer.state === 'accepted') {
         // A repeated accept: answer what the first one committed.
         const mine = await latestAssignment(tx, incident.id, heroId);
@@ -83,7 +92,7 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
       });
       if (saved.state === 'assigned') ctx.metrics.reportToAssigned.observe((Date.now() - saved.created_at.getTime()) / 1000);
       return { incidentId: incident.id };
-    });
+    }, { urgent: true });
     ctx.acceptGate.remember(withdrawn, 'taken');
     ctx.metrics.offersTotal.inc({ outcome: 'accepted' });
     if (ctx.config.FAULT_INJECTION === 'kill-after-accept-commit') process.kill(process.pid, 'SIGKILL');
