@@ -126,13 +126,16 @@ async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: 
     span.setAttributes({ 'dispatch.candidates': found.length, 'dispatch.radius_km': radiusKm });
     return found;
   });
-  // Histories are read and candidates scored before the transaction, too (issue 16).
-  const ranking = await traced('dispatch.rank', { 'incident.id': incidentId }, () =>
-    rankRound(ctx, row, candidates, Math.max(...planned.wants.map((w) => w.more))));
+  const batch = Math.max(...planned.wants.map((w) => w.more));
 
   return traced('dispatch.transaction', { 'incident.id': incidentId }, () => inTx(ctx, 'dispatch round', async (tx): Promise<RoundOutcome> => {
-    // Sent together, run in order: the counts are read with the lock held.
-    const [locked, pending] = await Promise.all([lockIncident(tx, incidentId), pendingBySlot(tx, incidentId)]);
+    // Sent together, run in order: the counts are read with the lock held, and the
+    // candidates' histories (issue 16) ride along instead of costing a round trip
+    // before the transaction; scoring them is a fraction of a millisecond.
+    const [locked, pending, ranking] = await Promise.all([
+      lockIncident(tx, incidentId), pendingBySlot(tx, incidentId),
+      traced('dispatch.rank', { 'incident.id': incidentId }, () => rankRound(ctx, tx, row, candidates, batch)),
+    ]);
     if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
     if (openSlot(locked) === null) return 'filled';
     const plan = offersWanted(ctx, locked, pending, ranking.criticalBatch);

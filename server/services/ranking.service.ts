@@ -10,7 +10,7 @@
 // them in process: nothing here holds a lock. What each offer was ranked on is stored
 // with it and read back here for GET /v1/incidents/:id/offers.
 import type { Config } from '../config.ts';
-import type { Sql, Tx } from '../db.ts';
+import type { Db, Sql, Tx } from '../db.ts';
 import type { NearbyHero } from '../geo/positions.redis.ts';
 import { etaMinutes } from '../geo/matcher.ts';
 import type { Logger } from '../log.ts';
@@ -191,19 +191,19 @@ export function teamRanking(round: RoundRanking, heroId: string, rankInSlot: num
 }
 
 /**
- * Ranks a round's candidates. Histories and recent offer counts are read here, before
- * the round's transaction, in two queries side by side; the model (when in force)
- * scores in process. The skill is checked by Postgres when the offers are inserted (a
+ * Ranks a round's candidates. Histories and recent offer counts are read here, in two
+ * queries sent at once on `db` (the round's transaction sends them with its lock: no
+ * round trip of their own); the model (when in force) scores in process. The skill is checked by Postgres when the offers are inserted (a
  * hero without it is never offered, whatever their rank), so every input says
  * skillMatch 1: the order among the heroes Postgres keeps is the same.
  */
-export async function rankRound(ctx: ServiceContext, row: Pick<IncidentRow, 'severity' | 'kind'>, nearby: NearbyHero[], batch: number, at = Date.now()): Promise<RoundRanking> {
+export async function rankRound(ctx: ServiceContext, db: Db, row: Pick<IncidentRow, 'severity' | 'kind'>, nearby: NearbyHero[], batch: number, at = Date.now()): Promise<RoundRanking> {
   const { config } = ctx;
   const service = rankingOf(ctx);
   const ids = nearby.map((h) => h.heroId);
   const [histories, recent] = await Promise.all([
-    historiesOf(ctx.sql, ids, at - config.RANKING_HISTORY_MS),
-    recentOfferCounts(ctx.sql, ids, at - HOUR_MS),
+    historiesOf(db, ids, at - config.RANKING_HISTORY_MS),
+    recentOfferCounts(db, ids, at - HOUR_MS),
   ]);
   const byEta: Candidate[] = [];
   const inputs: RankInput[] = [];
