@@ -66,7 +66,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   let draining = false;
 
   // Services hand each commit's outbox rows to this process's relay (their OutboxSink).
-  const relay = new OutboxRelay(sql, { ...relayLimits(config), log, metrics });
+  const carrierLock = createSql(config, { held: true });
+  const relay = new OutboxRelay(sql, { ...relayLimits(config), log, metrics }, carrierLock);
   const transactions = new PriorityLimiter({ concurrency: transactionSlots(config) });
   const ctx: ServiceContext = { config, sql, log, metrics, outbox: relay, acceptGate: new AcceptGate(), transactions };
   // The ranking model in force (issue 16): loaded now, reloaded on SIGHUP and a timer once started.
@@ -146,6 +147,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
       await notifier.close();
       await relay.stop();
       await sql.end({ timeout: 5 });
+      await carrierLock.end({ timeout: 5 });
       redis.disconnect();
       bullConnection.disconnect();
       pub.disconnect();

@@ -112,6 +112,8 @@ const schema = z.object({
   /** Heroes' offer history (accepts, declines, ignores, answer times) is kept in hourly buckets over this window. */
   RANKING_HISTORY_MS: int(7 * 24 * 3_600_000, 3_600_000),
   OUTBOX_POLL_MS: int(1_000, 10),
+  /** How long relay passes leave a live process's own outbox rows to it (issue 14); it carries them out itself within half of it. */
+  OUTBOX_CARRIER_MS: int(30_000, 100),
   LOCATION_FLUSH_MS: int(5, 1),
   /**
    * Breadcrumbs (server/geo/breadcrumbs.sampler.ts): while a hero holds an offer or an

@@ -9,11 +9,15 @@ export type Tx = postgres.TransactionSql;
 /** Either the pool or a transaction: store functions accept both. */
 export type Db = Sql | Tx;
 
-export function createSql(config: Config): Sql {
+/**
+ * The pool. `held` gives one connection that is never closed for being idle: the outbox
+ * carrier lock lives as long as its session.
+ */
+export function createSql(config: Config, opts: { held?: boolean } = {}): Sql {
   return postgres(config.DATABASE_URL, {
-    max: config.DB_POOL_SIZE,
+    max: opts.held ? 1 : config.DB_POOL_SIZE,
     onnotice: () => {},
-    idle_timeout: 60,
+    idle_timeout: opts.held ? 0 : 60,
     connect_timeout: 5,
     connection: {
       search_path: config.DB_SCHEMA,

@@ -350,10 +350,10 @@ test.run();
 // The server's own sweeps are far apart here: the test runs the sweeps itself, at once.
 const race = serverSuite('cap: racing sweeps and marks', { SWEEP_INTERVAL_MS: 600_000, DEDUPE_RADIUS_M: 0, CAP_FEED_MAX: 2, CAP_FEED_CACHE_MS: 0 });
 
-/** A second set of workers on the same database, as another process of the cluster would have. */
+/** A second set of workers on the same database, as another process of the cluster would have; its rows name no carrier, so the server's passes carry them out. */
 function otherProcess(server: TestServer): ServiceContext {
   const { config, sql, log, metrics } = server.app;
-  return { config, sql, log, metrics, outbox: { carry: () => {} } as unknown as ServiceContext['outbox'], acceptGate: new AcceptGate(), transactions: new PriorityLimiter({ concurrency: 8 }) };
+  return { config, sql, log, metrics, outbox: { carrier: () => null, carry: () => {} }, acceptGate: new AcceptGate(), transactions: new PriorityLimiter({ concurrency: 8 }) };
 }
 
 race('sweeps racing over one burst raise exactly one alert, and racing again sends nothing more', async ({ server }) => {

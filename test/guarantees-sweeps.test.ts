@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import type { Alert, LatLng } from '../shared/types.ts';
 import { connect, eventually, sleep, type Client } from './helpers/clients.ts';
 import { faultSuite } from './helpers/fault-suite.ts';
+import { CARRIER_LOCKS } from '../server/store/outbox.store.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { spawnServer } from './helpers/spawned-server.ts';
 import { area, east, matchable, report } from './helpers/world.ts';
@@ -211,6 +212,42 @@ test('a crash delays an effect by at most one poll: a process SIGKILLed right af
     console.log(`guarantees-sweeps: after a SIGKILL right past an accept's commit (${left} rows left in the outbox), the survivor pushed it ${delay} ms later (OUTBOX_POLL_MS ${pollMs})`);
   } finally {
     await doomed.kill();
+  }
+});
+
+test('rows a live process carries out itself are left to it; once its carrier lock is gone, or OUTBOX_CARRIER_MS passed, the next pass carries them', async ({ server, disp }) => {
+  const pollMs = server.app.config.OUTBOX_POLL_MS;
+  const dispatcher = await dispatcherOn(server, disp);
+  // Another process of the deployment, as far as the outbox can tell: a session holding
+  // a carrier lock under a key of its own (issue 14).
+  const carrier = await server.app.sql.reserve();
+  const key = 1 + Math.floor(Math.random() * 0x7fff_fffe);
+  try {
+    await carrier`select pg_advisory_lock(${CARRIER_LOCKS}, ${key})`;
+    const write = async (untilMs: number) => {
+      const tag = uid('carried alert ');
+      await server.app.sql`insert into outbox (topic, incident_id, payload, carrier, carrier_until)
+        values ('alert', null, ${server.app.sql.json({ type: 'location_stale', at: Date.now(), detail: tag })}, ${key}, now() + ${untilMs}::integer * interval '1 millisecond')`;
+      return tag;
+    };
+    const left = await write(60_000);
+    const overdue = await write(-1);
+    // Overdue though its carrier lives: the next pass takes it.
+    await dispatcher.next('alert', (a) => a.detail === overdue, pollMs + POLL_SLACK_MS + 3_000);
+    // Three passes later the live carrier's row is still there, and was never pushed.
+    await sleep(3 * pollMs);
+    assert.is((await server.app.sql`select 1 from outbox where payload->>'detail' = ${left}`).length, 1, 'a live carrier\'s row stays its own');
+    assert.not.ok(dispatcher.events.some((e) => e.name === 'alert' && (e.payload as { detail?: string }).detail === left), 'a pass carried out a live carrier\'s row');
+    // The carrier goes (as a dead process's connection does): the next pass carries it out.
+    await carrier`select pg_advisory_unlock(${CARRIER_LOCKS}, ${key})`;
+    const gone = Date.now();
+    await dispatcher.next('alert', (a) => a.detail === left, pollMs + POLL_SLACK_MS + 3_000);
+    const delay = receivedAt(dispatcher, 'alert', (a) => a.detail === left) - gone;
+    assert.ok(delay <= pollMs + POLL_SLACK_MS, `the row went out ${delay} ms after its carrier was gone: more than one OUTBOX_POLL_MS (${pollMs}) + ${POLL_SLACK_MS} ms slack`);
+    await eventually('the rows carried out are deleted', async () => (await server.app.sql`select 1 from outbox where payload->>'detail' in (${left}, ${overdue})`).length === 0, 5_000);
+  } finally {
+    await carrier`select pg_advisory_unlock_all()`.catch(() => null);
+    carrier.release();
   }
 });
 

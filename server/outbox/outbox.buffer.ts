@@ -3,20 +3,32 @@
 // screen push, offers and expiry jobs cost one round trip. What it returns is what the
 // committing process hands to its OutboxSink after the commit.
 import type { Tx } from '../db.ts';
-import { insertOutbox } from '../store/outbox.store.ts';
+import { insertOutbox, type Carrier } from '../store/outbox.store.ts';
 import type { Written } from './outbox.sink.ts';
-import { isUrgent, type OutboxEntry, type OutboxTopic, type OutboxTopics } from './outbox.topics.ts';
+import { isUrgent, type OutboxEntry, type OutboxRow, type OutboxTopic, type OutboxTopics } from './outbox.topics.ts';
 
 const buffers = new WeakMap<Tx, OutboxEntry[]>();
 
-/** Runs `work` with this transaction's outbox buffered, then writes the rows (still inside the transaction). */
-export async function withOutbox<T>(tx: Tx, work: (tx: Tx) => Promise<T>): Promise<{ value: T; written: Written[] }> {
+/**
+ * Runs `work` with this transaction's outbox buffered, then writes the rows (still
+ * inside the transaction), naming `carrier` as the process that carries them out.
+ */
+export async function withOutbox<T>(tx: Tx, work: (tx: Tx) => Promise<T>, carrier: Carrier | null = null): Promise<{ value: T; written: Written[] }> {
   buffers.set(tx, []);
   const value = await work(tx);
   const entries = buffers.get(tx) ?? [];
   buffers.delete(tx);
-  const ids = await insertOutbox(tx, entries);
-  return { value, written: ids.map((id, i) => ({ id, incidentId: entries[i]!.incidentId, urgent: isUrgent(entries[i]!) })) };
+  const ids = await insertOutbox(tx, entries, carrier);
+  return {
+    value,
+    written: ids.map((id, i) => {
+      const e = entries[i]!;
+      // The payload as Postgres stores it (JSON), so carrying it out from memory sees
+      // exactly what a relay pass reading the row would.
+      const row = { id, topic: e.topic, incident_id: e.incidentId, payload: JSON.parse(JSON.stringify(e.payload)) } as OutboxRow;
+      return { id, incidentId: e.incidentId, urgent: isUrgent(e), row, carrier: carrier?.key ?? null };
+    }),
+  };
 }
 
 export function enqueue<T extends OutboxTopic>(tx: Tx, topic: T, payload: OutboxTopics[T], incidentId: string | null): void {

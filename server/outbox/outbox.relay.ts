@@ -4,17 +4,22 @@
 //   order), urgent (critical) work first when there is a backlog;
 // - pass: a poll claims whatever is left (rows of a process that died, rows a busy
 //   process left behind, rows whose effect failed) in id order.
-// Both claim rows with SKIP LOCKED, so no row is carried out twice at once, and a row
-// is deleted only after its effect succeeded: effects run at least once and are
-// idempotent. createApp builds one relay per process and hands it to the services as
-// their OutboxSink; what each row does is outbox.executor.ts.
+// The committing process is its rows' carrier (issue 14): they name its key, and it
+// runs them from memory with no claim transaction, then deletes the rows of many
+// carries in one statement. A pass never takes rows whose carrier lives (it holds a
+// session advisory lock on a connection of its own, which dies with the process) and
+// has not run past `carrier_until`; a carry that waited half that long claims its
+// rows as a pass does instead. Passes claim with SKIP LOCKED. A row is deleted only
+// after its effect succeeded: effects run at least once and are idempotent. createApp
+// builds one relay per process and hands it to the services as their OutboxSink; what
+// each row does is outbox.executor.ts.
 import type { Config } from '../config.ts';
 import type { Sql, Tx } from '../db.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { KeyedMutex } from '../concurrency/keyed-mutex.ts';
 import { PriorityLimiter } from '../concurrency/priority-limiter.ts';
-import { claimOutbox, claimOutboxIds, deleteOutbox } from '../store/outbox.store.ts';
+import { claimOutbox, claimOutboxIds, deleteOutbox, holdCarrierLock, releaseOutbox, type Carrier } from '../store/outbox.store.ts';
 import { activeContext, traced, withContext } from '../telemetry/tracing.ts';
 import type { OutboxSink, Written } from './outbox.sink.ts';
 import type { OutboxRow } from './outbox.topics.ts';
@@ -31,14 +36,17 @@ export interface RelayOptions {
   carryConcurrency: number;
   /** Beyond this many waiting, new rows are left to the next pass (work goes through BullMQ). */
   carryMaxWaiting: number;
+  /** How long passes leave a live carrier's rows alone; it runs them itself only within half of it. */
+  carrierMs: number;
   log: Logger;
   metrics: Metrics;
 }
 
 /** The relay's limits from the configuration. */
-export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carryConcurrency' | 'carryMaxWaiting'> {
+export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carryConcurrency' | 'carryMaxWaiting' | 'carrierMs'> {
   return {
     pollMs: config.OUTBOX_POLL_MS,
+    carrierMs: config.OUTBOX_CARRIER_MS,
     // A carry holds its claim transaction's connection while an inline round takes
     // another: a third of the pool leaves the rest for reports and accepts.
     carryConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 3)),
@@ -57,10 +65,18 @@ export class OutboxRelay implements OutboxSink {
   private readonly carrying = new Set<Promise<void>>();
   /** Set by `start`: until then rows wait in Postgres for the first pass. */
   private execute: OutboxExecutor | undefined;
+  /** This process's carrier key while it holds the key's lock. */
+  private key: number | null = null;
+  private toDelete: string[] = [];
+  private toRelease: string[] = [];
+  private settling: Promise<void> | null = null;
+  private settled: Promise<void> = Promise.resolve();
 
+  /** `lockSql`: a connection of its own (max 1) that holds the carrier lock for the process's life. */
   constructor(
     private readonly sql: Sql,
     private readonly opts: RelayOptions,
+    private readonly lockSql: Sql | null = null,
   ) {
     this.carriers = new PriorityLimiter({ concurrency: opts.carryConcurrency });
   }
@@ -68,8 +84,29 @@ export class OutboxRelay implements OutboxSink {
   /** Carries out rows from now on with `execute`, and polls for what is left. */
   start(execute: OutboxExecutor): void {
     this.execute = execute;
-    this.poll = setInterval(() => this.kick(), this.opts.pollMs);
+    this.poll = setInterval(() => {
+      void this.holdKey();
+      this.kick();
+    }, this.opts.pollMs);
+    void this.holdKey();
     this.kick();
+  }
+
+  carrier(): Carrier | null {
+    return this.key === null || this.stopped ? null : { key: this.key, forMs: this.opts.carrierMs };
+  }
+
+  /** Takes (or keeps) the carrier lock; without it, rows are written for any pass to claim. */
+  private async holdKey(): Promise<void> {
+    if (!this.lockSql || this.stopped) return;
+    const key = this.key ?? 1 + Math.floor(Math.random() * 0x7fff_fffe);
+    try {
+      // Lost (the connection dropped and another process took the key): a new key next time.
+      this.key = (await holdCarrierLock(this.lockSql, key)) ? key : null;
+    } catch (err) {
+      this.key = null;
+      this.opts.log.warn({ err }, 'outbox carrier lock unavailable; rows go to relay passes');
+    }
   }
 
   /** Carries out rows this process just committed. Never throws. */
@@ -86,9 +123,14 @@ export class OutboxRelay implements OutboxSink {
 
   private carryTogether(rows: Written[]): void {
     const urgent = rows.some((r) => r.urgent);
+    const ids = rows.map((r) => r.id);
+    // Rows that name this process's key while it still holds it are its own to run.
+    const carried = this.key !== null && rows.every((r) => r.carrier === this.key);
     if (this.carriers.waiting >= this.opts.carryMaxWaiting && !urgent) {
-      // A backlog: batched passes are cheaper per row than a transaction per commit.
-      this.kick();
+      // A backlog: batched passes are cheaper per row than a carry per commit. Rows this
+      // process carries are released first: no pass takes them while it lives.
+      if (!carried) this.kick();
+      else releaseOutbox(this.sql, ids).then(() => this.kick(), (err) => this.opts.log.warn({ err }, 'could not hand outbox rows to the relay pass; they go after OUTBOX_CARRIER_MS'));
       return;
     }
     // A batch of reports commits rows of many incidents: carried out together, under
@@ -96,22 +138,66 @@ export class OutboxRelay implements OutboxSink {
     const keys = [...new Set(rows.map((r) => r.incidentId ?? r.id))];
     const key = keys[0]!;
     const rank = urgent ? 0 : 1;
-    const ids = rows.map((r) => r.id);
+    // Within half of carrier_until the rows are ours alone; later a pass may be taking
+    // them, so they are claimed as a pass does.
+    const ownUntil = Date.now() + this.opts.carrierMs / 2;
     // The carry joins the trace of the transaction that wrote the rows, even when it
     // waits its turn behind other carries.
     const parent = activeContext();
     let whole: Promise<unknown> = Promise.resolve();
     // The incident's next transaction may start once these effects ran; deleting the
-    // rows and committing need not hold it up.
+    // rows need not hold it up.
     const executed = this.perIncident.runAll(keys, () => new Promise<void>((ran) => {
       whole = this.carriers.run(rank, () => withContext(parent, () => traced('outbox.carry', { 'incident.id': key, 'outbox.incidents': keys.length, 'outbox.rows': ids.length },
-        () => this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry', ran))));
+        () => (carried && this.key === rows[0]!.carrier && Date.now() < ownUntil
+          ? this.runOwn(rows.map((r) => r.row), ran)
+          : this.claimAndRun((tx) => claimOutboxIds(tx, ids), 'carry', ran)))));
       whole.finally(ran).catch(() => {});
     }));
     const done = executed.then(() => whole)
       .then(() => undefined, (err) => this.opts.log.warn({ err, incidentId: key }, 'carrying out outbox rows failed; the relay pass will retry'));
     this.carrying.add(done);
     void done.finally(() => this.carrying.delete(done));
+  }
+
+  /** Rows this process is the carrier of: run from memory, then deleted (or handed to passes) with other carries'. */
+  private async runOwn(rows: OutboxRow[], executed: () => void): Promise<number> {
+    const done = await this.execute!(rows, 'carry');
+    executed();
+    this.count(rows, done, 'carry');
+    await this.settle([...done], rows.filter((r) => !done.has(r.id)).map((r) => r.id));
+    return done.size;
+  }
+
+  /**
+   * Deletes carried-out rows and releases failed ones, for every carry of this tick in
+   * one statement each, one such write at a time. If it fails the rows stay named for
+   * this process, and passes take them again after OUTBOX_CARRIER_MS (at least once).
+   */
+  private settle(done: string[], failed: string[]): Promise<void> {
+    this.toDelete.push(...done);
+    this.toRelease.push(...failed);
+    if (!this.settling) {
+      const before = this.settled;
+      this.settling = (async () => {
+        await before;
+        await new Promise<void>((r) => setImmediate(r));
+        this.settling = null;
+        const del = this.toDelete.splice(0);
+        const rel = this.toRelease.splice(0);
+        this.settled = Promise.all([deleteOutbox(this.sql, del), releaseOutbox(this.sql, rel)]).then(() => undefined,
+          (err) => this.opts.log.warn({ err, rows: del.length + rel.length }, 'could not settle carried outbox rows; relay passes take them after OUTBOX_CARRIER_MS'));
+        await this.settled;
+      })();
+    }
+    return this.settling;
+  }
+
+  private count(rows: OutboxRow[], done: Set<string>, mode: OutboxMode): void {
+    for (const row of rows) {
+      if (done.has(row.id)) this.opts.metrics.outboxRelayed.inc({ topic: row.topic, mode });
+      else this.opts.metrics.outboxFailures.inc({ topic: row.topic });
+    }
   }
 
   /** Runs a relay pass now, or right after the one under way. */
@@ -142,10 +228,7 @@ export class OutboxRelay implements OutboxSink {
       const done = await execute(rows, mode);
       executed?.();
       await deleteOutbox(tx, [...done]);
-      for (const row of rows) {
-        if (done.has(row.id)) this.opts.metrics.outboxRelayed.inc({ topic: row.topic, mode });
-        else this.opts.metrics.outboxFailures.inc({ topic: row.topic });
-      }
+      this.count(rows, done, mode);
       return done.size;
     })) as number;
   }
@@ -154,5 +237,7 @@ export class OutboxRelay implements OutboxSink {
     this.stopped = true;
     clearInterval(this.poll);
     await Promise.all([this.current, ...this.carrying]);
+    await this.settling;
+    await this.settled;
   }
 }

@@ -1,14 +1,21 @@
 // The outbox table's SQL. What the rows mean, how a transaction buffers them and how
 // they are carried out lives in server/outbox/.
-import type { Sql, Tx } from '../db.ts';
+import type { Db, Sql, Tx } from '../db.ts';
 import type { OutboxEntry, OutboxRow } from '../outbox/outbox.topics.ts';
 
+/** The advisory lock namespace (first key) whose second key is a process's carrier key. */
+export const CARRIER_LOCKS = 0x0d15_7a7c;
+
+/** Who carries the rows out itself, and until when at the latest. */
+export interface Carrier { key: number; forMs: number }
+
 /** Inserts in the entries' order; returns the new ids in that order. */
-export async function insertOutbox(tx: Tx, entries: OutboxEntry[]): Promise<string[]> {
+export async function insertOutbox(tx: Tx, entries: OutboxEntry[], carrier: Carrier | null = null): Promise<string[]> {
   if (entries.length === 0) return [];
+  const until = carrier ? tx`now() + ${carrier.forMs}::integer * interval '1 millisecond'` : tx`null::timestamptz`;
   const rows = await tx<{ id: string }[]>`
-    insert into outbox (topic, incident_id, payload)
-    select e->>'topic', e->>'incidentId', e->'payload'
+    insert into outbox (topic, incident_id, payload, carrier, carrier_until)
+    select e->>'topic', e->>'incidentId', e->'payload', ${carrier?.key ?? null}::integer, ${until}
       from jsonb_array_elements(${tx.json(entries as never)}) with ordinality as t(e, n)
      order by n
     returning id`;
@@ -16,9 +23,39 @@ export async function insertOutbox(tx: Tx, entries: OutboxEntry[]): Promise<stri
   return rows.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
 }
 
-/** Claims due rows; rows another relay holds are skipped, not waited for. */
+/**
+ * Claims due rows: those no live process carries out itself (no carrier, a carrier
+ * whose lock is gone with its process, or past `carrier_until`). Rows another relay
+ * holds are skipped, not waited for.
+ */
 export async function claimOutbox(tx: Tx, limit: number): Promise<OutboxRow[]> {
-  return tx<OutboxRow[]>`select id, topic, incident_id, payload from outbox order by id limit ${limit} for update skip locked`;
+  // The live carriers are read once per claim (a hashed list), not per row.
+  return tx<OutboxRow[]>`
+    with live as materialized (
+      select l.objid::bigint as carrier from pg_locks l
+       where l.locktype = 'advisory' and l.granted and l.objsubid = 2 and l.classid::bigint = ${CARRIER_LOCKS}
+    )
+    select o.id, o.topic, o.incident_id, o.payload from outbox o
+     where o.carrier is null or o.carrier_until < now() or o.carrier not in (select carrier from live)
+     order by o.id limit ${limit} for update of o skip locked`;
+}
+
+/**
+ * Takes this process's carrier lock on `db` (a connection of its own, held for the
+ * process's life): true if held now. Asked again, it answers from the lock it holds.
+ */
+export async function holdCarrierLock(db: Sql, key: number): Promise<boolean> {
+  const [r] = await db<{ held: boolean }[]>`
+    select case when exists (select 1 from pg_locks l
+                              where l.pid = pg_backend_pid() and l.locktype = 'advisory' and l.objsubid = 2
+                                and l.classid::bigint = ${CARRIER_LOCKS} and l.objid::bigint = ${key})
+                then true else pg_try_advisory_lock(${CARRIER_LOCKS}, ${key}) end as held`;
+  return r?.held === true;
+}
+
+/** Rows this process will not carry out after all (an effect failed): the next pass takes them. */
+export async function releaseOutbox(db: Db, ids: string[]): Promise<void> {
+  if (ids.length) await db`update outbox set carrier = null, carrier_until = null where id = any(${ids}::bigint[])`;
 }
 
 /** Claims these rows if still there and nobody else holds them (the committing process's fast path). */
@@ -26,8 +63,8 @@ export async function claimOutboxIds(tx: Tx, ids: string[]): Promise<OutboxRow[]
   return tx<OutboxRow[]>`select id, topic, incident_id, payload from outbox where id = any(${ids}::bigint[]) order by id for update skip locked`;
 }
 
-export async function deleteOutbox(tx: Tx, ids: string[]): Promise<void> {
-  if (ids.length) await tx`delete from outbox where id = any(${ids}::bigint[])`;
+export async function deleteOutbox(db: Db, ids: string[]): Promise<void> {
+  if (ids.length) await db`delete from outbox where id = any(${ids}::bigint[])`;
 }
 
 export async function outboxLag(sql: Sql): Promise<{ rows: number; oldestMs: number }> {
