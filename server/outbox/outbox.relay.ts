@@ -93,7 +93,12 @@ export class OutboxRelay implements OutboxSink {
   }
 
   carrier(): Carrier | null {
-    return this.key === null || this.stopped ? null : { key: this.key, forMs: this.opts.carrierMs };
+    // While carries queue up (a burst), rows are written for any pass to claim, as
+    // before issue 14: a pass takes a backlog in batches, and hands its rounds to
+    // BullMQ in severity order, where a queued carry of this process's own would hold
+    // them until its turn.
+    if (this.key === null || this.stopped || this.carriers.waiting >= this.opts.carryMaxWaiting / 2) return null;
+    return { key: this.key, forMs: this.opts.carrierMs };
   }
 
   /** Takes (or keeps) the carrier lock; without it, rows are written for any pass to claim. */
