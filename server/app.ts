@@ -55,7 +55,7 @@ export interface App {
 export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const metrics = createMetrics();
-  const sql = createSql(config);
+  const sql = createSql(config, { onStatement: (transaction) => metrics.dbStatements.inc({ kind: transaction ? 'transaction' : 'statement' }) });
   const keys = redisKeys(config.REDIS_PREFIX);
   const redis = createRedis(config, 'main');
   const bullConnection = createRedis(config, 'bull', { blocking: true });

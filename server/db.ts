@@ -11,12 +11,15 @@ export type Db = Sql | Tx;
 
 /**
  * The pool. `held` gives one connection that is never closed for being idle: the outbox
- * carrier lock lives as long as its session.
+ * carrier lock lives as long as its session. `onStatement` hears of every statement sent.
  */
-export function createSql(config: Config, opts: { held?: boolean } = {}): Sql {
+export function createSql(config: Config, opts: { held?: boolean; onStatement?: (transaction: boolean) => void } = {}): Sql {
+  const { onStatement } = opts;
   return postgres(config.DATABASE_URL, {
     max: opts.held ? 1 : config.DB_POOL_SIZE,
     onnotice: () => {},
+    // Called as each statement is sent: a count, nothing logged.
+    ...(onStatement ? { debug: (_conn: number, query: string) => onStatement(query.startsWith('begin')) } : {}),
     idle_timeout: opts.held ? 0 : 60,
     connect_timeout: 5,
     connection: {

@@ -26,6 +26,7 @@ export function createMetrics() {
     retentionArchived: new Counter({ name: 'dispatch_retention_archived_total', help: 'Finished incidents archived (with their trail) and pruned by retention', registers: [registry] }),
     breadcrumbsPruned: new Counter({ name: 'dispatch_breadcrumbs_pruned_total', help: 'Breadcrumbs removed by retention', registers: [registry] }),
     outboxRelayed: new Counter({ name: 'dispatch_outbox_relayed_total', help: 'Outbox rows carried out, by the committing process (carry) or a relay pass (pass)', labelNames: ['topic', 'mode'], registers: [registry] }),
+    dbStatements: new Counter({ name: 'dispatch_db_statements_total', help: 'Statements sent to Postgres by the pool, transactions counted by their BEGIN (issue 14: statements per incident)', labelNames: ['kind'], registers: [registry] }),
     outboxFailures: new Counter({ name: 'dispatch_outbox_failures_total', help: 'Outbox rows that failed and will be retried', labelNames: ['topic'], registers: [registry] }),
     incidentsStuck: new Counter({ name: 'dispatch_incidents_stuck_total', help: 'Incidents found past their deadline by the sweeper', labelNames: ['state'], registers: [registry] }),
     notificationsTotal: new Counter({ name: 'dispatch_notifications_total', help: 'Push/SMS/voice messages by outcome', labelNames: ['channel', 'outcome'], registers: [registry] }),

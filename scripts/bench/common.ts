@@ -97,8 +97,8 @@ export interface ServerUnderTest {
   prefix: string;
   /** The benchmark's own connection to the server's schema (setup and checks only). */
   sql: Sql;
-  /** A counter from /metrics (sum over its label sets). */
-  counter(name: string): Promise<number>;
+  /** A counter from /metrics (sum over its label sets, or those whose labels include `having`). */
+  counter(name: string, having?: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -121,11 +121,12 @@ export async function startServerUnderTest(group: string, env: Record<string, st
   progress(`${label}: server up on ${urls.join(' ')} (pid ${cluster.members.map((m) => m.child.pid).join(' ')}, schema ${names.schema}, env ${JSON.stringify(env)})`);
   return {
     url: member.url, urls, pid: member.child.pid!, pids: cluster.members.map((m) => m.child.pid!), ...names, sql, stop,
-    async counter(name) {
+    async counter(name, having) {
       const text = String((await call('GET', `${member.url}/metrics`)).body);
       let sum = 0;
       for (const line of text.split('\n')) {
-        if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+        if (!(line.startsWith(`${name} `) || line.startsWith(`${name}{`)) || (having && !line.includes(having))) continue;
+        sum += Number(line.slice(line.lastIndexOf(' ') + 1));
       }
       return sum;
     },

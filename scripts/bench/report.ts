@@ -3,7 +3,7 @@
 // there (who accept and resolve at once, so the pool stays free). Side by side, the
 // same agent against the bare pipeline (scripts/bench/bare-pipeline.ts).
 import type { Child } from './ipc.ts';
-import { createSchema, dropStores, uid } from '../lib/lifecycle.ts';
+import { createSchema, dropStores, pg, uid } from '../lib/lifecycle.ts';
 import { pct, round } from '../lib/stats.ts';
 import { child, CITY, around, civilianTokens, config, metric, note, onCleanup, progress, target, type Metric, type Opts, type ServerUnderTest } from './common.ts';
 import { withScenario } from './scenario.ts';
@@ -102,6 +102,41 @@ async function bareReports(heroes: number, args: Record<string, unknown> & { per
   }
 }
 
+/** The server's own count of what it sent Postgres (issue 14); a build without it reads 0. */
+const STATEMENTS = 'dispatch_db_statements_total';
+
+/** Statements and transactions per new incident's whole life (report, round, accept, three steps, carries, sweeps). */
+function perIncident(statements: number, transactions: number, incidents: number): string {
+  if (statements === 0 || incidents === 0) return 'statements per incident: not counted by this build';
+  return `Postgres statements per incident (its whole life, with the sweeps meanwhile) ${round(statements / incidents, 1)}, of them transactions ${round(transactions / incidents, 1)}`;
+}
+
+/**
+ * What one Postgres round trip costs on this machine back to back, and after the
+ * machine was idle for 20 ms (as between reports at 500/min): a virtual machine whose
+ * idle cores sleep pays a wake-up on every hop of a sparse chain.
+ */
+async function idleRoundTrips(): Promise<string> {
+  const sql = pg(undefined, 1);
+  try {
+    await sql`select 1`;
+    const times = async (gapMs: number) => {
+      const ms: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+        const t0 = performance.now();
+        await sql`select ${i}::int as n`;
+        ms.push(performance.now() - t0);
+      }
+      return ms;
+    };
+    const [hot, idle] = [await times(0), await times(20)];
+    return `one plain Postgres round trip p50 ${round(pct(hot, 0.5), 3)} ms back to back, ${round(pct(idle, 0.5), 3)} ms after 20 ms idle`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 export async function reportToOffer(o: Opts): Promise<Metric[]> {
   const heroes = o.quick ? 200 : 400;
   const seconds = o.quick ? 40 : 120;
@@ -109,9 +144,14 @@ export async function reportToOffer(o: Opts): Promise<Metric[]> {
   const args = { civilians, perMinute: RATE, seconds, center: CITY, sideKm: SIDE_KM, settleMs: 5_000 };
 
   let committed = '';
+  let statements = '';
   const srv = await withScenario('report', {}, { n: heroes, place: () => around(CITY, SIDE_KM), behaviour: 'resolve' },
     async ({ server, agent }) => {
+      const count = () => Promise.all([server.counter(STATEMENTS), server.counter(STATEMENTS, 'kind="transaction"')]);
+      const before = await count();
       const r = await agent.call<ReportsResult>('reports', { ...args, url: server.url });
+      const after = await count();
+      statements = perIncident(after[0] - before[0], after[1] - before[1], created(r.rows).length);
       committed = await breakdown(server, agent, created(r.rows));
       return r;
     });
@@ -123,8 +163,8 @@ export async function reportToOffer(o: Opts): Promise<Metric[]> {
   const s = offerTimes(srv.rows);
   const b = bar ? offerTimes(bar.rows) : [];
   const [p50, p99, b50, b99] = [pct(s, 0.5), pct(s, 0.99), pct(b, 0.5), pct(b, 0.99)];
-  note(`${summary('report→offer, server', srv)}; report→offer on the hero p90 ${round(pct(s, 0.9), 1)} ms; ${committed}; severities in turn critical/high/medium/low; ${heroes} heroes in a ${SIDE_KM} km square accept and resolve at once.`);
-  if (bar) note(summary('report→offer, bare (insert tx + GEOSEARCH + emit)', bar));
+  note(`${summary('report→offer, server', srv)}; report→offer on the hero p90 ${round(pct(s, 0.9), 1)} ms; ${committed}; ${statements}; severities in turn critical/high/medium/low; ${heroes} heroes in a ${SIDE_KM} km square accept and resolve at once.`);
+  if (bar) note(`${summary('report→offer, bare (insert tx + GEOSEARCH + emit)', bar)}; ${await idleRoundTrips()}.`);
   const bareOr = (x: number) => (bar ? round(x, 2) : null);
   return [
     metric('report_to_offer_p50_ms', round(p50, 2), 'ms', bareOr(b50), '≤ 10', p50 <= 10),
