@@ -93,11 +93,11 @@ export class OutboxRelay implements OutboxSink {
   }
 
   carrier(): Carrier | null {
-    // While carries queue up (a burst), rows are written for any pass to claim, as
-    // before issue 14: a pass takes a backlog in batches, and hands its rounds to
-    // BullMQ in severity order, where a queued carry of this process's own would hold
-    // them until its turn.
-    if (this.key === null || this.stopped || this.carriers.waiting >= this.opts.carryMaxWaiting / 2) return null;
+    // Only while a carry can start at once. When carries wait (a burst), rows are
+    // written for any pass to claim, as before issue 14: a pass takes a backlog in
+    // batches and hands its rounds to BullMQ in severity order, where a queued carry
+    // of this process's own would hold them (critical ones too) until its turn.
+    if (this.key === null || this.stopped || this.carriers.waiting > 0 || this.carriers.active >= this.carriers.limit) return null;
     return { key: this.key, forMs: this.opts.carrierMs };
   }
 

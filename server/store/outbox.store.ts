@@ -29,14 +29,16 @@ export async function insertOutbox(tx: Tx, entries: OutboxEntry[], carrier: Carr
  * holds are skipped, not waited for.
  */
 export async function claimOutbox(tx: Tx, limit: number): Promise<OutboxRow[]> {
-  // The live carriers are read once per claim (a hashed list), not per row.
+  // A carrier is gone when its lock can be taken: tried once per carrier named, not
+  // per row, and never by reading pg_locks (which stalls every lock taken meanwhile,
+  // and passes run back to back in a burst). The lock taken ends with this transaction.
   return tx<OutboxRow[]>`
-    with live as materialized (
-      select l.objid::bigint as carrier from pg_locks l
-       where l.locktype = 'advisory' and l.granted and l.objsubid = 2 and l.classid::bigint = ${CARRIER_LOCKS}
+    with gone as materialized (
+      select c.carrier from (select distinct carrier from outbox where carrier is not null and carrier_until >= now()) c
+       where pg_try_advisory_xact_lock(${CARRIER_LOCKS}, c.carrier)
     )
     select o.id, o.topic, o.incident_id, o.payload from outbox o
-     where o.carrier is null or o.carrier_until < now() or o.carrier not in (select carrier from live)
+     where o.carrier is null or o.carrier_until < now() or o.carrier in (select carrier from gone)
      order by o.id limit ${limit} for update of o skip locked`;
 }
 
