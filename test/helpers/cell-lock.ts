@@ -24,8 +24,11 @@ export async function holdCell(server: TestServer, kind: string, at: LatLng): Pr
     await tx`select pg_advisory_xact_lock(hashtext(${cell}))`;
     await released;
   });
+  // This cell's lock only: every server process also holds an advisory lock of its own
+  // (the outbox carrier's), and other suites' reports take their cells' locks.
   const locks = async (granted: boolean) =>
-    (await holder<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted = ${granted}`)[0]!.n;
+    (await holder<{ n: number }[]>`select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and objsubid = 1 and objid::bigint = (hashtext(${cell})::bigint & 4294967295) and granted = ${granted}`)[0]!.n;
   let ended: Promise<void> | undefined;
   const release = () => {
     open();
