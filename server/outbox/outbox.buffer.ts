@@ -18,14 +18,17 @@ export async function withOutbox<T>(tx: Tx, work: (tx: Tx) => Promise<T>, carrie
   const value = await work(tx);
   const entries = buffers.get(tx) ?? [];
   buffers.delete(tx);
-  const ids = await insertOutbox(tx, entries, carrier);
+  if (entries.length === 0) return { value, written: [] };
+  // Serialised once: Postgres stores this JSON, and the rows carried out from memory
+  // are read back from it, so they are exactly what a relay pass would read.
+  const json = JSON.stringify(entries);
+  const ids = await insertOutbox(tx, json, carrier);
+  const stored = JSON.parse(json) as OutboxEntry[];
   return {
     value,
     written: ids.map((id, i) => {
       const e = entries[i]!;
-      // The payload as Postgres stores it (JSON), so carrying it out from memory sees
-      // exactly what a relay pass reading the row would.
-      const row = { id, topic: e.topic, incident_id: e.incidentId, payload: JSON.parse(JSON.stringify(e.payload)) } as OutboxRow;
+      const row = { id, topic: e.topic, incident_id: e.incidentId, payload: stored[i]!.payload } as OutboxRow;
       return { id, incidentId: e.incidentId, urgent: isUrgent(e), row, carrier: carrier?.key ?? null };
     }),
   };

@@ -1,7 +1,7 @@
 // The outbox table's SQL. What the rows mean, how a transaction buffers them and how
 // they are carried out lives in server/outbox/.
 import type { Db, Sql, Tx } from '../db.ts';
-import type { OutboxEntry, OutboxRow } from '../outbox/outbox.topics.ts';
+import type { OutboxRow } from '../outbox/outbox.topics.ts';
 
 /** The advisory lock namespace (first key) whose second key is a process's carrier key. */
 export const CARRIER_LOCKS = 0x0d15_7a7c;
@@ -9,14 +9,17 @@ export const CARRIER_LOCKS = 0x0d15_7a7c;
 /** Who carries the rows out itself, and until when at the latest. */
 export interface Carrier { key: number; forMs: number }
 
-/** Inserts in the entries' order; returns the new ids in that order. */
-export async function insertOutbox(tx: Tx, entries: OutboxEntry[], carrier: Carrier | null = null): Promise<string[]> {
-  if (entries.length === 0) return [];
+/**
+ * Inserts `entries` (OutboxEntry[] as JSON, serialised once by the caller, who keeps
+ * what Postgres stores) in their order; returns the new ids in that order.
+ */
+export async function insertOutbox(tx: Tx, entries: string, carrier: Carrier | null = null): Promise<string[]> {
   const until = carrier ? tx`now() + ${carrier.forMs}::integer * interval '1 millisecond'` : tx`null::timestamptz`;
+  // `::text::jsonb`: a parameter typed jsonb would be JSON-encoded again by postgres.js.
   const rows = await tx<{ id: string }[]>`
     insert into outbox (topic, incident_id, payload, carrier, carrier_until)
     select e->>'topic', e->>'incidentId', e->'payload', ${carrier?.key ?? null}::integer, ${until}
-      from jsonb_array_elements(${tx.json(entries as never)}) with ordinality as t(e, n)
+      from jsonb_array_elements(${entries}::text::jsonb) with ordinality as t(e, n)
      order by n
     returning id`;
   // Ids are drawn in insert order, which is the entries' order: sorted, they pair up.
