@@ -47,8 +47,9 @@ export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carr
   return {
     pollMs: config.OUTBOX_POLL_MS,
     carrierMs: config.OUTBOX_CARRIER_MS,
-    // A carry holds its claim transaction's connection while an inline round takes
-    // another: a third of the pool leaves the rest for reports and accepts.
+    // A carry that claims holds its claim transaction's connection while an inline
+    // round takes another: a third of the pool leaves the rest for reports and accepts.
+    // (A carry of this process's own rows holds none; the slots are not resized for it.)
     carryConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 3)),
     carryMaxWaiting: 64,
   };
