@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { eventHash, GENESIS, usToTimestamp } from '../server/audit/audit.chain.ts';
+import type { Tx } from '../server/db.ts';
 import { auditVerify } from './helpers/audit-cli.ts';
 import { eventually, http } from './helpers/clients.ts';
 import { uid, type TestServer } from './helpers/server.ts';
@@ -27,21 +28,19 @@ interface Ev { seq: number; type: string; from_state: string | null; to_state: s
  * Rewrites a whole trail as a forger with database access would: `change` edits each
  * event, then every hash and the head are recomputed, so the chain itself verifies.
  */
-async function rewriteTrail(server: TestServer, id: string, change: (e: { seq: number; actor: string; atUs: number }) => { actor: string; atUs: number }) {
-  await server.app.sql.begin(async (tx) => {
-    const events = await tx<Ev[]>`
-      select seq, type, from_state, to_state, actor, (extract(epoch from at) * 1000000)::bigint::text as us, data
-        from incident_events where incident_id = ${id} order by seq`;
-    let prev = GENESIS;
-    for (const e of events) {
-      const { actor, atUs } = change({ seq: e.seq, actor: e.actor, atUs: Number(e.us) });
-      const hash = eventHash(prev, { incidentId: id, seq: e.seq, type: e.type, from: e.from_state, to: e.to_state, actor, atUs, data: e.data });
-      await tx`update incident_events set actor = ${actor}, at = ${usToTimestamp(atUs)}::text::timestamptz, prev_hash = ${prev}, hash = ${hash}
-                where incident_id = ${id} and seq = ${e.seq}`;
-      prev = hash;
-    }
-    await tx`update incidents set audit_head = ${prev} where id = ${id}`;
-  });
+async function rewriteTrail(tx: Tx, id: string, change: (e: { seq: number; actor: string; atUs: number }) => { actor: string; atUs: number }) {
+  const events = await tx<Ev[]>`
+    select seq, type, from_state, to_state, actor, (extract(epoch from at) * 1000000)::bigint::text as us, data
+      from incident_events where incident_id = ${id} order by seq`;
+  let prev = GENESIS;
+  for (const e of events) {
+    const { actor, atUs } = change({ seq: e.seq, actor: e.actor, atUs: Number(e.us) });
+    const hash = eventHash(prev, { incidentId: id, seq: e.seq, type: e.type, from: e.from_state, to: e.to_state, actor, atUs, data: e.data });
+    await tx`update incident_events set actor = ${actor}, at = ${usToTimestamp(atUs)}::text::timestamptz, prev_hash = ${prev}, hash = ${hash}
+              where incident_id = ${id} and seq = ${e.seq}`;
+    prev = hash;
+  }
+  await tx`update incidents set audit_head = ${prev} where id = ${id}`;
 }
 
 /** A report a dispatcher cancels at once: a short trail that stops moving. */
@@ -61,12 +60,14 @@ test('complete days are anchored; archived and stored trails both match; a consi
   const kept = await finished(server);
   const archived = await finished(server);
   const back = (e: { actor: string; atUs: number }) => ({ actor: e.actor, atUs: e.atUs - 3 * DAY_US });
-  await server.app.sql`update incidents set updated_at = now() + interval '1 day' where id = ${kept}`; // never old enough to archive
-  await rewriteTrail(server, kept, back);
+  // One transaction: the retention job runs every 300 ms, and a day it anchored between
+  // two separate rewrites would hold one incident for good (CI saw exactly that).
   await server.app.sql.begin(async (tx) => {
+    await tx`update incidents set updated_at = now() + interval '1 day' where id = ${kept}`; // never old enough to archive
+    await rewriteTrail(tx, kept, back);
     await tx`update incidents set updated_at = updated_at - interval '3 days' where id = ${archived}`;
+    await rewriteTrail(tx, archived, back);
   });
-  await rewriteTrail(server, archived, back);
 
   const anchored = await eventually('three complete days anchored and the old incident archived', async () => {
     const rows = await server.app.sql<{ day: string; anchor: string; incidents: number }[]>`
@@ -89,7 +90,7 @@ test('complete days are anchored; archived and stored trails both match; a consi
   // The forger changes who cancelled, and recomputes the chain and the head.
   const saved = await server.app.sql`select * from incident_events where incident_id = ${kept}`;
   const [head] = await server.app.sql<{ audit_head: string }[]>`select audit_head from incidents where id = ${kept}`;
-  await rewriteTrail(server, kept, (e) => ({ atUs: e.atUs, actor: e.seq === 2 ? 'dispatcher:forger' : e.actor }));
+  await server.app.sql.begin((tx) => rewriteTrail(tx, kept, (e) => ({ atUs: e.atUs, actor: e.seq === 2 ? 'dispatcher:forger' : e.actor })));
   try {
     const forged = await auditVerify(server);
     assert.is(forged.code, 1, forged.out);
