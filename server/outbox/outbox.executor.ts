@@ -77,8 +77,6 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
       const { offerId, incident } = p.offer;
       // Before the emit: the hero's accept may come back on this process's loop.
       d.ctx.acceptGate.offerPushed(offerId, { heroId: p.heroId, incidentId: incident.id });
-      // Before the emit: the hero's accept may come back on this process's loop.
-      d.ctx.acceptGate.offerPushed(offerId, { heroId: p.heroId, incidentId: incident.id });
       // The hero app acknowledges an offer through the Socket.IO ack callback (an
       // extension, see README); that is what stops the push / SMS / voice chain.
       const emitter = d.nsp.hero.to(rooms.hero(p.heroId)).timeout(config.OFFER_ACK_MS) as unknown as {
