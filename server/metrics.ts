@@ -77,7 +77,7 @@ export interface GaugeSources {
   /** A hero silent for longer counts as stale (LOCATION_FRESH_MS). */
   freshMs: number;
   /** This process's transaction slots (services/context.ts). */
-  transactions: { active: number; waiting: number };
+  transactions: { active: number; waiting: number; waitingAhead(rank: number): number };
 }
 
 /** How long one scrape waits for a probe: a hung Redis or Postgres must not hang /metrics. */
@@ -126,6 +126,8 @@ export function addLiveGauges(m: Metrics, sources: GaugeSources): void {
     collect() {
       this.set({ state: 'active' }, transactions.active);
       this.set({ state: 'waiting' }, transactions.waiting);
+      // Critical work (and accepts) waiting for a slot: should stay near 0 even in a burst.
+      this.set({ state: 'waiting_urgent' }, transactions.waitingAhead(0));
     },
   });
   new Gauge({
