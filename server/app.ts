@@ -27,7 +27,7 @@ import { transactionSlots, type ServiceContext } from './services/context.ts';
 import { PriorityLimiter } from './concurrency/priority-limiter.ts';
 import { watchedRounds } from './services/dispatch.watch.ts';
 import { rankingOf } from './services/ranking.service.ts';
-import { notificationHooks } from './services/notify.service.ts';
+import { notificationHooks, OfferWake } from './services/notify.service.ts';
 import { registerCivilianHandlers } from './sockets/civilian.handlers.ts';
 import { registerDispatchHandlers } from './sockets/dispatch.handlers.ts';
 import { HeroMapBatcher } from './sockets/hero-map.batcher.ts';
@@ -74,7 +74,8 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const ranking = rankingOf(ctx);
 
   const queues = new Queues(redis, bullConnection, keys.bullPrefix, log);
-  const notifier = new Notifier({ connection: bullConnection, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx) });
+  const wake = new OfferWake(sql);
+  const notifier = new Notifier({ connection: bullConnection, producer: redis, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx, wake) });
   const admission = new Admission({
     concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS,
     loopDelayMs: config.REPORTS_LOOP_DELAY_MS, minConcurrency: config.REPORTS_CONCURRENCY_MIN,
@@ -99,7 +100,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
 
   // One watched round per process, shared by the outbox's inline rounds and BullMQ's.
   const rounds = watchedRounds(ctx, positions);
-  const executor = createOutboxExecutor({ ctx, nsp, queues, positions, heroMap, notifier, rounds });
+  const executor = createOutboxExecutor({ ctx, nsp, queues, positions, heroMap, notifier, wake, rounds });
   const sweeps = new SweepScheduler({ ctx, positions, queues });
   let stopping: Promise<void> | undefined;
 

@@ -20,6 +20,12 @@ export interface NotifyRequest { heroId: string; offerId: string; incidentId: st
 export interface NotifierDeps {
   /** ioredis with `maxRetriesPerRequest: null` (the worker blocks on it). */
   connection: Redis;
+  /**
+   * Adds and markers: a connection that fails fast, so an escalation started from the
+   * outbox fails its row for a later pass while Redis is away instead of hanging. The
+   * worker's connection when absent.
+   */
+  producer?: Redis;
   prefix: string;
   provider: Provider;
   log: Logger;
@@ -60,10 +66,11 @@ export class Notifier {
   /** The BullMQ queue, for read-only views (the operators' queue page). */
   get bullQueue(): Queue { return this.queue; }
   private worker: Worker<NotifyJob, Outcome> | undefined;
+  private get producer(): Redis { return this.deps.producer ?? this.deps.connection; }
 
   constructor(private readonly deps: NotifierDeps) {
     if (!(deps.attempts >= 1)) throw new Error('Notifier needs attempts >= 1');
-    this.queue = new Queue<NotifyJob>(QUEUE, { connection: deps.connection, prefix: deps.prefix });
+    this.queue = new Queue<NotifyJob>(QUEUE, { connection: deps.producer ?? deps.connection, prefix: deps.prefix });
     this.queue.on('error', (err) => deps.log.error({ err }, 'notify queue error'));
   }
 
@@ -144,7 +151,7 @@ export class Notifier {
       });
     } catch (err) {
       // Let the caller's retry (or this job's retry) add it again.
-      await this.deps.connection.del(marker).catch(() => undefined);
+      await this.producer.del(marker).catch(() => undefined);
       throw err;
     }
   }
@@ -165,8 +172,8 @@ export class Notifier {
   private async claimOnce(kind: 'once' | 'dead', id: string): Promise<string | null> {
     const key = `${this.deps.prefix}:notify-${kind}:${id}`;
     const token = randomUUID();
-    const set = await this.deps.connection.set(key, token, 'PX', MARKER_TTL_MS, 'NX');
-    if (set === 'OK' || (await this.deps.connection.get(key)) === token) return key;
+    const set = await this.producer.set(key, token, 'PX', MARKER_TTL_MS, 'NX');
+    if (set === 'OK' || (await this.producer.get(key)) === token) return key;
     return null;
   }
 }

@@ -8,7 +8,7 @@ import type { Notifier } from '../notify/notifier.ts';
 import type { ServiceContext } from '../services/context.ts';
 import type { DispatchRounds } from '../services/dispatch.watch.ts';
 import { heroSession } from '../services/hero.service.ts';
-import { markOfferSeen } from '../services/notify.service.ts';
+import type { OfferWake } from '../services/notify.service.ts';
 import { civilianStatus } from '../services/views.ts';
 import type { HeroMapBatcher } from '../sockets/hero-map.batcher.ts';
 import { rooms, type Namespaces } from '../sockets/namespaces.ts';
@@ -26,6 +26,8 @@ export interface ExecutorDeps {
   positions: HeroPositions;
   heroMap: HeroMapBatcher;
   notifier: Notifier;
+  /** Offer acks, a turn's worth in one statement. */
+  wake: OfferWake;
   /** This process's watched dispatch rounds: the carry path runs a first round here, past BullMQ. */
   rounds: DispatchRounds;
 }
@@ -83,7 +85,7 @@ export function createOutboxExecutor(d: ExecutorDeps): OutboxExecutor {
         emit(event: 'offer', payload: unknown, ack: (err: unknown, responses: unknown[]) => void): void;
       };
       emitter.emit('offer', p.offer, (_err, responses) => {
-        if (responses?.length) markOfferSeen(d.ctx, offerId).catch((err) => log.warn({ err, offerId }, 'could not mark offer seen'));
+        if (responses?.length) d.wake.markSeen(offerId).catch((err) => log.warn({ err, offerId }, 'could not mark offer seen'));
       });
       const critical = incident.severity === 'critical';
       await d.notifier.escalate(

@@ -218,17 +218,19 @@ export async function lastPendingExpiry(db: Db, incidentId: string): Promise<Dat
   return r?.last ?? null;
 }
 
-/** The hero's app acknowledged the offer. */
-export async function markOfferSeen(db: Db, offerId: string): Promise<void> {
-  await db`update offers set seen_at = coalesce(seen_at, now()) where id = ${offerId}`;
+/** The heroes' apps acknowledged these offers: one statement for a turn's acks. */
+export async function markOffersSeen(db: Db, offerIds: string[]): Promise<void> {
+  await db`update offers set seen_at = now() where id = any(${offerIds}::text[]) and seen_at is null`;
 }
 
-/** What decides whether a hero is still worth waking about an offer. */
-export async function offerWakeState(db: Db, offerId: string): Promise<{ state: string; seen: boolean; critical: boolean } | null> {
-  const [offer] = await db<{ state: string; seen: boolean; critical: boolean }[]>`
-    select o.state, o.seen_at is not null as seen, i.severity = 'critical' as critical
-      from offers o join incidents i on i.id = o.incident_id where o.id = ${offerId}`;
-  return offer ?? null;
+export interface OfferWakeState { state: string; seen: boolean; critical: boolean }
+
+/** What decides whether a hero is still worth waking about each offer; unknown ids are absent. */
+export async function offerWakeStates(db: Db, offerIds: string[]): Promise<Map<string, OfferWakeState>> {
+  const rows = await db<(OfferWakeState & { id: string })[]>`
+    select o.id, o.state, o.seen_at is not null as seen, i.severity = 'critical' as critical
+      from offers o join incidents i on i.id = o.incident_id where o.id = any(${offerIds}::text[])`;
+  return new Map(rows.map(({ id, ...wake }) => [id, wake]));
 }
 
 /** An offer with its hero's name, as the explanation of an incident's offers shows it. */
