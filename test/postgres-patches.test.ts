@@ -5,11 +5,14 @@
 // simulated city (a hero's `duty` answered `internal`).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import pino from 'pino';
 import postgres from 'postgres';
 import { loadConfig } from '../server/config.ts';
+import { createSql } from '../server/db.ts';
 import { uid } from './helpers/server.ts';
 
-const { DATABASE_URL } = loadConfig(process.env);
+const config = loadConfig(process.env);
+const { DATABASE_URL } = config;
 const test = suite('postgres.js patches');
 
 test('a BEGIN at the pipeline boundary reserves its connection, and the transaction commits', async () => {
@@ -35,6 +38,28 @@ test('a BEGIN at the pipeline boundary reserves its connection, and the transact
     await sql.end({ timeout: 5 });
     await admin.unsafe(`drop table if exists ${table}`);
     await admin.end({ timeout: 5 });
+  }
+});
+
+test('with the statement count on, a failed query keeps its text and parameters off its logged fields, and every statement is counted', async () => {
+  const counted: boolean[] = [];
+  const sql = createSql(config, { onStatement: (transaction) => counted.push(transaction) });
+  const secret = uid('what-a-civilian-wrote-');
+  try {
+    const err = await sql`select ${secret}::text as said, 1 / 0 as n`.then(() => null, (e: unknown) => e as Error & Record<string, unknown>);
+    assert.ok(err, 'the division fails');
+    assert.is(err!.code, '22012');
+    // What the server's logger writes of an error: pino's serializer (message, stack and
+    // every enumerable field).
+    const logged = JSON.stringify(pino.stdSerializers.err(err!));
+    assert.not.ok(logged.includes(secret), `no parameter in the logged error: ${logged}`);
+    assert.equal(Object.keys(err!).filter((k) => ['query', 'parameters', 'args', 'types', 'stack'].includes(k)), []);
+    assert.ok(counted.length >= 1 && !counted.includes(true), `the failed select counted as a statement: ${counted}`);
+    counted.length = 0;
+    await sql.begin((tx) => tx`select 1`);
+    assert.equal(counted, [true, false, false], 'BEGIN (a transaction), its select and COMMIT');
+  } finally {
+    await sql.end({ timeout: 5 });
   }
 });
 
