@@ -10,11 +10,8 @@ export function createRedis(config: Config, purpose: string, opts: { blocking?: 
     connectionName: `sd-${purpose}`,
     // BullMQ workers need blocking commands to wait forever; everything else fails fast.
     maxRetriesPerRequest: opts.blocking ? null : 3,
-    // Commands issued in one turn of the loop go out in one write: a round's 50 offers
-    // bring 50 job adds, markers and status writes at once, and socket writes were a
-    // quarter of the thread's samples. Never on a worker's connection, whose blocking
-    // reads must not hold a pipeline (BullMQ #457).
-    enableAutoPipelining: !opts.blocking,
+    // No auto-pipelining: tried for issue 14, a failed pipelined script killed the
+    // process ('results[i] is not iterable', ioredis #1931; crash.test.ts caught it).
     enableReadyCheck: true,
     lazyConnect: false,
   });
