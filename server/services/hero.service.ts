@@ -78,10 +78,10 @@ const PROGRESS_EVENT: Record<ProgressState, (heroId: string) => IncidentEvent> =
  */
 export async function reportProgress(ctx: ServiceContext, heroId: string, incidentId: string, state: ProgressState): Promise<{ state: IncidentState }> {
   return inTx(ctx, 'progress', async (tx) => {
-    const row = await lockIncident(tx, incidentId);
+    // Sent together and run in this order: the assignment is read once the lock is held.
+    const [row, mine] = await Promise.all([lockIncident(tx, incidentId), latestAssignment(tx, incidentId, heroId)]);
     if (!row) throw new AppError('not_found', 'no such incident');
     // The assignment row is the fence: a released hero may not touch the incident.
-    const mine = await latestAssignment(tx, incidentId, heroId);
     if (!mine) throw new AppError('not_found', 'this incident is not yours');
     if (mine.state === 'released') throw new AppError('released', 'you no longer hold this incident');
     const { members } = row.snapshot.context;

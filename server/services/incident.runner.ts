@@ -23,7 +23,15 @@ export interface ApplyOptions {
   onWithdrawn?: (offerIds: string[]) => void;
 }
 
-type EffectRunner = (tx: Tx, row: IncidentRow, event: IncidentEvent, touched: Set<string>, opts: ApplyOptions) => Promise<void>;
+/**
+ * What the machine's step decided about the incident: all an effect needs. Effects run
+ * on it rather than on the saved row so that their statements go out right behind the
+ * guarded update, in one round trip (postgres.js pipelines a transaction's queries);
+ * if the guard fails, the step throws and the whole transaction rolls back.
+ */
+type Decided = Pick<IncidentRow, 'id' | 'kind' | 'severity' | 'snapshot'>;
+
+type EffectRunner = (tx: Tx, row: Decided, event: IncidentEvent, touched: Set<string>, opts: ApplyOptions) => Promise<void>;
 
 const EFFECTS: Record<IncidentEffect, EffectRunner> = {
   async requestDispatch(tx, row) {
@@ -98,13 +106,17 @@ export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, 
   if (!step.ok) throw new AppError('invalid_transition', `${event.type} is not allowed while the incident is ${row.state}`);
   const { type, ...data } = event;
   const final = isFinalState(step.next.value);
-  const saved = await saveStep(tx, row, {
+  const saving = saveStep(tx, row, {
     next: step.next, eventType: auditType(type), eventData: data, actor: opts.actor,
     deadlineAt: final ? null : opts.deadlineAt,
   });
-  if (!saved) throw new AppError('conflict', `incident ${row.id} changed underneath us`);
+  const decided: Decided = { id: row.id, kind: row.kind, severity: step.next.context.severity ?? row.severity, snapshot: step.next };
   const touched = new Set<string>(opts.heroes);
-  for (const effect of step.effects) await EFFECTS[effect](tx, saved, event, touched, opts);
+  const effects = (async () => {
+    for (const effect of step.effects) await EFFECTS[effect](tx, decided, event, touched, opts);
+  })();
+  const [saved] = await Promise.all([saving, effects]);
+  if (!saved) throw new AppError('conflict', `incident ${row.id} changed underneath us`);
   // Sent together, run in order (postgres.js pipelines a transaction's queries).
   const [, assignments] = await Promise.all([refreshHeroStatus(tx, [...touched]), assignmentsOf(tx, [saved.id])]);
   const view = toIncidentView(saved, assignments.get(saved.id) ?? []);
