@@ -1,19 +1,23 @@
-// The postgres.js 3.4.9 patches in scripts/patches/ are applied: a transaction whose
-// BEGIN is written at the pipeline boundary still reserves its connection
-// (porsager/postgres #1189, #1207). Unpatched, every sql.begin with max_pipeline 0 fails
-// (UNSAFE_TRANSACTION, or a TypeError); under load a few did, once in the 10-minute
-// simulated city (a hero's `duty` answered `internal`).
+// The Postgres client as the server sets it up (server/db.ts), with the postgres.js 3.4.9
+// patches in scripts/patches/ applied:
+// - a transaction whose BEGIN is written at the pipeline boundary still reserves its
+//   connection (porsager/postgres #1189, #1207). Unpatched, every sql.begin with
+//   max_pipeline 0 fails (UNSAFE_TRANSACTION, or a TypeError); under load a few did, once
+//   in the 10-minute simulated city (a hero's `duty` answered `internal`);
+// - the statement count (a debug function) keeps a failed query's parameters out of the
+//   logs and takes no stack per query;
+// - statements are planned for the tables as they are, not as they were when prepared.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pino from 'pino';
 import postgres from 'postgres';
 import { loadConfig } from '../server/config.ts';
-import { createSql } from '../server/db.ts';
+import { createSql, type Sql, type Tx } from '../server/db.ts';
 import { uid } from './helpers/server.ts';
 
 const config = loadConfig(process.env);
 const { DATABASE_URL } = config;
-const test = suite('postgres.js patches');
+const test = suite('postgres client');
 
 test('a BEGIN at the pipeline boundary reserves its connection, and the transaction commits', async () => {
   const table = uid('t_pgpatch_');
@@ -60,6 +64,34 @@ test('with the statement count on, a failed query keeps its text and parameters 
     assert.equal(counted, [true, false, false], 'BEGIN (a transaction), its select and COMMIT');
   } finally {
     await sql.end({ timeout: 5 });
+  }
+});
+
+test('the server\'s connections plan each statement for the table as it is now, not as it was when the statement was prepared', async () => {
+  const table = uid('t_plans_');
+  const sql = createSql(config, { held: true });
+  const admin = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
+  // A key that is never there: an index lookup reads nothing, a seq scan reads every row.
+  const lookup = (db: Sql | Tx) => db`select n from ${db(table)} where k = ${'absent'}`;
+  try {
+    // Five rows, analyzed: a seq scan is the best plan, and after five executions
+    // Postgres would keep it as the statement's generic plan.
+    await admin.unsafe(`create table ${table} (k text, n int); create index on ${table} (k)`);
+    await admin.unsafe(`insert into ${table} select 'k' || i, i from generate_series(1, 5) i; analyze ${table}`);
+    for (let i = 0; i < 8; i++) await lookup(sql);
+    // The table grows (as a new server's tables do in their first minutes).
+    await admin.unsafe(`insert into ${table} select 'k' || i, i from generate_series(6, 50000) i`);
+    const read = await sql.begin(async (tx) => {
+      for (let i = 0; i < 20; i++) await lookup(tx);
+      const [r] = await tx<{ read: string }[]>`select seq_tup_read::text as read from pg_stat_xact_user_tables where relname = ${table}`;
+      return Number(r?.read ?? -1);
+    });
+    // Kept generic, each lookup would read all 50,000 (1,000,040 in all, seen with 'auto').
+    assert.ok(read < 50_000, `the 20 lookups on 50,000 rows read ${read} rows by seq scan`);
+  } finally {
+    await sql.end({ timeout: 5 });
+    await admin.unsafe(`drop table if exists ${table}`);
+    await admin.end({ timeout: 5 });
   }
 });
 
