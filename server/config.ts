@@ -18,6 +18,11 @@ const schema = z.object({
   DB_TX_CONCURRENCY: int(0, 0),
   /** Deadline for any one query: a half-open connection must not hang a request. */
   DB_QUERY_TIMEOUT_MS: int(5_000, 100),
+  /**
+   * Seconds a pooled connection lives (each up to half as long again, so they do not
+   * end together). Postgres's cached plans live as long: see server/db.ts.
+   */
+  DB_CONN_LIFETIME_S: int(60, 1),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key we own; tests give each suite its own. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).default('sd'),

@@ -25,18 +25,19 @@ export function createSql(config: Config, opts: { held?: boolean; onStatement?: 
     // patch in scripts/patches keeps both for `debug: true` only.
     ...(onStatement ? { debug: (_conn: number, query: string) => onStatement(query.startsWith('begin')) } : {}),
     idle_timeout: opts.held ? 0 : 60,
+    // Postgres keeps one generic plan per prepared statement and connection, made after
+    // its first five executions. On a new server's small tables that plan is a seq
+    // scan, kept while the tables grow: over a 3-minute simulated city the statements
+    // read 696M rows by seq scan, Postgres used 214 s of CPU, and 84 reports were left
+    // undispatched at the end. A connection that ends takes its plans with it: 143M
+    // rows, 131 s, none left (README "Performance", issue 14). Planning every execution
+    // (plan_cache_mode force_custom_plan) read 8.8M rows but cost 141 s.
+    max_lifetime: opts.held ? null : config.DB_CONN_LIFETIME_S * (1 + Math.random() / 2),
     connect_timeout: 5,
     connection: {
       search_path: config.DB_SCHEMA,
       application_name: 'superhero-dispatch',
       statement_timeout: config.DB_QUERY_TIMEOUT_MS,
-      // Every execution planned with its parameters and the tables as they are now.
-      // Left to 'auto', Postgres keeps a generic plan made in the first minutes, when
-      // the tables were small (seq scans), for as long as the connection lives: over a
-      // 3-minute simulated city the server's statements read 696M rows by seq scan
-      // (8.8M with this), Postgres used 52% more CPU, and 84 reports were left
-      // undispatched at the end (README "Performance", issue 14).
-      plan_cache_mode: 'force_custom_plan',
       idle_in_transaction_session_timeout: config.DB_QUERY_TIMEOUT_MS * 2,
     },
   });

@@ -6,7 +6,9 @@
 //   in the 10-minute simulated city (a hero's `duty` answered `internal`);
 // - the statement count (a debug function) keeps a failed query's parameters out of the
 //   logs and takes no stack per query;
-// - statements are planned for the tables as they are, not as they were when prepared.
+// - a pooled connection ends after DB_CONN_LIFETIME_S, and with it the plans Postgres
+//   made for tables that have since grown.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pino from 'pino';
@@ -67,27 +69,35 @@ test('with the statement count on, a failed query keeps its text and parameters 
   }
 });
 
-test('the server\'s connections plan each statement for the table as it is now, not as it was when the statement was prepared', async () => {
+test('the pool\'s connections end after DB_CONN_LIFETIME_S, and Postgres\'s plans made on a small table go with them', async () => {
   const table = uid('t_plans_');
-  const sql = createSql(config, { held: true });
+  const sql = createSql({ ...config, DB_CONN_LIFETIME_S: 1 });
   const admin = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
   // A key that is never there: an index lookup reads nothing, a seq scan reads every row.
   const lookup = (db: Sql | Tx) => db`select n from ${db(table)} where k = ${'absent'}`;
+  const seqRead = () => sql.begin(async (tx) => {
+    for (let i = 0; i < 20; i++) await lookup(tx);
+    const [r] = await tx<{ read: string }[]>`select seq_tup_read::text as read from pg_stat_xact_user_tables where relname = ${table}`;
+    return Number(r?.read ?? -1);
+  });
   try {
     // Five rows, analyzed: a seq scan is the best plan, and after five executions
-    // Postgres would keep it as the statement's generic plan.
+    // Postgres keeps it as the statement's generic plan on this connection.
     await admin.unsafe(`create table ${table} (k text, n int); create index on ${table} (k)`);
     await admin.unsafe(`insert into ${table} select 'k' || i, i from generate_series(1, 5) i; analyze ${table}`);
+    const backend = async () => (await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
+    const first = await backend();
     for (let i = 0; i < 8; i++) await lookup(sql);
-    // The table grows (as a new server's tables do in their first minutes).
+    // The table grows, as a new server's tables do in their first minutes.
     await admin.unsafe(`insert into ${table} select 'k' || i, i from generate_series(6, 50000) i`);
-    const read = await sql.begin(async (tx) => {
-      for (let i = 0; i < 20; i++) await lookup(tx);
-      const [r] = await tx<{ read: string }[]>`select seq_tup_read::text as read from pg_stat_xact_user_tables where relname = ${table}`;
-      return Number(r?.read ?? -1);
-    });
-    // Kept generic, each lookup would read all 50,000 (1,000,040 in all, seen with 'auto').
-    assert.ok(read < 50_000, `the 20 lookups on 50,000 rows read ${read} rows by seq scan`);
+    // Within the connection's life the plan stands (the reason for the lifetime)...
+    const stale = await seqRead();
+    // ...and once it ended, a new connection plans for the table as it is.
+    await sleep(1_700);
+    const fresh = await seqRead();
+    assert.is.not(await backend(), first, 'a new connection');
+    assert.ok(stale >= 50_000, `within its life the connection kept its seq scan: ${stale} rows read`);
+    assert.ok(fresh < 50_000, `the 20 lookups on 50,000 rows read ${fresh} rows by seq scan`);
   } finally {
     await sql.end({ timeout: 5 });
     await admin.unsafe(`drop table if exists ${table}`);
