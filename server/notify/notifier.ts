@@ -70,7 +70,7 @@ export class Notifier {
 
   constructor(private readonly deps: NotifierDeps) {
     if (!(deps.attempts >= 1)) throw new Error('Notifier needs attempts >= 1');
-    this.queue = new Queue<NotifyJob>(QUEUE, { connection: deps.producer ?? deps.connection, prefix: deps.prefix });
+    this.queue = new Queue<NotifyJob>(QUEUE, { connection: this.producer, prefix: deps.prefix });
     this.queue.on('error', (err) => deps.log.error({ err }, 'notify queue error'));
   }
 
