@@ -18,6 +18,8 @@ export const MAX_RETRY_AFTER_S = 60;
 
 export interface AdmissionOptions {
   concurrency: number;
+  /** Critical reports written at once beyond `concurrency` (default 0). */
+  criticalReserve?: number;
   maxQueue: number;
   maxWaitMs: number;
   /**
@@ -48,7 +50,7 @@ export class Admission {
     this.finished = new Throughput(5_000, opts.now);
     this.random = opts.random ?? Math.random;
     this.limiter = new PriorityLimiter({
-      concurrency: opts.concurrency, maxWaiting: opts.maxQueue, maxWaitMs: opts.maxWaitMs,
+      concurrency: opts.concurrency, urgentReserve: opts.criticalReserve ?? 0, maxWaiting: opts.maxQueue, maxWaitMs: opts.maxWaitMs,
       refusal: (rank) => this.overloaded(rank),
     });
   }

@@ -68,7 +68,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   // Services hand each commit's outbox rows to this process's relay (their OutboxSink).
   const carrierLock = createSql(config, { held: true });
   const relay = new OutboxRelay(sql, { ...relayLimits(config), log, metrics }, carrierLock);
-  const transactions = new PriorityLimiter({ concurrency: transactionSlots(config) });
+  const transactions = new PriorityLimiter({ concurrency: transactionSlots(config), urgentReserve: config.DB_TX_URGENT_RESERVE });
   const ctx: ServiceContext = { config, sql, log, metrics, outbox: relay, acceptGate: new AcceptGate(), transactions };
   // The ranking model in force (issue 16): loaded now, reloaded on SIGHUP and a timer once started.
   const ranking = rankingOf(ctx);
@@ -77,7 +77,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const wake = new OfferWake(sql);
   const notifier = new Notifier({ connection: bullConnection, producer: redis, prefix: keys.bullPrefix, log, ...notifierSettings(config, log), ...notificationHooks(ctx, wake) });
   const admission = new Admission({
-    concurrency: config.REPORTS_CONCURRENCY, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS,
+    concurrency: config.REPORTS_CONCURRENCY, criticalReserve: config.REPORTS_CRITICAL_RESERVE, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS,
     loopDelayMs: config.REPORTS_LOOP_DELAY_MS, minConcurrency: config.REPORTS_CONCURRENCY_MIN,
   });
   const loopDelay = new LoopDelay(250, (p99Ms) => {
@@ -89,7 +89,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const http = web.server;
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });
   const heroMap = new HeroMapBatcher(nsp.dispatch, config.HERO_BATCH_MS, positions);
-  addLiveGauges(metrics, { sql, queues, positions, freshMs: config.LOCATION_FRESH_MS, transactions });
+  addLiveGauges(metrics, { sql, queues, positions, freshMs: config.LOCATION_FRESH_MS, transactions, carries: () => relay.carries });
   const healer = new StatusHealer({ sql, positions, heroMap, log });
   const breadcrumbs = new BreadcrumbSampler({ sql, log, metrics, ...breadcrumbSettings(config) });
   const locations = new LocationWriter({ positions, flushMs: config.LOCATION_FLUSH_MS, log, metrics, heroMap, healer, breadcrumbs });

@@ -16,6 +16,12 @@ const schema = z.object({
   DB_POOL_SIZE: int(10, 1),
   /** Transactions at once, critical first (0: the pool less the relay's share). */
   DB_TX_CONCURRENCY: int(0, 0),
+  /**
+   * Transactions beyond DB_TX_CONCURRENCY that only urgent work (critical rounds and
+   * reports, accepts) may start. In use, they take the connections otherwise left to
+   * plain reads, which then wait their turn in the pool's queue.
+   */
+  DB_TX_URGENT_RESERVE: int(2, 0),
   /** Deadline for any one query: a half-open connection must not hang a request. */
   DB_QUERY_TIMEOUT_MS: int(5_000, 100),
   /**
@@ -117,6 +123,12 @@ const schema = z.object({
   /** Heroes' offer history (accepts, declines, ignores, answer times) is kept in hourly buckets over this window. */
   RANKING_HISTORY_MS: int(7 * 24 * 3_600_000, 3_600_000),
   OUTBOX_POLL_MS: int(1_000, 10),
+  /**
+   * Carries beyond the relay's carriers that only critical incidents' rows this process
+   * owns may take (issue 14). They hold no pooled connection: their rounds wait for a
+   * transaction slot like any other.
+   */
+  OUTBOX_CARRY_URGENT_RESERVE: int(8, 0),
   /** How long relay passes leave a live process's own outbox rows to it (issue 14); it carries them out itself within half of it. */
   OUTBOX_CARRIER_MS: int(30_000, 100),
   LOCATION_FLUSH_MS: int(5, 1),
@@ -144,6 +156,8 @@ const schema = z.object({
   REPORTS_CONCURRENCY: int(64, 1),
   REPORTS_QUEUE_MAX: int(500, 0),
   REPORTS_QUEUE_WAIT_MS: int(2_000, 10),
+  /** Critical reports written at once beyond REPORTS_CONCURRENCY: they never wait for a slot held by a lesser report. */
+  REPORTS_CRITICAL_RESERVE: int(16, 0),
   /** The event-loop delay (p99 per 250 ms) the report gate keeps under by admitting fewer (0: off), and its floor. */
   REPORTS_LOOP_DELAY_MS: int(50, 0),
   REPORTS_CONCURRENCY_MIN: int(4, 1),

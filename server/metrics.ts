@@ -78,13 +78,15 @@ export interface GaugeSources {
   freshMs: number;
   /** This process's transaction slots (services/context.ts). */
   transactions: { active: number; waiting: number; waitingAhead(rank: number): number };
+  /** This process's outbox carries (outbox/outbox.relay.ts). */
+  carries(): { active: number; waiting: number };
 }
 
 /** How long one scrape waits for a probe: a hung Redis or Postgres must not hang /metrics. */
 const PROBE_DEADLINE_MS = 1_000;
 
 export function addLiveGauges(m: Metrics, sources: GaugeSources): void {
-  const { sql, queues, positions, freshMs, transactions } = sources;
+  const { sql, queues, positions, freshMs, transactions, carries } = sources;
   const registers = [m.registry];
   // A probe that fails or is late (a dependency down or hung) leaves the gauge at its
   // last value; readiness reports the dependency.
@@ -128,6 +130,14 @@ export function addLiveGauges(m: Metrics, sources: GaugeSources): void {
       this.set({ state: 'waiting' }, transactions.waiting);
       // Critical work (and accepts) waiting for a slot: should stay near 0 even in a burst.
       this.set({ state: 'waiting_urgent' }, transactions.waitingAhead(0));
+    },
+  });
+  new Gauge({
+    name: 'dispatch_outbox_carries', help: 'Outbox carries (a commit\'s effects, a first round among them) running and waiting for a carrier, in this process', labelNames: ['state'], registers,
+    collect() {
+      const now = carries();
+      this.set({ state: 'active' }, now.active);
+      this.set({ state: 'waiting' }, now.waiting);
     },
   });
   new Gauge({

@@ -38,6 +38,22 @@ test('a full queue refuses with unavailable and Retry-After; nothing runs', asyn
   assert.is(ran, 10);
 });
 
+test('a critical report is written at once while lesser reports hold every slot, up to REPORTS_CRITICAL_RESERVE more', async () => {
+  const admission = new Admission({ concurrency: 1, criticalReserve: 1, maxQueue: 10, maxWaitMs: 5_000 });
+  const hold = gate();
+  const order: string[] = [];
+  const busy = admission.run('low', () => hold.p);
+  const high = admission.run('high', async () => { order.push('high'); });
+  const critical = hold.p.then(() => 'late');
+  // Written while the low report still holds the only ordinary slot and a high one waits.
+  assert.is(await Promise.race([admission.run('critical', async () => { order.push('critical'); return 'now'; }), critical]), 'now');
+  assert.equal(order, ['critical']);
+  assert.is(admission.waiting, 1);
+  hold.open();
+  await Promise.all([busy, high]);
+  assert.equal(order, ['critical', 'high']);
+});
+
 test('a report that waits too long is refused', async () => {
   const admission = new Admission({ concurrency: 1, maxQueue: 10, maxWaitMs: 50 });
   const hold = gate();

@@ -77,6 +77,41 @@ test('a priority limiter caps concurrency and starts the lowest rank first', asy
   assert.is(limiter.waiting, 0);
 });
 
+test('a priority limiter\'s urgent reserve starts rank-0 tasks while lesser work holds every slot, and never lends it to lesser work', async () => {
+  const limiter = new PriorityLimiter({ concurrency: 1, urgentReserve: 1 });
+  const hold = () => { let open!: () => void; const p = new Promise<void>((r) => { open = r; }); return { p, open }; };
+  const low = hold();
+  const started: string[] = [];
+  const job = (name: string, rank: number, until: Promise<void>) => limiter.run(rank, async () => { started.push(name); await until; });
+  const turn = () => new Promise<void>((r) => setImmediate(r)); // tasks start a microtask after their slot
+  const busy = job('low-busy', 1, low.p);
+  const lowWaiting = job('low-waiting', 1, Promise.resolve());
+  // The only ordinary slot is held: an urgent task starts at once in the reserve...
+  const urgent = hold();
+  const first = job('urgent-1', 0, urgent.p);
+  await turn();
+  assert.equal(started, ['low-busy', 'urgent-1']);
+  assert.is(limiter.active, 2);
+  // ...a second waits (the reserve is one), ahead of the low task that came earlier.
+  const second = job('urgent-2', 0, Promise.resolve());
+  assert.equal(limiter.waiting, 2);
+  assert.is(limiter.waitingAhead(0), 1);
+  // The reserved slot frees: it passes to the waiting urgent task, not the low one.
+  urgent.open();
+  await first;
+  await second;
+  assert.equal(started, ['low-busy', 'urgent-1', 'urgent-2']);
+  // With no urgent task waiting, a freed reserved slot is given up: the low task still waits.
+  await turn();
+  assert.is(limiter.active, 1);
+  assert.is(limiter.waiting, 1);
+  low.open();
+  await busy;
+  await lowWaiting;
+  assert.equal(started, ['low-busy', 'urgent-1', 'urgent-2', 'low-waiting']);
+  assert.is(limiter.active, 0);
+});
+
 test('a priority limiter frees its slot when a task fails', async () => {
   const limiter = new PriorityLimiter({ concurrency: 1 });
   assert.is(await rejection(limiter.run(0, async () => { throw new Error('boom'); })), 'boom');

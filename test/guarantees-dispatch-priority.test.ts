@@ -14,7 +14,7 @@ import { eventually } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startRedisServer, type PrivateRedis } from './helpers/redis-server.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
-import { area, dispatcherToken, report as send } from './helpers/world.ts';
+import { area, cancelByDispatcher, dispatcherToken, reportAlone, report as send } from './helpers/world.ts';
 import { http } from './helpers/clients.ts';
 import { holdCell } from './helpers/cell-lock.ts';
 
@@ -27,6 +27,9 @@ test.before(async (ctx) => {
     REDIS_URL: ctx.redis.url,
     // One carrier (a third of the pool), and no relay pass to take rows behind its back.
     DB_POOL_SIZE: 3, OUTBOX_POLL_MS: 60_000,
+    // These tests show the queues' order: no slot kept for critical work lets it skip them
+    // (guarantees-critical-reserve.test.ts shows the reserves).
+    DB_TX_URGENT_RESERVE: 0, OUTBOX_CARRY_URGENT_RESERVE: 0,
     // A paused Redis holds a report for at most this long (README: the limiter lets it through).
     REDIS_INTAKE_DEADLINE_MS: 50,
     DISPATCH_RETRY_MS: 20_000, REPORTS_PER_MINUTE: 100_000,
@@ -40,17 +43,7 @@ test.after(async (ctx) => {
 });
 test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
 
-async function report(server: TestServer, severity: Severity) {
-  const civ = await server.token('civilian', uid('c-'));
-  const answer = await send(server, civ, { kind: 'accident', severity, location: area() }); // nobody in range
-  assert.is(answer.status, 201, JSON.stringify(answer.incident));
-  return answer.incident;
-}
 
-async function cancel(server: TestServer, incidentId: string): Promise<void> {
-  const res = await http(server, 'POST', `/v1/incidents/${incidentId}/cancel`, { token: await dispatcherToken(server), body: { reason: 'test over' } });
-  assert.is(res.status, 200, JSON.stringify(res.body));
-}
 
 test('severity priority: waiting dispatch rounds run critical first, then high, medium, low (arrival order within one)', async ({ redis }) => {
   // The server's own Queues class on its own prefix; the worker starts only once every
@@ -73,7 +66,7 @@ test('severity priority: waiting dispatch rounds run critical first, then high, 
 });
 
 test('severity priority: a round the server queues in BullMQ carries its incident\'s severity as priority', async ({ server, redis }) => {
-  const incidents = { critical: await report(server, 'critical'), medium: await report(server, 'medium'), low: await report(server, 'low') };
+  const incidents = { critical: await reportAlone(server, 'critical'), medium: await reportAlone(server, 'medium'), low: await reportAlone(server, 'low') };
   // Nobody in range: each first round queues a delayed retry through the outbox.
   const connection = new Redis(redis.url, { maxRetriesPerRequest: 3 });
   const queue = new Queue('dispatch', { connection, prefix: redisKeys(server.prefix).bullPrefix });
@@ -90,7 +83,7 @@ test('severity priority: a round the server queues in BullMQ carries its inciden
     await queue.close();
     connection.disconnect();
   }
-  for (const i of Object.values(incidents)) await cancel(server, i.id);
+  for (const i of Object.values(incidents)) await cancelByDispatcher(server, i.id);
 });
 
 test('severity priority: with the carrier busy, a critical report\'s round is carried out before an earlier low one', async ({ server, redis }) => {
@@ -101,9 +94,9 @@ test('severity priority: with the carrier busy, a critical report\'s round is ca
   // carrier; the next two reports' rows wait for it, the low one first.
   process.kill(pid, 'SIGSTOP');
   try {
-    busy = await report(server, 'low');
-    low = await report(server, 'low');
-    critical = await report(server, 'critical');
+    busy = await reportAlone(server, 'low');
+    low = await reportAlone(server, 'low');
+    critical = await reportAlone(server, 'critical');
   } finally {
     process.kill(pid, 'SIGCONT');
   }
@@ -118,7 +111,7 @@ test('severity priority: with the carrier busy, a critical report\'s round is ca
     return both.every((t) => t !== undefined) && (both as [bigint, bigint]);
   }, 10_000);
   assert.ok(criticalAt < lowAt, `the critical round ran first (critical at ${criticalAt} us, low at ${lowAt} us)`);
-  for (const i of [busy, low, critical]) await cancel(server, i.id);
+  for (const i of [busy, low, critical]) await cancelByDispatcher(server, i.id);
 });
 
 test('severity priority: a critical report waiting for a transaction slot goes before earlier low work', async ({ server }) => {
@@ -127,7 +120,7 @@ test('severity priority: a critical report waiting for a transaction slot goes b
     const got = await server.app.metrics.registry.getSingleMetric('dispatch_transactions')!.get();
     return got.values.find((v) => v.labels.state === state)?.value ?? 0;
   };
-  const lows = [await report(server, 'low'), await report(server, 'low'), await report(server, 'low')];
+  const lows = [await reportAlone(server, 'low'), await reportAlone(server, 'low'), await reportAlone(server, 'low')];
   await eventually('no transaction running', async () => (await gauge('active')) === 0 && (await gauge('waiting')) === 0);
   // A report holds the slot: its transaction waits on its dedupe cell, which we lock.
   const at = area();
@@ -155,7 +148,7 @@ test('severity priority: a critical report waiting for a transaction slot goes b
       select at from incident_events where incident_id = any(${lows.map((i) => i.id)}::text[]) and type = 'CANCEL'`;
     assert.is(cancelled.length, 3);
     for (const c of cancelled) assert.ok(row!.created_at < c.at, `critical at ${row!.created_at.toISOString()}, a cancel at ${c.at.toISOString()}`);
-    await cancel(server, made.incident.id);
+    await cancelByDispatcher(server, made.incident.id);
   } finally {
     await lock.release();
   }

@@ -2,9 +2,16 @@
 // arrival order. Optionally bounded: beyond `maxWaiting` a task is refused (or takes
 // the place of the least urgent one waiting), and one that waits `maxWaitMs` is
 // refused. Used where urgent work (critical incidents) must overtake a backlog: the
-// report admission gate and the outbox carriers.
+// report admission gate, the outbox carriers and the transaction slots.
+//
+// Going first in the queue is not enough in a burst: every slot is then held by less
+// urgent work that started earlier, and an urgent task still waits for one of them to
+// finish. `urgentReserve` slots beyond `concurrency` are for rank 0 alone, so an urgent
+// task starts at once unless that many urgent tasks already run.
 export interface LimiterOptions {
   concurrency: number;
+  /** Slots beyond `concurrency` that only rank-0 tasks may take (default 0). */
+  urgentReserve?: number;
   maxWaiting?: number;
   maxWaitMs?: number;
   /** The error a refused task of this rank rejects with. */
@@ -44,7 +51,7 @@ export class PriorityLimiter {
    */
   setConcurrency(n: number): void {
     this.opts.concurrency = Math.max(1, Math.floor(n));
-    while (this.running < this.opts.concurrency && this.queue.length > 0) {
+    while (this.queue.length > 0 && this.running < this.slotsFor(this.queue[0]!.rank)) {
       const next = this.queue.shift()!;
       clearTimeout(next.timer);
       this.running += 1;
@@ -52,9 +59,14 @@ export class PriorityLimiter {
     }
   }
 
+  /** Slots a task of this rank may start in: the reserve too for rank 0. */
+  private slotsFor(rank: number): number {
+    return this.opts.concurrency + (rank === 0 ? this.opts.urgentReserve ?? 0 : 0);
+  }
+
   /** Whether a task of this rank would be refused now (no slot, no room, nobody less urgent to displace). */
   wouldRefuse(rank: number): boolean {
-    if (this.running < this.opts.concurrency) return false;
+    if (this.running < this.slotsFor(rank)) return false;
     if (this.queue.length < (this.opts.maxWaiting ?? Infinity)) return false;
     const last = this.queue[this.queue.length - 1];
     return !last || last.rank <= rank;
@@ -77,7 +89,7 @@ export class PriorityLimiter {
   }
 
   private acquire(rank: number): Promise<void> {
-    if (this.running < this.opts.concurrency) {
+    if (this.running < this.slotsFor(rank)) {
       this.running += 1;
       return Promise.resolve();
     }
@@ -107,8 +119,10 @@ export class PriorityLimiter {
   }
 
   private release(): void {
-    // Over a lowered limit, the slot is given up instead of passed on.
-    const next = this.running > this.opts.concurrency ? undefined : this.queue.shift();
+    // Over a lowered limit (or in the urgent reserve, with no urgent task waiting), the
+    // slot is given up instead of passed on.
+    const first = this.queue[0];
+    const next = first && this.running <= this.slotsFor(first.rank) ? this.queue.shift() : undefined;
     if (next) {
       clearTimeout(next.timer);
       next.start(); // the slot passes straight to the next task

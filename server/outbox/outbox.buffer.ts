@@ -11,9 +11,10 @@ const buffers = new WeakMap<Tx, OutboxEntry[]>();
 
 /**
  * Runs `work` with this transaction's outbox buffered, then writes the rows (still
- * inside the transaction), naming `carrier` as the process that carries them out.
+ * inside the transaction), naming the process that carries them out: `carrier` is
+ * asked once the rows are known, told whether any is urgent (a critical incident's).
  */
-export async function withOutbox<T>(tx: Tx, work: (tx: Tx) => Promise<T>, carrier: Carrier | null = null): Promise<{ value: T; written: Written[] }> {
+export async function withOutbox<T>(tx: Tx, work: (tx: Tx) => Promise<T>, carrier: (urgent: boolean) => Carrier | null = () => null): Promise<{ value: T; written: Written[] }> {
   buffers.set(tx, []);
   const value = await work(tx);
   const entries = buffers.get(tx) ?? [];
@@ -22,14 +23,16 @@ export async function withOutbox<T>(tx: Tx, work: (tx: Tx) => Promise<T>, carrie
   // Serialised once: Postgres stores this JSON, and the rows carried out from memory
   // are read back from it, so they are exactly what a relay pass would read.
   const json = JSON.stringify(entries);
-  const ids = await insertOutbox(tx, json, carrier);
+  const urgent = entries.map(isUrgent);
+  const by = carrier(urgent.includes(true));
+  const ids = await insertOutbox(tx, json, by);
   const stored = JSON.parse(json) as OutboxEntry[];
   return {
     value,
     written: ids.map((id, i) => {
       const e = entries[i]!;
       const row = { id, topic: e.topic, incident_id: e.incidentId, payload: stored[i]!.payload } as OutboxRow;
-      return { id, incidentId: e.incidentId, urgent: isUrgent(e), row, carrier: carrier?.key ?? null };
+      return { id, incidentId: e.incidentId, urgent: urgent[i]!, row, carrier: by?.key ?? null };
     }),
   };
 }

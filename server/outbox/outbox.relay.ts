@@ -29,11 +29,15 @@ export type OutboxMode = 'carry' | 'pass';
 export type OutboxExecutor = (rows: OutboxRow[], mode: OutboxMode) => Promise<Set<string>>; // ids carried out
 
 const BATCH = 200;
+/** The carry rank that may take a reserved carrier (critical rows this process owns). */
+const OWN_URGENT = 0;
 
 export interface RelayOptions {
   pollMs: number;
   /** Transactions carried out at once; each may hold two pooled connections. */
   carryConcurrency: number;
+  /** Carries beyond `carryConcurrency` that only critical incidents' rows may take. */
+  carryUrgentReserve: number;
   /** Beyond this many waiting, new rows are left to the next pass (work goes through BullMQ). */
   carryMaxWaiting: number;
   /** How long passes leave a live carrier's rows alone; it runs them itself only within half of it. */
@@ -43,7 +47,7 @@ export interface RelayOptions {
 }
 
 /** The relay's limits from the configuration. */
-export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carryConcurrency' | 'carryMaxWaiting' | 'carrierMs'> {
+export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carryConcurrency' | 'carryUrgentReserve' | 'carryMaxWaiting' | 'carrierMs'> {
   return {
     pollMs: config.OUTBOX_POLL_MS,
     carrierMs: config.OUTBOX_CARRIER_MS,
@@ -51,6 +55,7 @@ export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carr
     // round takes another: a third of the pool leaves the rest for reports and accepts.
     // (A carry of this process's own rows holds none; the slots are not resized for it.)
     carryConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 3)),
+    carryUrgentReserve: config.OUTBOX_CARRY_URGENT_RESERVE,
     carryMaxWaiting: 64,
   };
 }
@@ -79,7 +84,12 @@ export class OutboxRelay implements OutboxSink {
     private readonly opts: RelayOptions,
     private readonly lockSql: Sql | null = null,
   ) {
-    this.carriers = new PriorityLimiter({ concurrency: opts.carryConcurrency });
+    this.carriers = new PriorityLimiter({ concurrency: opts.carryConcurrency, urgentReserve: opts.carryUrgentReserve });
+  }
+
+  /** Carries running and waiting for a carrier (a gauge). */
+  get carries(): { active: number; waiting: number } {
+    return { active: this.carriers.active, waiting: this.carriers.waiting };
   }
 
   /** Carries out rows from now on with `execute`, and polls for what is left. */
@@ -93,13 +103,17 @@ export class OutboxRelay implements OutboxSink {
     this.kick();
   }
 
-  carrier(): Carrier | null {
+  carrier(urgent = false): Carrier | null {
     // Only while a carry can start at once. When carries wait (a burst), rows are
     // written for any pass to claim, as before issue 14: a pass takes a backlog in
     // batches and hands its rounds to BullMQ in severity order, where a queued carry
     // of this process's own would hold them (critical ones too) until its turn.
-    if (this.key === null || this.stopped || this.carriers.waiting > 0 || this.carriers.active >= this.carriers.limit) return null;
-    return { key: this.key, forMs: this.opts.carrierMs };
+    // Critical work has carriers in reserve: its rows are this process's own while one is free.
+    if (this.key === null || this.stopped) return null;
+    const free = urgent
+      ? this.carriers.waitingAhead(OWN_URGENT) === 0 && this.carriers.active < this.carriers.limit + this.opts.carryUrgentReserve
+      : this.carriers.waiting === 0 && this.carriers.active < this.carriers.limit;
+    return free ? { key: this.key, forMs: this.opts.carrierMs } : null;
   }
 
   /** Takes (or keeps) the carrier lock; without it, rows are written for any pass to claim. */
@@ -143,7 +157,12 @@ export class OutboxRelay implements OutboxSink {
     // every one of their queues, so each incident's effects keep their order.
     const keys = [...new Set(rows.map((r) => r.incidentId ?? r.id))];
     const key = keys[0]!;
-    const rank = urgent ? 0 : 1;
+    // Only a critical carry of rows this process owns takes a reserved carrier: it holds
+    // no pooled connection while its round waits for a transaction. One that must claim
+    // its rows holds its claim's connection, so it waits for one of the carriers the pool
+    // was sized for, ahead of less urgent carries. (An own carry that waited past half of
+    // carrier_until claims too; in the reserve that takes seconds of critical backlog.)
+    const rank = urgent ? (carried ? OWN_URGENT : 1) : 2;
     // Within half of carrier_until the rows are ours alone; later a pass may be taking
     // them, so they are claimed as a pass does.
     const ownUntil = Date.now() + this.opts.carrierMs / 2;

@@ -14,8 +14,9 @@ export interface OutboxSink {
   /**
    * Who carries out the rows a transaction writes now: this process (by its key) once
    * it holds its carrier lock; null until then, and the rows are claimed as any pass would.
+   * `urgent`: the rows include a critical incident's, which may take a carrier held in reserve.
    */
-  carrier(): Carrier | null;
+  carrier(urgent?: boolean): Carrier | null;
   /**
    * Takes the rows a transaction just committed and carries them out at once. Never
    * throws; rows it cannot take now wait for a relay pass (they are in Postgres).

@@ -51,7 +51,7 @@ export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) 
   for (let attempt = 1; ; attempt++) {
     try {
       const { value, written } = await ctx.transactions.run(opts.urgent ? 0 : 1, () => withDeadline(
-        ctx.sql.begin((tx) => withOutbox(tx, work, ctx.outbox.carrier())) as Promise<{ value: T; written: Written[] }>,
+        ctx.sql.begin((tx) => withOutbox(tx, work, (urgent) => ctx.outbox.carrier(urgent))) as Promise<{ value: T; written: Written[] }>,
         ctx.config.DB_QUERY_TIMEOUT_MS * 2,
         what,
       ));

@@ -1,6 +1,7 @@
 // Building blocks for scenarios: areas that never overlap, heroes on duty with fresh
 // positions, reports.
 import * as assert from 'uvu/assert';
+import type { Severity } from '../../shared/domain.ts';
 import type { IncidentView, LatLng } from '../../shared/types.ts';
 import { redisKeys } from '../../server/redis.ts';
 import { connect, eventually, http, type Client } from './clients.ts';
@@ -70,6 +71,20 @@ export async function heroOffered(server: TestServer, kind: string): Promise<{ h
   assert.ok(status === 201 || status === 200, `report answered ${status}: ${JSON.stringify(incident)}`);
   const offer = await hero.client.next('offer', (o) => o.incident.id === incident.id);
   return { hero, civ, incident, offer };
+}
+
+/** A report answered 201 in a fresh area where nobody is on duty: its rounds find nobody. */
+export async function reportAlone(server: TestServer, severity: Severity, kind = 'accident'): Promise<IncidentView> {
+  const civ = await server.token('civilian', uid('c-'));
+  const answer = await report(server, civ, { kind, severity, location: area() });
+  assert.is(answer.status, 201, JSON.stringify(answer.incident));
+  return answer.incident;
+}
+
+/** A dispatcher cancels the incident (answered 200). */
+export async function cancelByDispatcher(server: TestServer, incidentId: string, reason = 'test over'): Promise<void> {
+  const res = await http(server, 'POST', `/v1/incidents/${incidentId}/cancel`, { token: await dispatcherToken(server), body: { reason } });
+  assert.is(res.status, 200, JSON.stringify(res.body));
 }
 
 export function closeAll(...clients: (Client | { client: Client })[]): void {
