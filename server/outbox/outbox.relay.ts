@@ -108,11 +108,12 @@ export class OutboxRelay implements OutboxSink {
     // written for any pass to claim, as before issue 14: a pass takes a backlog in
     // batches and hands its rounds to BullMQ in severity order, where a queued carry
     // of this process's own would hold them (critical ones too) until its turn.
-    // Critical work has carriers in reserve: its rows are this process's own while one is free.
+    // A critical incident's rows are always this process's own: their carry goes first,
+    // in a reserved carrier if one is free, and holds no pooled connection while it waits.
+    // Claimed instead, they would wait behind lesser carries for a carrier the pool was
+    // sized for (seconds in a burst).
     if (this.key === null || this.stopped) return null;
-    const free = urgent
-      ? this.carriers.waitingAhead(OWN_URGENT) === 0 && this.carriers.active < this.carriers.limit + this.opts.carryUrgentReserve
-      : this.carriers.waiting === 0 && this.carriers.active < this.carriers.limit;
+    const free = urgent || (this.carriers.waiting === 0 && this.carriers.active < this.carriers.limit);
     return free ? { key: this.key, forMs: this.opts.carrierMs } : null;
   }
 
