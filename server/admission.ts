@@ -13,6 +13,9 @@ import { PriorityLimiter } from './concurrency/priority-limiter.ts';
 import { Throughput } from './concurrency/throughput.ts';
 import { AppError } from './errors.ts';
 
+/** What a refused report's client is told (a 503 problem's detail). */
+export const SHED_DETAIL = 'Too many reports are being processed right now; your report was NOT recorded. Retry in a moment with the same Idempotency-Key.';
+
 /** The longest Retry-After we send: a client is never told to stay away for long. */
 export const MAX_RETRY_AFTER_S = 60;
 
@@ -29,6 +32,8 @@ export interface AdmissionOptions {
    */
   loopDelayMs?: number;
   minConcurrency?: number;
+  /** Told how many reports `shed` refused since it was last told, and over how long: at most once a second. */
+  onShed?: (refused: number, overMs: number) => void;
   /** For tests: the clock of the throughput window and the jitter's source. */
   now?: () => number;
   random?: () => number;
@@ -45,10 +50,15 @@ export class Admission {
   private readonly limiter: PriorityLimiter;
   private readonly finished: Throughput;
   private readonly random: () => number;
+  private readonly now: () => number;
+  private shedCount = 0;
+  private shedToldAt = 0;
 
   constructor(private readonly opts: AdmissionOptions) {
     this.finished = new Throughput(5_000, opts.now);
     this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
+    this.shedToldAt = this.now();
     this.limiter = new PriorityLimiter({
       concurrency: opts.concurrency, urgentReserve: opts.criticalReserve ?? 0, maxWaiting: opts.maxQueue, maxWaitMs: opts.maxWaitMs,
       refusal: (rank) => this.overloaded(rank),
@@ -80,13 +90,23 @@ export class Admission {
   }
 
   /**
-   * Refuses a report now, before any work on it, when the gate would refuse it anyway:
-   * in a burst a refusal must cost no Redis or Postgres round trip (the handler asks
-   * this before its budget check). Otherwise does nothing; `run` still decides.
+   * When the gate would refuse this report anyway, the seconds its client should come
+   * back after (Retry-After); otherwise null, and `run` still decides. Asked before any
+   * work on the report: in a burst most reports end here, so a refusal costs no Redis or
+   * Postgres round trip, and no error: nothing is thrown through the framework, and
+   * nothing logged each time (`onShed` hears how many, at most once a second).
    */
-  refuseIfFull(severity: Severity): void {
+  shed(severity: Severity): number | null {
     const rank = SEVERITY_RANK[severity];
-    if (this.limiter.wouldRefuse(rank) || this.wouldTimeOut(rank)) throw this.overloaded(rank);
+    if (!this.limiter.wouldRefuse(rank) && !this.wouldTimeOut(rank)) return null;
+    this.shedCount += 1;
+    const now = this.now();
+    if (now - this.shedToldAt >= 1_000) {
+      this.opts.onShed?.(this.shedCount, now - this.shedToldAt);
+      this.shedCount = 0;
+      this.shedToldAt = now;
+    }
+    return this.retryAfter(rank);
   }
 
   /**
@@ -112,10 +132,12 @@ export class Admission {
     });
   }
 
-  private overloaded(rank: number): AppError {
+  private retryAfter(rank: number): number {
     const ahead = this.limiter.active + this.limiter.waitingAhead(rank);
-    return new AppError('unavailable', 'Too many reports are being processed right now; your report was NOT recorded. Retry in a moment with the same Idempotency-Key.', {
-      retryAfterS: retryAfterFor(ahead, this.finished.perSecond(), this.random()),
-    });
+    return retryAfterFor(ahead, this.finished.perSecond(), this.random());
+  }
+
+  private overloaded(rank: number): AppError {
+    return new AppError('unavailable', SHED_DETAIL, { retryAfterS: this.retryAfter(rank) });
   }
 }

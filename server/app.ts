@@ -79,6 +79,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   const admission = new Admission({
     concurrency: config.REPORTS_CONCURRENCY, criticalReserve: config.REPORTS_CRITICAL_RESERVE, maxQueue: config.REPORTS_QUEUE_MAX, maxWaitMs: config.REPORTS_QUEUE_WAIT_MS,
     loopDelayMs: config.REPORTS_LOOP_DELAY_MS, minConcurrency: config.REPORTS_CONCURRENCY_MIN,
+    onShed: (refused, overMs) => log.warn({ refused, overMs }, 'report gate full: reports refused with 503 and Retry-After, nothing recorded'),
   });
   const loopDelay = new LoopDelay(250, (p99Ms) => {
     admission.adjust(p99Ms);

@@ -12,7 +12,7 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry });
   const m = {
     registry,
-    reportsTotal: new Counter({ name: 'dispatch_reports_total', help: 'Incident reports by outcome', labelNames: ['outcome'], registers: [registry] }),
+    reportsTotal: new Counter({ name: 'dispatch_reports_total', help: 'Incident reports by outcome (shed: refused 503 at a full gate, nothing recorded)', labelNames: ['outcome'], registers: [registry] }),
     reportBatchSize: new Histogram({ name: 'dispatch_report_batch_size', help: 'Reports committed together in one transaction (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] }),
     reportsConcurrency: new Gauge({ name: 'dispatch_reports_concurrency', help: 'Reports the gate lets be written at once now (lowered while the event loop is late)', registers: [registry] }),
     reportsWaiting: new Gauge({ name: 'dispatch_reports_waiting', help: 'Reports admitted and waiting for the next batch transaction (this process)', registers: [registry] }),

@@ -109,13 +109,34 @@ test('a report that would wait past REPORTS_QUEUE_WAIT_MS at the rate reports fi
   const hold = gate();
   const busy = admission.run('low', () => hold.p);
   const queued = Array.from({ length: 7 }, () => admission.run('low', async () => {}));
-  admission.refuseIfFull('low'); // 1 running + 7 ahead: 2 s, not more
+  assert.is(admission.shed('low'), null, '1 running + 7 ahead: 2 s, not more');
   queued.push(admission.run('low', async () => {}));
-  const late = (() => { try { admission.refuseIfFull('low'); return null; } catch (e) { return e; } })();
-  assert.ok(isAppError(late) && late.status === 503, 'the 9th would wait 2.25 s: refused before it waits');
-  admission.refuseIfFull('critical'); // critical reports go first: never refused for the low ones ahead
+  const late = admission.shed('low');
+  assert.ok(late !== null && late >= 1, 'the 9th would wait 2.25 s: refused before it waits, with a Retry-After');
+  assert.is(admission.shed('critical'), null, 'critical reports go first: never refused for the low ones ahead');
   hold.open();
   await Promise.all([busy, ...queued]);
+});
+
+test('a full gate sheds reports without an error, and says how many at most once a second', async () => {
+  let clock = 5_000;
+  const told: [number, number][] = [];
+  const admission = new Admission({ concurrency: 1, maxQueue: 0, maxWaitMs: 5_000, now: () => clock, random: () => 0, onShed: (n, ms) => told.push([n, ms]) });
+  assert.is(admission.shed('low'), null, 'a free slot: not shed');
+  const hold = gate();
+  const busy = admission.run('low', () => hold.p);
+  // Refusals are counted, and told once a second has passed since the last telling.
+  for (let i = 0; i < 5; i++) { assert.is(admission.shed('low'), 1); clock += 100; }
+  assert.equal(told, []);
+  clock = 6_000;
+  assert.is(admission.shed('high'), 1);
+  assert.equal(told, [[6, 1_000]]);
+  clock = 6_500;
+  assert.is(admission.shed('low'), 1);
+  assert.equal(told, [[6, 1_000]]);
+  hold.open();
+  await busy;
+  assert.is(admission.shed('critical'), null);
 });
 
 test('a late event loop lowers how many reports are written at once, a quiet one raises it back; off by default', async () => {

@@ -1,6 +1,6 @@
 // In a burst a refusal must cost almost nothing: when the report gate is full, a report
 // is refused before its per-civilian budget is looked up in Redis (and before anything
-// touches Postgres). Shown by holding the one report slot with a Postgres advisory lock
+// touches Postgres), answered by the route itself rather than through an error. Shown by holding the one report slot with a Postgres advisory lock
 // on the report's dedupe cell, then sending more: they are refused with 503 and their
 // budget keys never appear in Redis.
 import * as assert from 'uvu/assert';
@@ -12,6 +12,8 @@ import { holdCell } from './helpers/cell-lock.ts';
 
 const test = serverSuite('refuse cheaply', {
   REPORTS_CONCURRENCY: 1, REPORTS_QUEUE_MAX: 0, REPORTS_QUEUE_WAIT_MS: 30_000, REPORTS_PER_MINUTE: 100_000,
+  // No slot kept for critical reports: this gate is full for every severity.
+  REPORTS_CRITICAL_RESERVE: 0,
   DISPATCH_RETRY_MS: 600_000, ESCALATED_RETRY_MS: 600_000,
 });
 
@@ -25,6 +27,9 @@ test('a full gate refuses before the Redis budget: no budget key, 503 with Retry
   try {
     const first = post(server, await server.token('civilian', uid('civ-')), 'high', at);
     await lock.someoneWaits();
+    const shed = async () => (await server.app.metrics.registry.getSingleMetric('dispatch_reports_total')!.get()).values
+      .find((v) => v.labels.outcome === 'shed')?.value ?? 0;
+    const shedBefore = await shed();
 
     for (const severity of ['low', 'critical'] as const) {
       const civ = uid('civ-');
@@ -37,6 +42,8 @@ test('a full gate refuses before the Redis budget: no budget key, 503 with Retry
       const [row] = await server.app.sql`select count(*)::int as n from idempotency_keys where actor = ${civ}`;
       assert.is(row!.n, 0, `${severity}: a key was written`);
     }
+    // Counted for operators (and summed in a log line at most once a second, not one each).
+    assert.is(await shed(), shedBefore + 2);
     await lock.release();
     assert.is((await first).status, 201, 'the held report lands once the lock is free');
   } finally {

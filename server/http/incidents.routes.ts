@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { IncidentView, LatLng, TokenClaims } from '../../shared/types.ts';
-import type { Admission } from '../admission.ts';
+import { SHED_DETAIL, type Admission } from '../admission.ts';
 import { AppError } from '../errors.ts';
 import { fixedWindow } from '../ratelimit.ts';
 import type { RedisKeys } from '../redis.ts';
@@ -12,7 +12,7 @@ import type { ReportBatcher } from '../services/report.batcher.ts';
 import { idempotencyKeyExists } from '../services/report.service.ts';
 import { eventsFor, incidentFor } from '../services/views.ts';
 import { incidentEvents, incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
-import { problems } from './problem.ts';
+import { problems, sendProblem } from './problem.ts';
 import {
   assignBody, cancelBody, eventsPage, eventsQuery, incidentList, incidentParams, incidentView as incidentSchema, listQuery,
   reassignBody, reportBody, reportHeaders,
@@ -73,8 +73,13 @@ export const incidentRoutes = (d: IncidentRouteDeps): FastifyPluginAsyncZod => a
     const who = req.claims;
     const key = req.headers['idempotency-key'] as string;
     const input = req.body;
-    // A full gate refuses first: in a burst, a refusal costs no Redis or Postgres work.
-    d.admission.refuseIfFull(input.severity);
+    // A full gate refuses first, answered from here: in a burst most reports end here,
+    // and a refusal costs no Redis or Postgres work, no thrown error, no log line.
+    const retryAfterS = d.admission.shed(input.severity);
+    if (retryAfterS !== null) {
+      ctx.metrics.reportsTotal.inc({ outcome: 'shed' });
+      return sendProblem(reply, { status: 503, code: 'unavailable', detail: SHED_DETAIL, retryAfterS });
+    }
     // A retry of a report already accepted is answered, never throttled. Postgres is
     // asked only once the budget is spent: in a burst every query before the admission
     // gate takes a connection from the reports already admitted.
