@@ -15,7 +15,8 @@ import * as assert from 'uvu/assert';
 import { FEATURE_NAMES } from '../server/ranking/features.ts';
 import { parseModel } from '../server/ranking/model.ts';
 import { batchForTarget } from '../server/ranking/ranking.ts';
-import { addOfferOutcome } from '../server/store/hero-stats.store.ts';
+import { createSql } from '../server/db.ts';
+import { addOfferOutcome, applyStatsOnce } from '../server/store/hero-stats.store.ts';
 import { eventually, http } from './helpers/clients.ts';
 import { uid, type TestServer } from './helpers/server.ts';
 import { serverSuite } from './helpers/server-suite.ts';
@@ -164,6 +165,36 @@ stats('a stats row carried out again (same outbox id) is applied once', async ({
   await eventually('redelivery carried out', async () => (await server.app.sql`select 1 from outbox where id = ${row!.id}`).length === 0);
   const s = await statsOf(server, heroId);
   assert.equal([s.offers, s.declines, s.answer_ms_sum], [1, 1, 1_234], 'counted once');
+});
+
+stats('each kind of fact is applied once per outbox id, concurrent deliveries included, in one statement each', async ({ server }) => {
+  const heroId = uid('h-');
+  const at = Date.now();
+  // Ids far above the outbox's sequence: no row of the server's own carries them.
+  const base = 9_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+  const offer = String(base);
+  const arrival = String(base + 1);
+  // A pool of its own on the server's schema, counting what it sends.
+  const sent: boolean[] = [];
+  const sql = createSql(server.app.config, { onStatement: (transaction) => sent.push(transaction) });
+  try {
+    const twice = <T>(f: () => Promise<T>) => Promise.all([f(), f()]);
+    // Two connections opened first (postgres.js reads the types on its first).
+    await twice(() => sql`select 1`);
+    sent.length = 0;
+    const offered = await twice(() => applyStatsOnce(sql, offer, { kind: 'offer', heroId, at, outcome: 'accepted', answerMs: 500 }));
+    const arrived = await twice(() => applyStatsOnce(sql, arrival, { kind: 'arrival', heroId, at, ratio: 1.5 }));
+    assert.equal(offered.sort(), [false, true], 'one of two concurrent deliveries applied the offer');
+    assert.equal(arrived.sort(), [false, true], 'one of two concurrent deliveries applied the arrival');
+    assert.is(await applyStatsOnce(sql, arrival, { kind: 'arrival', heroId, at, ratio: 1.5 }), false, 'a later delivery changes nothing');
+    assert.equal(sent, [false, false, false, false, false], 'one statement per delivery, no transaction');
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  const s = await statsOf(server, heroId);
+  assert.equal([s.offers, s.accepts, s.answer_ms_sum, s.arrivals, s.eta_ratio_sum], [1, 1, 500, 1, 1.5]);
+  const [applied] = await server.app.sql<{ n: number }[]>`select count(*)::int as n from hero_stats_applied where outbox_id = any(${[offer, arrival]}::bigint[])`;
+  assert.is(applied!.n, 2);
 });
 
 stats.run();
