@@ -68,7 +68,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
   // Services hand each commit's outbox rows to this process's relay (their OutboxSink).
   const carrierLock = createSql(config, { held: true });
   const relay = new OutboxRelay(sql, { ...relayLimits(config), log, metrics }, carrierLock);
-  const transactions = new PriorityLimiter({ concurrency: transactionSlots(config), urgentReserve: config.DB_TX_URGENT_RESERVE });
+  const transactions = new PriorityLimiter({ concurrency: transactionSlots(config), urgentReserve: config.DB_TX_CRITICAL_RESERVE });
   const ctx: ServiceContext = { config, sql, log, metrics, outbox: relay, acceptGate: new AcceptGate(), transactions };
   // The ranking model in force (issue 16): loaded now, reloaded on SIGHUP and a timer once started.
   const ranking = rankingOf(ctx);

@@ -17,11 +17,11 @@ const schema = z.object({
   /** Transactions at once, critical first (0: the pool less the relay's share). */
   DB_TX_CONCURRENCY: int(0, 0),
   /**
-   * Transactions beyond DB_TX_CONCURRENCY that only urgent work (critical rounds and
-   * reports, accepts) may start. In use, they take the connections otherwise left to
+   * Transactions beyond DB_TX_CONCURRENCY that only critical work (a critical incident's
+   * report or round) may start. In use, they take the connections otherwise left to
    * plain reads, which then wait their turn in the pool's queue.
    */
-  DB_TX_URGENT_RESERVE: int(2, 0),
+  DB_TX_CRITICAL_RESERVE: int(2, 0),
   /** Deadline for any one query: a half-open connection must not hang a request. */
   DB_QUERY_TIMEOUT_MS: int(5_000, 100),
   /**
@@ -128,7 +128,7 @@ const schema = z.object({
    * owns may take (issue 14). They hold no pooled connection: their rounds wait for a
    * transaction slot like any other.
    */
-  OUTBOX_CARRY_URGENT_RESERVE: int(8, 0),
+  OUTBOX_CARRY_CRITICAL_RESERVE: int(8, 0),
   /** How long relay passes leave a live process's own outbox rows to it (issue 14); it carries them out itself within half of it. */
   OUTBOX_CARRIER_MS: int(30_000, 100),
   LOCATION_FLUSH_MS: int(5, 1),

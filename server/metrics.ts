@@ -128,8 +128,8 @@ export function addLiveGauges(m: Metrics, sources: GaugeSources): void {
     collect() {
       this.set({ state: 'active' }, transactions.active);
       this.set({ state: 'waiting' }, transactions.waiting);
-      // Critical work (and accepts) waiting for a slot: should stay near 0 even in a burst.
-      this.set({ state: 'waiting_urgent' }, transactions.waitingAhead(0));
+      // Critical work and accepts waiting for a slot: should stay near 0 even in a burst.
+      this.set({ state: 'waiting_urgent' }, transactions.waitingAhead(1));
     },
   });
   new Gauge({

@@ -1,7 +1,7 @@
 // README "Critical first" (issue 14): going first in a queue is not enough when every
 // slot is held by lesser work that started earlier. The report gate, the transaction
 // slots and the outbox carriers each keep slots that only critical work may take
-// (REPORTS_CRITICAL_RESERVE, DB_TX_URGENT_RESERVE, OUTBOX_CARRY_URGENT_RESERVE). The
+// (REPORTS_CRITICAL_RESERVE, DB_TX_CRITICAL_RESERVE, OUTBOX_CARRY_CRITICAL_RESERVE). The
 // server here has one of each ordinary slot and one in reserve, on a private Redis that
 // the carrier test pauses (SIGSTOP); the configured Redis is never touched.
 import { suite } from 'uvu';
@@ -23,7 +23,7 @@ test.before(async (ctx) => {
     // One transaction slot and one carrier (services/context.ts transactionSlots, relayLimits),
     // one report written at once; and one more of each for critical work alone.
     DB_POOL_SIZE: 3, REPORTS_CONCURRENCY: 1, REPORTS_LOOP_DELAY_MS: 0,
-    DB_TX_URGENT_RESERVE: 1, OUTBOX_CARRY_URGENT_RESERVE: 1, REPORTS_CRITICAL_RESERVE: 1,
+    DB_TX_CRITICAL_RESERVE: 1, OUTBOX_CARRY_CRITICAL_RESERVE: 1, REPORTS_CRITICAL_RESERVE: 1,
     // No relay pass to take rows behind the carriers' backs; a paused Redis holds a report
     // for at most this long; a report held on a lock for the length of a test must not time out.
     OUTBOX_POLL_MS: 60_000, REDIS_INTAKE_DEADLINE_MS: 50, DB_QUERY_TIMEOUT_MS: 30_000,

@@ -29,7 +29,7 @@ test.before(async (ctx) => {
     DB_POOL_SIZE: 3, OUTBOX_POLL_MS: 60_000,
     // These tests show the queues' order: no slot kept for critical work lets it skip them
     // (guarantees-critical-reserve.test.ts shows the reserves).
-    DB_TX_URGENT_RESERVE: 0, OUTBOX_CARRY_URGENT_RESERVE: 0,
+    DB_TX_CRITICAL_RESERVE: 0, OUTBOX_CARRY_CRITICAL_RESERVE: 0,
     // A paused Redis holds a report for at most this long (README: the limiter lets it through).
     REDIS_INTAKE_DEADLINE_MS: 50,
     DISPATCH_RETRY_MS: 20_000, REPORTS_PER_MINUTE: 100_000,

@@ -37,7 +37,7 @@ export interface RelayOptions {
   /** Transactions carried out at once; each may hold two pooled connections. */
   carryConcurrency: number;
   /** Carries beyond `carryConcurrency` that only critical incidents' rows may take. */
-  carryUrgentReserve: number;
+  carryCriticalReserve: number;
   /** Beyond this many waiting, new rows are left to the next pass (work goes through BullMQ). */
   carryMaxWaiting: number;
   /** How long passes leave a live carrier's rows alone; it runs them itself only within half of it. */
@@ -47,7 +47,7 @@ export interface RelayOptions {
 }
 
 /** The relay's limits from the configuration. */
-export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carryConcurrency' | 'carryUrgentReserve' | 'carryMaxWaiting' | 'carrierMs'> {
+export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carryConcurrency' | 'carryCriticalReserve' | 'carryMaxWaiting' | 'carrierMs'> {
   return {
     pollMs: config.OUTBOX_POLL_MS,
     carrierMs: config.OUTBOX_CARRIER_MS,
@@ -55,7 +55,7 @@ export function relayLimits(config: Config): Pick<RelayOptions, 'pollMs' | 'carr
     // round takes another: a third of the pool leaves the rest for reports and accepts.
     // (A carry of this process's own rows holds none; the slots are not resized for it.)
     carryConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 3)),
-    carryUrgentReserve: config.OUTBOX_CARRY_URGENT_RESERVE,
+    carryCriticalReserve: config.OUTBOX_CARRY_CRITICAL_RESERVE,
     carryMaxWaiting: 64,
   };
 }
@@ -84,7 +84,7 @@ export class OutboxRelay implements OutboxSink {
     private readonly opts: RelayOptions,
     private readonly lockSql: Sql | null = null,
   ) {
-    this.carriers = new PriorityLimiter({ concurrency: opts.carryConcurrency, urgentReserve: opts.carryUrgentReserve });
+    this.carriers = new PriorityLimiter({ concurrency: opts.carryConcurrency, urgentReserve: opts.carryCriticalReserve });
   }
 
   /** Carries running and waiting for a carrier (a gauge). */

@@ -42,15 +42,24 @@ export function transactionSlots(config: Config): number {
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock detected, serialization failure
 
 /**
- * One transaction with a deadline, retried on deadlock; `urgent` (critical work) goes
- * first when transactions wait for a connection. The outbox rows it wrote are
- * carried out by this process right after the commit; if this process dies first, the
- * relay pass of any process finds them (they are in Postgres either way).
+ * How a transaction waits for a slot: `critical` work (a critical incident's report or
+ * round) first, and it may take the slots held in reserve for it; `urgent` work (an
+ * accept: a hero and every racer wait for it) next; the rest after.
  */
-export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>, opts: { urgent?: boolean } = {}): Promise<T> {
+export type TxPriority = 'critical' | 'urgent' | 'normal';
+
+const TX_RANK: Record<TxPriority, number> = { critical: 0, urgent: 1, normal: 2 };
+
+/**
+ * One transaction with a deadline, retried on deadlock, waiting for a slot by its
+ * `priority`. The outbox rows it wrote are carried out by this process right after the
+ * commit; if this process dies first, the relay pass of any process finds them (they
+ * are in Postgres either way).
+ */
+export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>, opts: { priority?: TxPriority } = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const { value, written } = await ctx.transactions.run(opts.urgent ? 0 : 1, () => withDeadline(
+      const { value, written } = await ctx.transactions.run(TX_RANK[opts.priority ?? 'normal'], () => withDeadline(
         ctx.sql.begin((tx) => withOutbox(tx, work, (urgent) => ctx.outbox.carrier(urgent))) as Promise<{ value: T; written: Written[] }>,
         ctx.config.DB_QUERY_TIMEOUT_MS * 2,
         what,

@@ -174,7 +174,7 @@ async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: 
     ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
     ctx.log.info({ incidentId, offered, radiusKm, round: saved.snapshot.context.round }, 'offers sent');
     return 'offered';
-  }, { urgent: row.severity === 'critical' }));
+  }, { priority: row.severity === 'critical' ? 'critical' : 'normal' }));
 }
 
 /**

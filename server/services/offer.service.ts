@@ -92,7 +92,7 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
       });
       if (saved.state === 'assigned') ctx.metrics.reportToAssigned.observe((Date.now() - saved.created_at.getTime()) / 1000);
       return { incidentId: incident.id };
-    }, { urgent: true });
+    }, { priority: 'urgent' });
     ctx.acceptGate.remember(withdrawn, 'taken');
     ctx.metrics.offersTotal.inc({ outcome: 'accepted' });
     if (ctx.config.FAULT_INJECTION === 'kill-after-accept-commit') process.kill(process.pid, 'SIGKILL');

@@ -74,7 +74,7 @@ export async function commitReports(ctx: ServiceContext, reports: Report[]): Pro
   for (const item of [...items].sort((x, y) => x.arrival - y.arrival)) if (!owner.has(item.claim)) owner.set(item.claim, item);
   const { byKey, priors } = await traced('report.transaction', { 'reports.batch': items.length }, () =>
     inTx(ctx, 'report', (tx) => decide(ctx, tx, items.filter((i) => owner.get(i.claim) === i)), {
-      urgent: items.some((i) => i.input.severity === 'critical'),
+      priority: items.some((i) => i.input.severity === 'critical') ? 'critical' : 'normal',
     }));
 
   const outcomes = items.map((item): Decided => {
