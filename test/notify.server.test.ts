@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { redisKeys } from '../server/redis.ts';
+import { markOffersSeen } from '../server/store/offers.store.ts';
 import { connect, eventually, type Client } from './helpers/clients.ts';
 import { checkInvariants } from './helpers/invariants.ts';
 import { startServer, uid, type TestServer } from './helpers/server.ts';
@@ -185,6 +186,34 @@ test('a provider that keeps failing: dead letters and delivery_failed alerts', a
   } finally {
     ctx.failing = false;
   }
+});
+
+test('marking a round\'s offers seen while an accept holds one and withdraws another neither deadlocks nor loses a mark', async ({ server }) => {
+  const at = area();
+  const heroes = [await heroOnline(server, at, 0.3), await heroOnline(server, at, 0.6)];
+  await matchable(server, heroes);
+  const { status, incident } = await report(server, await server.token('civilian', uid('c-')), { kind: 'fire', severity: 'critical', location: at });
+  assert.is(status, 201);
+  const offers = await Promise.all(heroes.map((h) => h.client.next<{ offerId: string }>('offer', (o: any) => o.incident.id === incident.id)));
+  const ids = offers.map((o) => o.offerId) as [string, string];
+  const sql = server.app.sql;
+  // Each way round: whichever row a batch's statement reaches first, one of them meets the accept.
+  for (const [held, withdrawn] of [ids, [ids[1], ids[0]]] as [string, string][]) {
+    await sql`update offers set seen_at = null where id = any(${ids}::text[])`;
+    let marking: Promise<string> | undefined;
+    // As an accept does: it holds the offer it decides, then withdraws the round's others.
+    await sql.begin(async (tx) => {
+      await tx`select id from offers where id = ${held} for update`;
+      marking = markOffersSeen(sql, ids).then(() => 'marked', (e: { code?: string }) => `failed: ${e.code}`);
+      await eventually('the marking waits for the held offer', async () =>
+        (await sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%set seen_at%'`).length > 0);
+      await tx`update offers set reason = reason where id = ${withdrawn}`;
+    });
+    assert.is(await marking, 'marked');
+    const seen = await sql<{ id: string }[]>`select id from offers where id = any(${ids}::text[]) and seen_at is not null`;
+    assert.is(seen.length, 2, 'both offers marked seen');
+  }
+  closeAll(...heroes);
 });
 
 test.run();

@@ -6,7 +6,7 @@ import type { Message } from '../notify/providers.ts';
 import { enqueue } from '../outbox/outbox.buffer.ts';
 import { insertDeadLetter } from '../store/dead-letters.store.ts';
 import { TickBatch } from '../concurrency/tick-batch.ts';
-import type { Db } from '../db.ts';
+import type { Sql } from '../db.ts';
 import { markOffersSeen, offerWakeStates, type OfferWakeState } from '../store/offers.store.ts';
 import { inTx, type ServiceContext } from './context.ts';
 
@@ -21,7 +21,7 @@ export class OfferWake {
   private readonly seen: TickBatch<string, true>;
   private readonly states: TickBatch<string, OfferWakeState>;
 
-  constructor(db: Db) {
+  constructor(db: Sql) {
     this.seen = new TickBatch(async (ids) => { await markOffersSeen(db, ids); return new Map(); });
     this.states = new TickBatch((ids) => offerWakeStates(db, ids));
   }

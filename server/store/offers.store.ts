@@ -1,6 +1,6 @@
 // Offers: created in batches by a dispatch round, closed by accept, decline, expiry
 // or withdrawal. A hero holds at most one pending offer (partial unique index).
-import type { Db, Tx } from '../db.ts';
+import type { Db, Sql, Tx } from '../db.ts';
 import type { OfferState } from '../../shared/domain.ts';
 import type { StoredRankInput } from '../ranking/features.ts';
 
@@ -218,9 +218,23 @@ export async function lastPendingExpiry(db: Db, incidentId: string): Promise<Dat
   return r?.last ?? null;
 }
 
-/** The heroes' apps acknowledged these offers: one statement for a turn's acks. */
-export async function markOffersSeen(db: Db, offerIds: string[]): Promise<void> {
-  await db`update offers set seen_at = now() where id = any(${offerIds}::text[]) and seen_at is null`;
+/**
+ * The heroes' apps acknowledged these offers: one statement for a turn's acks. On the
+ * pool: each statement is its own transaction.
+ */
+export async function markOffersSeen(db: Sql, offerIds: string[]): Promise<void> {
+  // One statement for the batch, over the rows no transaction holds. A statement that
+  // locks some of the batch and then waits for a row an accept holds deadlocks with that
+  // accept as it withdraws the round's other offers (Postgres's log showed it in the
+  // burst: one of the two aborted after deadlock_timeout, the other stalled a second).
+  const marked = await db<{ id: string }[]>`
+    with free as (select id from offers where id = any(${offerIds}::text[]) and seen_at is null for update skip locked)
+    update offers o set seen_at = now() from free where o.id = free.id returning o.id`;
+  if (marked.length === offerIds.length) return;
+  // The rest (held, or seen already): one row each, which holds nothing while it waits.
+  const done = new Set(marked.map((r) => r.id));
+  await Promise.all(offerIds.filter((id) => !done.has(id))
+    .map((id) => db`update offers set seen_at = now() where id = ${id} and seen_at is null`));
 }
 
 export interface OfferWakeState { state: string; seen: boolean; critical: boolean }
