@@ -152,7 +152,10 @@ const schema = z.object({
   /** A report of the same kind this close to an open incident this recent is linked to it. */
   DEDUPE_RADIUS_M: int(100, 0),
   DEDUPE_WINDOW_MS: int(300_000, 0),
-  /** Burst admission: reports being committed at once, how many may wait, and for how long. */
+  /**
+   * Burst admission: reports being committed at once, how many may wait, and for how
+   * long (at the gate, and again for a transaction slot).
+   */
   REPORTS_CONCURRENCY: int(64, 1),
   REPORTS_QUEUE_MAX: int(500, 0),
   REPORTS_QUEUE_WAIT_MS: int(2_000, 10),

@@ -26,7 +26,7 @@ test.before(async (ctx) => {
     DB_TX_CRITICAL_RESERVE: 1, OUTBOX_CARRY_CRITICAL_RESERVE: 1, REPORTS_CRITICAL_RESERVE: 1,
     // No relay pass to take rows behind the carriers' backs; a paused Redis holds a report
     // for at most this long; a report held on a lock for the length of a test must not time out.
-    OUTBOX_POLL_MS: 60_000, REDIS_INTAKE_DEADLINE_MS: 50, DB_QUERY_TIMEOUT_MS: 30_000,
+    OUTBOX_POLL_MS: 60_000, REDIS_INTAKE_DEADLINE_MS: 50, DB_QUERY_TIMEOUT_MS: 30_000, REPORTS_QUEUE_WAIT_MS: 30_000,
     DISPATCH_RETRY_MS: 20_000, REPORTS_PER_MINUTE: 100_000,
   });
 });

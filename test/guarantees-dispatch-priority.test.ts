@@ -33,8 +33,9 @@ test.before(async (ctx) => {
     // A paused Redis holds a report for at most this long (README: the limiter lets it through).
     REDIS_INTAKE_DEADLINE_MS: 50,
     DISPATCH_RETRY_MS: 20_000, REPORTS_PER_MINUTE: 100_000,
-    // A report held on a lock for the length of a test must not time out.
-    DB_QUERY_TIMEOUT_MS: 30_000,
+    // A report held on a lock for the length of a test must not time out, nor the
+    // reports waiting for its transaction slot.
+    DB_QUERY_TIMEOUT_MS: 30_000, REPORTS_QUEUE_WAIT_MS: 30_000,
   });
 });
 test.after(async (ctx) => {

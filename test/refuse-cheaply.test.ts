@@ -74,3 +74,34 @@ slow('a report cancelled by statement_timeout is answered 503 with Retry-After, 
 });
 
 slow.run();
+
+// An admitted report waits for a transaction slot behind critical work and accepts. It
+// waits no longer than REPORTS_QUEUE_WAIT_MS: then it is answered 503 with Retry-After
+// and nothing of it is written, instead of being left to its client's timeout (the
+// burst's unanswered attempts). One transaction slot (DB_POOL_SIZE 3), held by a report
+// waiting on its dedupe cell's lock.
+const slot = serverSuite('transaction slot wait', {
+  DB_POOL_SIZE: 3, REPORTS_QUEUE_WAIT_MS: 500, DB_QUERY_TIMEOUT_MS: 30_000, REPORTS_PER_MINUTE: 100_000, DISPATCH_RETRY_MS: 600_000,
+});
+
+slot('a report that cannot start its transaction within REPORTS_QUEUE_WAIT_MS is answered 503 with Retry-After, and nothing of it is kept', async ({ server }) => {
+  const at = area();
+  const lock = await holdCell(server, 'fire', at);
+  try {
+    const first = post(server, await server.token('civilian', uid('civ-')), 'high', at);
+    await lock.someoneWaits();
+    const civ = uid('civ-');
+    const res = await post(server, await server.token('civilian', civ), 'high', area());
+    assert.is(res.status, 503, JSON.stringify(res.body));
+    assert.match(res.headers.get('retry-after') ?? '', /^\d+$/);
+    assert.match(res.body.detail, /nothing was recorded/);
+    const [row] = await server.app.sql`select count(*)::int as n from idempotency_keys where actor = ${civ}`;
+    assert.is(row!.n, 0, 'nothing of the report was kept');
+    await lock.release();
+    assert.is((await first).status, 201, 'the held report lands once the lock is free');
+  } finally {
+    await lock.release();
+  }
+});
+
+slot.run();

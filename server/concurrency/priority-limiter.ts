@@ -18,7 +18,7 @@ export interface LimiterOptions {
   refusal?: (rank: number) => Error;
 }
 
-interface Waiter { rank: number; start: () => void; refuse: (e: Error) => void; timer?: NodeJS.Timeout }
+interface Waiter { rank: number; start: () => void; refuse: (e: Error) => void; timer?: NodeJS.Timeout; refusal?: () => Error }
 
 export class PriorityLimiter {
   private running = 0;
@@ -79,8 +79,13 @@ export class PriorityLimiter {
     return n;
   }
 
-  async run<T>(rank: number, work: () => Promise<T>): Promise<T> {
-    await this.acquire(rank);
+  /**
+   * Runs `work` once a slot is free. `wait` bounds this task's wait (beyond the
+   * limiter's own `maxWaitMs`): past it the task is dropped with `refusal`'s error, and
+   * `work` never runs.
+   */
+  async run<T>(rank: number, work: () => Promise<T>, wait?: { maxWaitMs: number; refusal: () => Error }): Promise<T> {
+    await this.acquire(rank, wait);
     try {
       return await work();
     } finally {
@@ -88,7 +93,7 @@ export class PriorityLimiter {
     }
   }
 
-  private acquire(rank: number): Promise<void> {
+  private acquire(rank: number, wait?: { maxWaitMs: number; refusal: () => Error }): Promise<void> {
     if (this.running < this.slotsFor(rank)) {
       this.running += 1;
       return Promise.resolve();
@@ -100,8 +105,9 @@ export class PriorityLimiter {
       this.drop(last);
     }
     return new Promise<void>((start, refuse) => {
-      const waiter: Waiter = { rank, start, refuse };
-      if (this.opts.maxWaitMs !== undefined) waiter.timer = setTimeout(() => this.drop(waiter), this.opts.maxWaitMs);
+      const waiter: Waiter = { rank, start, refuse, ...(wait ? { refusal: wait.refusal } : {}) };
+      const maxWaitMs = Math.min(this.opts.maxWaitMs ?? Infinity, wait?.maxWaitMs ?? Infinity);
+      if (maxWaitMs !== Infinity) waiter.timer = setTimeout(() => this.drop(waiter), maxWaitMs);
       const at = this.queue.findIndex((w) => w.rank > rank);
       if (at < 0) this.queue.push(waiter);
       else this.queue.splice(at, 0, waiter);
@@ -115,7 +121,7 @@ export class PriorityLimiter {
   private drop(waiter: Waiter): void {
     this.queue = this.queue.filter((w) => w !== waiter);
     clearTimeout(waiter.timer);
-    waiter.refuse(this.refused(waiter.rank));
+    waiter.refuse(waiter.refusal?.() ?? this.refused(waiter.rank));
   }
 
   private release(): void {

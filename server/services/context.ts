@@ -52,18 +52,29 @@ const TX_RANK: Record<TxPriority, number> = { critical: 0, urgent: 1, normal: 2 
 
 /**
  * One transaction with a deadline, retried on deadlock, waiting for a slot by its
- * `priority`. The outbox rows it wrote are carried out by this process right after the
- * commit; if this process dies first, the relay pass of any process finds them (they
- * are in Postgres either way).
+ * `priority`, for at most `slotWaitMs` if given: past it, nothing was written and the
+ * caller is told to come back (`unavailable`, with a Retry-After), where a client
+ * waiting on the answer would otherwise give up on a request still queued behind more
+ * urgent work. The outbox rows it wrote are carried out by this process right after
+ * the commit; if this process dies first, the relay pass of any process finds them
+ * (they are in Postgres either way).
  */
-export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>, opts: { priority?: TxPriority } = {}): Promise<T> {
+export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) => Promise<T>, opts: { priority?: TxPriority; slotWaitMs?: number } = {}): Promise<T> {
+  const { slotWaitMs } = opts;
+  const wait = slotWaitMs === undefined ? undefined : {
+    maxWaitMs: slotWaitMs,
+    // Jittered ×[1, 2): the refused come back spread out, as from the report gate.
+    refusal: () => new AppError('unavailable', `too busy to start the ${what} within ${slotWaitMs} ms; nothing was recorded, retry`, {
+      retryAfterS: Math.max(1, Math.ceil((slotWaitMs / 1000) * (1 + Math.random()))),
+    }),
+  };
   for (let attempt = 1; ; attempt++) {
     try {
       const { value, written } = await ctx.transactions.run(TX_RANK[opts.priority ?? 'normal'], () => withDeadline(
         ctx.sql.begin((tx) => withOutbox(tx, work, (urgent) => ctx.outbox.carrier(urgent))) as Promise<{ value: T; written: Written[] }>,
         ctx.config.DB_QUERY_TIMEOUT_MS * 2,
         what,
-      ));
+      ), wait);
       if (written.length) ctx.outbox.carry(written);
       return value;
     } catch (e) {

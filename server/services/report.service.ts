@@ -75,6 +75,9 @@ export async function commitReports(ctx: ServiceContext, reports: Report[]): Pro
   const { byKey, priors } = await traced('report.transaction', { 'reports.batch': items.length }, () =>
     inTx(ctx, 'report', (tx) => decide(ctx, tx, items.filter((i) => owner.get(i.claim) === i)), {
       priority: items.some((i) => i.input.severity === 'critical') ? 'critical' : 'normal',
+      // Admitted reports wait behind critical work and accepts; past the gate's own wait
+      // they are told to come back (503) rather than left to their clients' timeouts.
+      slotWaitMs: ctx.config.REPORTS_QUEUE_WAIT_MS,
     }));
 
   const outcomes = items.map((item): Decided => {
