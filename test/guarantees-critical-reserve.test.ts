@@ -36,6 +36,15 @@ test.after(async (ctx) => {
 });
 test.after.each(async (ctx) => { await checkInvariants(ctx.server); });
 
+/** Two carries run, none waits: `what` started beside the one holding the only carrier. */
+async function runsBeside(server: TestServer, what: string): Promise<void> {
+  const seen = await eventually(`${what} running beside the busy one`, async () => {
+    const now = { active: await gauge(server, 'dispatch_outbox_carries', 'active'), waiting: await gauge(server, 'dispatch_outbox_carries', 'waiting') };
+    return now.active === 2 && now;
+  });
+  assert.equal(seen, { active: 2, waiting: 0 });
+}
+
 async function gauge(server: TestServer, name: string, state: string): Promise<number> {
   const got = await server.app.metrics.registry.getSingleMetric(name)!.get();
   return got.values.find((v) => v.labels.state === state)?.value ?? 0;
@@ -90,11 +99,7 @@ test('with the only carrier busy, a critical report\'s carry starts at once in t
     await eventually('the low report\'s carry holding the carrier', async () => (await carries()).active === 1);
     critical = await reportAlone(server, 'critical', 'fire');
     // Its round waits on the paused Redis too, but in a carrier of its own, not in the queue.
-    const seen = await eventually('the critical carry running beside it', async () => {
-      const now = await carries();
-      return now.active === 2 && now;
-    });
-    assert.equal(seen, { active: 2, waiting: 0 });
+    await runsBeside(server, 'the critical carry');
   } finally {
     process.kill(pid, 'SIGCONT');
   }
@@ -104,6 +109,30 @@ test('with the only carrier busy, a critical report\'s carry starts at once in t
     return row!.n === 2;
   }, 10_000);
   for (const i of [low!, critical!]) await cancelByDispatcher(server, i.id);
+});
+
+test('with the only carrier busy, a report linked to a critical incident is carried at once too (an incident\'s carries run in order)', async ({ server, redis }) => {
+  const pid = Number(/process_id:(\d+)/.exec(String(await redis.call('INFO', 'server')))?.[1]);
+  const carries = async () => ({ active: await gauge(server, 'dispatch_outbox_carries', 'active'), waiting: await gauge(server, 'dispatch_outbox_carries', 'waiting') });
+  const critical = await reportAlone(server, 'critical', 'fire');
+  await eventually('the critical incident\'s first round done', async () => (await carries()).active === 0);
+  let low: { id: string } | undefined;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    low = await reportAlone(server, 'low');
+    await eventually('the low report\'s carry holding the carrier', async () => (await carries()).active === 1);
+    // A high report of the same fire: linked to the critical incident, and its push of
+    // that incident must not queue behind the low round as lesser work (the critical
+    // incident's next carry, its round, would wait behind it).
+    const linked = await send(server, await server.token('civilian', uid('c-')), { kind: 'fire', severity: 'high', location: critical.location });
+    assert.is(linked.status, 200, JSON.stringify(linked.incident));
+    assert.is(linked.incident.id, critical.id);
+    await runsBeside(server, 'the linked report\'s carry');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  await eventually('every carry done', async () => (await carries()).active === 0, 10_000);
+  for (const i of [low!, critical]) await cancelByDispatcher(server, i.id);
 });
 
 test.run();

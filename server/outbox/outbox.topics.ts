@@ -37,9 +37,16 @@ export interface OutboxRow<T extends OutboxTopic = OutboxTopic> {
 /** A row to write: its topic, payload, and the incident whose order it keeps (if any). */
 export type OutboxEntry = { [T in OutboxTopic]: { topic: T; payload: OutboxTopics[T]; incidentId: string | null } }[OutboxTopic];
 
-/** Work on a critical incident: carried out ahead of the rest when there is a backlog. */
+/**
+ * Work on a critical incident: carried out ahead of the rest when there is a backlog.
+ * Every machine step pushes its incident (`push:incident`), so each transaction that
+ * changed a critical incident is urgent. It must be: an incident's carries run one at a
+ * time, in order, and a critical incident's round waited seconds behind a linked
+ * report's carry of the same incident that was queued as lesser work.
+ */
 export function isUrgent(e: OutboxEntry): boolean {
   if (e.topic === 'dispatch') return e.payload.severity === 'critical';
   if (e.topic === 'push:offer') return e.payload.offer.incident.severity === 'critical';
+  if (e.topic === 'push:incident') return e.payload.incident.severity === 'critical';
   return false;
 }
