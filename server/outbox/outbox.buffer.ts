@@ -20,19 +20,27 @@ export async function withOutbox<T>(tx: Tx, work: (tx: Tx) => Promise<T>, carrie
   const entries = buffers.get(tx) ?? [];
   buffers.delete(tx);
   if (entries.length === 0) return { value, written: [] };
+  // A critical incident's rows are carried out together and first (the relay carries
+  // an incident's rows in one carry): each of them is as urgent as the most urgent. The
+  // carrier is asked for those and for the rest apart: a batch of reports with one
+  // critical among them must not keep the others from the relay pass when carriers are
+  // busy (the pass hands their rounds to BullMQ's workers).
+  const critical = new Set(entries.flatMap((e) => (isUrgent(e) && e.incidentId ? [e.incidentId] : [])));
+  const urgent = entries.map((e) => isUrgent(e) || (e.incidentId !== null && critical.has(e.incidentId)));
+  const forUrgent = urgent.includes(true) ? carrier(true) : null;
+  const forRest = urgent.includes(false) ? carrier(false) : null;
+  const by = urgent.map((u) => (u ? forUrgent : forRest));
   // Serialised once: Postgres stores this JSON, and the rows carried out from memory
   // are read back from it, so they are exactly what a relay pass would read.
-  const json = JSON.stringify(entries);
-  const urgent = entries.map(isUrgent);
-  const by = carrier(urgent.includes(true));
-  const ids = await insertOutbox(tx, json, by);
+  const json = JSON.stringify(entries.map((e, i) => ({ ...e, own: by[i] !== null })));
+  const ids = await insertOutbox(tx, json, forUrgent ?? forRest);
   const stored = JSON.parse(json) as OutboxEntry[];
   return {
     value,
     written: ids.map((id, i) => {
       const e = entries[i]!;
       const row = { id, topic: e.topic, incident_id: e.incidentId, payload: stored[i]!.payload } as OutboxRow;
-      return { id, incidentId: e.incidentId, urgent: urgent[i]!, row, carrier: by?.key ?? null };
+      return { id, incidentId: e.incidentId, urgent: urgent[i]!, row, carrier: by[i]?.key ?? null };
     }),
   };
 }

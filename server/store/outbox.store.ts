@@ -11,14 +11,18 @@ export interface Carrier { key: number; forMs: number }
 
 /**
  * Inserts `entries` (OutboxEntry[] as JSON, serialised once by the caller, who keeps
- * what Postgres stores) in their order; returns the new ids in that order.
+ * what Postgres stores) in their order, naming `carrier` for those not marked
+ * `own: false`; returns the new ids in that order.
  */
 export async function insertOutbox(tx: Tx, entries: string, carrier: Carrier | null = null): Promise<string[]> {
   const until = carrier ? tx`now() + ${carrier.forMs}::integer * interval '1 millisecond'` : tx`null::timestamptz`;
   // `::text::jsonb`: a parameter typed jsonb would be JSON-encoded again by postgres.js.
+  // An entry with `own: false` is left for any relay pass (no carrier).
   const rows = await tx<{ id: string }[]>`
     insert into outbox (topic, incident_id, payload, carrier, carrier_until)
-    select e->>'topic', e->>'incidentId', e->'payload', ${carrier?.key ?? null}::integer, ${until}
+    select e->>'topic', e->>'incidentId', e->'payload',
+           case when coalesce((e->>'own')::boolean, true) then ${carrier?.key ?? null}::integer end,
+           case when coalesce((e->>'own')::boolean, true) then ${until} end
       from jsonb_array_elements(${entries}::text::jsonb) with ordinality as t(e, n)
      order by n
     returning id`;
