@@ -5,6 +5,9 @@
 // server here has one of each ordinary slot and one in reserve, on a private Redis that
 // the carrier test pauses (SIGSTOP); the configured Redis is never touched.
 import { suite } from 'uvu';
+import { PriorityLimiter } from '../server/concurrency/priority-limiter.ts';
+import { AcceptGate } from '../server/services/accept.gate.ts';
+import { inTx, type ServiceContext } from '../server/services/context.ts';
 import * as assert from 'uvu/assert';
 import { holdCell } from './helpers/cell-lock.ts';
 import { eventually, sleep } from './helpers/clients.ts';
@@ -133,6 +136,30 @@ test('with the only carrier busy, a report linked to a critical incident is carr
   }
   await eventually('every carry done', async () => (await carries()).active === 0, 10_000);
   for (const i of [low!, critical]) await cancelByDispatcher(server, i.id);
+});
+
+test('an accept (urgent) waits ahead of other work but never takes the reserved transaction slot; critical work does', async ({ server }) => {
+  // inTx on a limiter of its own with the server's shape: one ordinary slot, one in reserve.
+  const { config, sql, log, metrics } = server.app;
+  const transactions = new PriorityLimiter({ concurrency: 1, urgentReserve: 1 });
+  const ctx: ServiceContext = { config, sql, log, metrics, outbox: { carrier: () => null, carry: () => {} }, acceptGate: new AcceptGate(), transactions };
+  let open!: () => void;
+  const gate = new Promise<void>((r) => { open = r; });
+  const ran: string[] = [];
+  const holding = inTx(ctx, 'hold', async () => { ran.push('normal'); await gate; });
+  await eventually('the ordinary slot held', () => transactions.active === 1);
+  const accept = inTx(ctx, 'accept', async () => { ran.push('urgent'); }, { priority: 'urgent' });
+  const critical = inTx(ctx, 'round', async () => { ran.push('critical'); }, { priority: 'critical' });
+  try {
+    await Promise.race([critical, sleep(5_000)]);
+    assert.equal(ran, ['normal', 'critical'], 'the critical transaction ran in the reserve; the accept still waits');
+    assert.is(transactions.waiting, 1);
+  } finally {
+    // Never leave the held transaction open, whatever was asserted.
+    open();
+    await Promise.allSettled([holding, accept, critical]);
+  }
+  assert.equal(ran, ['normal', 'critical', 'urgent']);
 });
 
 test.run();
