@@ -4,6 +4,7 @@
 // (REPORTS_CRITICAL_RESERVE, DB_TX_CRITICAL_RESERVE, OUTBOX_CARRY_CRITICAL_RESERVE). The
 // server here has one of each ordinary slot and one in reserve, on a private Redis that
 // the carrier test pauses (SIGSTOP); the configured Redis is never touched.
+import postgres from 'postgres';
 import { suite } from 'uvu';
 import { PriorityLimiter } from '../server/concurrency/priority-limiter.ts';
 import { AcceptGate } from '../server/services/accept.gate.ts';
@@ -139,25 +140,29 @@ test('with the only carrier busy, a report linked to a critical incident is carr
 });
 
 test('an accept (urgent) waits ahead of other work but never takes the reserved transaction slot; critical work does', async ({ server }) => {
-  // inTx on a limiter of its own with the server's shape: one ordinary slot, one in reserve.
-  const { config, sql, log, metrics } = server.app;
+  // inTx on a limiter of its own with the server's shape: one ordinary slot, one in reserve;
+  // and a pool of its own with a connection for each, so the server's own sweeps and
+  // carries (which share its three connections) cannot hold the critical one back.
+  const { config, log, metrics } = server.app;
+  const sql = postgres(config.DATABASE_URL, { max: 2, onnotice: () => {} });
   const transactions = new PriorityLimiter({ concurrency: 1, urgentReserve: 1 });
   const ctx: ServiceContext = { config, sql, log, metrics, outbox: { carrier: () => null, carry: () => {} }, acceptGate: new AcceptGate(), transactions };
   let open!: () => void;
   const gate = new Promise<void>((r) => { open = r; });
   const ran: string[] = [];
   const holding = inTx(ctx, 'hold', async () => { ran.push('normal'); await gate; });
-  await eventually('the ordinary slot held', () => transactions.active === 1);
+  await eventually('the ordinary slot held, its transaction begun', () => transactions.active === 1 && ran.length === 1);
   const accept = inTx(ctx, 'accept', async () => { ran.push('urgent'); }, { priority: 'urgent' });
   const critical = inTx(ctx, 'round', async () => { ran.push('critical'); }, { priority: 'critical' });
   try {
-    await Promise.race([critical, sleep(5_000)]);
+    await Promise.race([critical, sleep(20_000)]);
     assert.equal(ran, ['normal', 'critical'], 'the critical transaction ran in the reserve; the accept still waits');
     assert.is(transactions.waiting, 1);
   } finally {
     // Never leave the held transaction open, whatever was asserted.
     open();
     await Promise.allSettled([holding, accept, critical]);
+    await sql.end();
   }
   assert.equal(ran, ['normal', 'critical', 'urgent']);
 });
