@@ -64,6 +64,8 @@ const schema = z.object({
   TRUST_PROXY: int(0, 0),
   /** How many audit events one `GET …/events` page returns at most. */
   EVENTS_PAGE_MAX: int(500, 1),
+  /** The most incidents one page of GET /v1/incidents may hold (`limit`); read in one snapshot. */
+  INCIDENTS_PAGE_MAX: int(5000, 1),
   /** Idempotency keys are kept this long (a replay inside it answers as before), then purged. */
   IDEMPOTENCY_RETENTION_MS: int(7 * 24 * 3_600_000, 60_000),
   /**

@@ -15,42 +15,82 @@ export type { CheckResult } from './check-result.ts';
 export interface ScanResult { incidents: number; truncated: boolean; violations: string[] }
 
 const ACTIVE_STATES = 'assigned,en_route,on_scene';
-/**
- * A team with a slot open is `dispatching` (or `escalated`) while its members hold
- * assignments; one request (one read) keeps the per-hero check a snapshot.
- */
+/** A team with a slot open is `dispatching` (or `escalated`) while its members hold assignments. */
 const ACTIVE_STATES_WITH_TEAMS = 'dispatching,escalated,assigned,en_route,on_scene';
 
-/** One look at every incident holding heroes: one active assignment per slot and per hero. */
+/** Pages a scan reads at most (each the server's default page, 1,000 incidents). */
+const MAX_PAGES = 50;
+
+/**
+ * One look at every incident holding heroes: one active assignment per slot and per
+ * hero. The list comes in pages, each one snapshot; a hero seen active on two pages is
+ * read again (both incidents) before it counts, since between two pages a hero may
+ * have been released from one and assigned the other.
+ */
 export async function scanAssignments(url: string, token: string, o: { teams?: boolean } = {}): Promise<ScanResult> {
   const states = o.teams ? ACTIVE_STATES_WITH_TEAMS : ACTIVE_STATES;
-  const res = await http('GET', `${url}/v1/incidents?state=${states}`, { token, timeoutMs: 15_000 });
-  if (res.status !== 200) throw new Error(`GET /v1/incidents?state=${states}: HTTP ${res.status} ${problem(res.body)}`);
-  const items = ((res.body as { items?: Incident[] } | null)?.items ?? []);
   const violations: string[] = [];
-  const heroes = new Map<string, string[]>();
-  for (const inc of items) {
-    const active = inc.assignments.filter((a) => a.state === 'active');
-    const slots = inc.needs.reduce((n, need) => n + need.count, 0) || 1;
-    if (active.length > slots) violations.push(`incident ${inc.id} (${inc.state}) has ${active.length} active assignments for ${slots} slot(s)`);
-    const bySlot = new Map<number, string[]>();
-    for (const a of active) if (a.slot !== undefined) bySlot.set(a.slot, [...(bySlot.get(a.slot) ?? []), a.heroId]);
-    for (const [slot, held] of bySlot) {
-      if (held.length > 1) violations.push(`incident ${inc.id} slot ${slot} has ${held.length} active assignments: ${held.join(', ')}`);
+  const heroes = new Map<string, { incident: string; page: number }[]>();
+  let before: string | undefined;
+  let incidents = 0;
+  let page = 0;
+  for (; page < MAX_PAGES; page++) {
+    const query = `state=${states}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+    const res = await http('GET', `${url}/v1/incidents?${query}`, { token, timeoutMs: 15_000 });
+    if (res.status !== 200) throw new Error(`GET /v1/incidents?${query}: HTTP ${res.status} ${problem(res.body)}`);
+    const body = res.body as { items?: Incident[]; next?: string } | null;
+    const items = body?.items ?? [];
+    incidents += items.length;
+    for (const inc of items) {
+      violations.push(...slotViolations(inc));
+      for (const a of activeOf(inc)) heroes.set(a.heroId, [...(heroes.get(a.heroId) ?? []), { incident: inc.id, page }]);
     }
-    // Per skill: no more active heroes for a skill than its needs ask for (skill null = any slot).
-    const bySkill = new Map<string, number>();
-    for (const a of active) if (a.skill !== null) bySkill.set(a.skill, (bySkill.get(a.skill) ?? 0) + 1);
-    for (const [skill, n] of bySkill) {
-      const want = inc.needs.filter((x) => x.skill === skill).reduce((s, x) => s + x.count, 0);
-      if (n > want) violations.push(`incident ${inc.id} has ${n} active "${skill}" assignments for ${want} slot(s)`);
-    }
-    for (const a of active) heroes.set(a.heroId, [...(heroes.get(a.heroId) ?? []), inc.id]);
+    before = body?.next;
+    if (before === undefined) break;
   }
-  for (const [hero, incs] of heroes) {
-    if (incs.length > 1) violations.push(`hero ${hero} holds ${incs.length} active assignments: ${incs.join(', ')}`);
+  for (const [hero, held] of heroes) {
+    if (held.length < 2) continue;
+    const onePage = held.every((h) => h.page === held[0]!.page);
+    const still = onePage ? held.map((h) => h.incident) : await stillHeld(url, token, hero, held.map((h) => h.incident));
+    if (still.length > 1) violations.push(`hero ${hero} holds ${still.length} active assignments: ${still.join(', ')}`);
   }
-  return { incidents: items.length, truncated: items.length >= 1000, violations };
+  return { incidents, truncated: before !== undefined, violations };
+}
+
+function activeOf(inc: Incident) {
+  return inc.assignments.filter((a) => a.state === 'active');
+}
+
+/** Within one incident (one snapshot): no more active heroes than slots, per slot and per skill. */
+function slotViolations(inc: Incident): string[] {
+  const violations: string[] = [];
+  const active = activeOf(inc);
+  const slots = inc.needs.reduce((n, need) => n + need.count, 0) || 1;
+  if (active.length > slots) violations.push(`incident ${inc.id} (${inc.state}) has ${active.length} active assignments for ${slots} slot(s)`);
+  const bySlot = new Map<number, string[]>();
+  for (const a of active) if (a.slot !== undefined) bySlot.set(a.slot, [...(bySlot.get(a.slot) ?? []), a.heroId]);
+  for (const [slot, held] of bySlot) {
+    if (held.length > 1) violations.push(`incident ${inc.id} slot ${slot} has ${held.length} active assignments: ${held.join(', ')}`);
+  }
+  // Per skill: no more active heroes for a skill than its needs ask for (skill null = any slot).
+  const bySkill = new Map<string, number>();
+  for (const a of active) if (a.skill !== null) bySkill.set(a.skill, (bySkill.get(a.skill) ?? 0) + 1);
+  for (const [skill, n] of bySkill) {
+    const want = inc.needs.filter((x) => x.skill === skill).reduce((s, x) => s + x.count, 0);
+    if (n > want) violations.push(`incident ${inc.id} has ${n} active "${skill}" assignments for ${want} slot(s)`);
+  }
+  return violations;
+}
+
+/** Those of `incidents` that still show `hero` active, read one by one after the scan. */
+async function stillHeld(url: string, token: string, hero: string, incidents: string[]): Promise<string[]> {
+  const held: string[] = [];
+  for (const id of incidents) {
+    const res = await http('GET', `${url}/v1/incidents/${encodeURIComponent(id)}`, { token, timeoutMs: 15_000 });
+    if (res.status !== 200) throw new Error(`GET /v1/incidents/${id}: HTTP ${res.status} ${problem(res.body)}`);
+    if (activeOf(res.body as Incident).some((a) => a.heroId === hero)) held.push(id);
+  }
+  return held;
 }
 
 export interface ReportAudit {

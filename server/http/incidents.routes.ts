@@ -11,10 +11,10 @@ import { assignByHand, cancelIncident, reassign } from '../services/override.ser
 import type { ReportBatcher } from '../services/report.batcher.ts';
 import { idempotencyKeyExists } from '../services/report.service.ts';
 import { eventsFor, incidentFor } from '../services/views.ts';
-import { incidentEvents, incidentView, incidentViews, isReporter, listIncidents } from '../store/incidents.store.ts';
+import { incidentEvents, incidentPage, incidentView, isReporter } from '../store/incidents.store.ts';
 import { problems, sendProblem } from './problem.ts';
 import {
-  assignBody, cancelBody, eventsPage, eventsQuery, incidentList, incidentParams, incidentView as incidentSchema, listQuery,
+  assignBody, cancelBody, eventsPage, eventsQuery, incidentList, incidentParams, incidentView as incidentSchema, LIST_DEFAULT, listQuery,
   reassignBody, reportBody, reportHeaders,
 } from './schemas.ts';
 
@@ -94,11 +94,18 @@ export const incidentRoutes = (d: IncidentRouteDeps): FastifyPluginAsyncZod => a
 
   app.get('/v1/incidents', {
     config: { roles: ['dispatcher'] },
-    schema: { tags, summary: 'List incidents', querystring: listQuery, response: { 200: incidentList, ...problems(400, 401, 403, 429, 503) } },
+    schema: {
+      tags, summary: 'List incidents', description: 'Newest first, in pages (`limit`, `before`); each page is one snapshot.',
+      querystring: listQuery(ctx.config.INCIDENTS_PAGE_MAX), response: { 200: incidentList, ...problems(400, 401, 403, 429, 503) },
+    },
   }, async (req) => {
-    const { state } = req.query;
-    const rows = await listIncidents(ctx.sql, { ...(state ? { states: state } : {}), limit: 1000 });
-    return { items: await incidentViews(ctx.sql, rows) };
+    const { state, before, limit } = req.query;
+    const page = await incidentPage(ctx.sql, {
+      ...(state ? { states: state } : {}), ...(before !== undefined ? { before } : {}),
+      limit: limit ?? Math.min(LIST_DEFAULT, ctx.config.INCIDENTS_PAGE_MAX),
+    });
+    if (!page) throw new AppError('invalid', 'bad paging parameters: `before` names no incident', { errors: [{ path: 'before', message: 'no such incident' }] });
+    return page;
   });
 
   app.get('/v1/incidents/:id', {

@@ -66,8 +66,10 @@ export const incidentView = z.strictObject({
   updatedAt: ms('Last changed at'),
 }).meta({ id: 'Incident', description: 'An incident (PROTOCOL "HTTP" and v1.1).', examples: [INCIDENT] });
 
-export const incidentList = z.strictObject({ items: z.array(incidentView) })
-  .meta({ id: 'IncidentList', description: 'At most the 1,000 most recent incidents, newest first.', examples: [{ items: [INCIDENT] }] });
+export const incidentList = z.strictObject({
+  items: z.array(incidentView),
+  next: z.string().optional().meta({ description: 'While more remain: the `before` of the next page (extension).' }),
+}).meta({ id: 'IncidentList', description: 'A page of incidents, newest first (1,000 unless `limit` says otherwise).', examples: [{ items: [INCIDENT] }] });
 
 /** One audit event as the trail and the timeline serve it. */
 export const auditEvent = z.strictObject({
@@ -124,13 +126,26 @@ function unknownStates(query: unknown): string {
   return `unknown state(s): ${bad.join(', ') || String(raw)}`;
 }
 
-export const listQuery = refusal(z.object({
+/** The dispatcher's list in pages (an extension, see README): at most `pageMax` a page. */
+export const listQuery = (pageMax: number) => refusal(z.object({
   state: z.string({ error: `expected one of ${INCIDENT_STATES.join(', ')}` })
     .refine((s) => s === '' || stateList.test(s), { message: `expected one of ${INCIDENT_STATES.join(', ')}` })
     .transform((s) => (s === '' ? undefined : s.split(',').map((x) => x.trim()) as (typeof INCIDENT_STATES)[number][]))
     .optional()
     .meta({ description: 'A comma-separated list of states to keep.', examples: ['dispatching,escalated'] }),
-}), { detail: unknownStates });
+  limit: pageNumber(1, pageMax, `At most this many (default ${Math.min(LIST_DEFAULT, pageMax)})`),
+  before: pathId('Incidents older than this one: the previous page\'s `next`.').optional(),
+}), { detail: listRefusal });
+
+/** Unknown states are named; anything else is a paging parameter. */
+function listRefusal(query: unknown): string {
+  const raw = (query as { state?: unknown } | null)?.state;
+  const bad = typeof raw === 'string' && raw !== '' && !stateList.test(raw);
+  return bad || (raw !== undefined && typeof raw !== 'string') ? unknownStates(query) : 'bad paging parameters';
+}
+
+/** The list's page when no `limit` is asked: what it always was. */
+export const LIST_DEFAULT = 1000;
 
 // The audit trail is read in pages (an extension, see README): at most EVENTS_PAGE_MAX
 // events after `after` (a seq), oldest first.

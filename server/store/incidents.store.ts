@@ -1,5 +1,5 @@
 // Incident rows: insert, lock, the guarded update with its audit event, and views.
-import type { Db, Tx } from '../db.ts';
+import type { Db, Sql, Tx } from '../db.ts';
 import { SEVERITY_RANK, type IncidentKind, type IncidentState, type MemberProgress, type Severity } from '../../shared/domain.ts';
 import type { AssignmentView, IncidentEventView, IncidentView, LatLng, Need, SlotView } from '../../shared/types.ts';
 import type { IncidentInput, PersistedIncident } from '../../machines/incident.machine.ts';
@@ -246,6 +246,26 @@ export async function listIncidents(db: Db, filter: { states?: IncidentState[]; 
        ${filter.reportedBy !== undefined ? db`and (reported_by = ${filter.reportedBy} or ${filter.reportedBy} = any(co_reporters))` : db``}
        ${filter.openOnly ? db`and state not in ('resolved', 'cancelled')` : db``}
      order by created_at desc limit ${limit}`;
+}
+
+/**
+ * One page of the dispatcher's list, newest first, read in one snapshot (the incidents
+ * and their assignments agree): incidents older than `before` (the id that ended the
+ * previous page), at most `limit`. Null when `before` names no incident.
+ */
+export async function incidentPage(sql: Sql, q: { states?: IncidentState[]; before?: string; limit: number }): Promise<{ items: IncidentView[]; next?: string } | null> {
+  return sql.begin('isolation level repeatable read read only', async (tx) => {
+    if (q.before !== undefined && (await tx`select 1 from incidents where id = ${q.before}`).length === 0) return null;
+    // One row past the page tells whether more remain; id breaks ties in created_at.
+    const rows = await tx<IncidentRow[]>`
+      select * from incidents
+       where true
+         ${q.states ? tx`and state = any(${q.states})` : tx``}
+         ${q.before !== undefined ? tx`and (created_at, id) < (select created_at, id from incidents where id = ${q.before})` : tx``}
+       order by created_at desc, id desc limit ${q.limit + 1}`;
+    const items = await incidentViews(tx, rows.slice(0, q.limit));
+    return rows.length > q.limit ? { items, next: items[items.length - 1]!.id } : { items };
+  }) as Promise<{ items: IncidentView[]; next?: string } | null>;
 }
 
 interface EventRow { seq: number; type: string; from_state: IncidentState | null; to_state: IncidentState; actor: string; at: Date; data: Record<string, unknown> }
