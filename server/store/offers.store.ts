@@ -31,15 +31,18 @@ export interface OfferRow {
  * Hero `h` may be offered this incident: on duty, no active assignment, no pending
  * offer, and not already tried on it (declined, released, or expired unless
  * `retryExpired`). One fragment, so every way of picking heroes applies the same rules.
+ * Each rule is its own probe of one index (a hero's active assignment or pending offer:
+ * the one-per-hero indexes; this incident's: the incident's), with no OR for the
+ * planner to turn into a scan: a hero's whole offer history is never read, and a
+ * prepared plan stays an index lookup however the tables grow.
  */
 function freeFor(db: Db, incidentId: string, retryExpired: boolean) {
   return db`h.on_duty
-    and not exists (select 1 from assignments a where a.hero_id = h.id
-                     and (a.state = 'active' or a.incident_id = ${incidentId}))
-    and not exists (select 1 from offers o where o.hero_id = h.id
-                     and (o.state = 'pending'
-                          or (o.incident_id = ${incidentId}
-                              and (o.state = 'declined' or (o.state = 'expired' and not ${retryExpired})))))`;
+    and not exists (select 1 from assignments a where a.hero_id = h.id and a.state = 'active')
+    and not exists (select 1 from assignments a where a.incident_id = ${incidentId} and a.hero_id = h.id)
+    and not exists (select 1 from offers o where o.hero_id = h.id and o.state = 'pending')
+    and not exists (select 1 from offers o where o.incident_id = ${incidentId} and o.hero_id = h.id
+                     and ${retryExpired ? db`o.state = 'declined'` : db`o.state in ('declined', 'expired')`})`;
 }
 
 /** The model's score of an offer (issue 16, server/ranking/model.ts Score; the contributions are kept as words in `why`). */
@@ -105,8 +108,8 @@ export async function insertOffers(tx: Tx, args: {
         from unnest(${ids}::text[], ${dists}::float8[], ${etas}::int[], ${rankings(args.candidates)}::text[])
              with ordinality as c(hero_id, distance_km, eta_s, ranking, rank)
         join heroes h on h.id = c.hero_id
-       where (${args.skill}::text is null or ${args.skill}::text = any(h.skills))
-         and ${freeFor(tx, args.incidentId, args.retryExpired)}
+       where ${freeFor(tx, args.incidentId, args.retryExpired)}
+         ${args.skill === null ? tx`` : tx`and ${args.skill}::text = any(h.skills)`}
        order by c.rank
        limit ${args.batch}
          for update of h skip locked
