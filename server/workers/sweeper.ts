@@ -3,7 +3,8 @@
 // past `deadline_at` (dispatch work lost, or no progress from the hero), heroes on an
 // assignment who went silent, and available heroes whose position went stale. It also
 // ends what must not grow forever: records of dispatch failures whose episode is over,
-// and idempotency keys past their retention window.
+// and idempotency keys past their retention window; and it analyzes the hot tables
+// while they grow fast, so prepared plans made on empty tables do not last.
 // Runs as a BullMQ job scheduler: once per interval per cluster.
 import { isPartialTeam, openSlots } from '../../machines/incident.team.ts';
 import { isFinalState } from '../../shared/domain.ts';
@@ -21,6 +22,7 @@ import { enqueue, enqueueMany } from '../outbox/outbox.buffer.ts';
 import { activeAssignments } from '../store/assignments.store.ts';
 import { getFailure, markAlerted, purgeSettledFailures } from '../store/dispatch-failures.store.ts';
 import { purgeIdempotencyKeys } from '../store/idempotency.store.ts';
+import { analyzeGrownTables } from '../store/planner-stats.store.ts';
 import { lockIncident, markTeamAlerted, overdueIncidentIds, setDeadline, type IncidentRow } from '../store/incidents.store.ts';
 import { lastPendingExpiry, overdueOfferIds } from '../store/offers.store.ts';
 
@@ -33,6 +35,8 @@ export interface SweepReport {
   heroesStale: number;
   failuresCleared: number;
   idempotencyKeysPurged: number;
+  /** Hot tables analyzed because they grew fast (server/store/planner-stats.store.ts). */
+  tablesAnalyzed: number;
 }
 
 const BATCH = 500;
@@ -176,10 +180,17 @@ async function purgeOldIdempotencyKeys(ctx: ServiceContext, report: SweepReport)
   }
 }
 
+/** Rows a hot table must have changed by before the sweep analyzes it (besides half its size). */
+const ANALYZE_FLOOR = 500;
+
+async function refreshPlannerStats(ctx: ServiceContext, report: SweepReport): Promise<void> {
+  report.tablesAnalyzed += (await analyzeGrownTables(ctx.sql, ANALYZE_FLOOR)).length;
+}
+
 /** One pass. Each part runs even if another failed (Redis down must not stop offer expiry). */
 export async function sweep(ctx: ServiceContext, positions: HeroPositions): Promise<SweepReport> {
   const report: SweepReport = {
-    offersExpired: 0, incidentsRedispatched: 0, incidentsStuck: 0, teamsIncomplete: 0, heroesReleased: 0, heroesStale: 0, failuresCleared: 0, idempotencyKeysPurged: 0,
+    offersExpired: 0, incidentsRedispatched: 0, incidentsStuck: 0, teamsIncomplete: 0, heroesReleased: 0, heroesStale: 0, failuresCleared: 0, idempotencyKeysPurged: 0, tablesAnalyzed: 0,
   };
   const parts: [string, () => Promise<void>][] = [
     ['offers', () => expireOverdueOffers(ctx, report)],
@@ -189,6 +200,7 @@ export async function sweep(ctx: ServiceContext, positions: HeroPositions): Prom
     ['dispatch failures', () => clearSettledFailures(ctx, report)],
     ['idempotency keys', () => purgeOldIdempotencyKeys(ctx, report)],
     ['public alerts', () => sweepPublicAlerts(ctx)],
+    ['planner statistics', () => refreshPlannerStats(ctx, report)],
   ];
   for (const [part, run] of parts) {
     try { await run(); } catch (err) { ctx.log.error({ err, part }, 'sweep part failed'); }
