@@ -2,11 +2,11 @@
 // en route → on scene → resolved, seen by the civilian and a dispatcher; plus the
 // unhappy paths of one dispatch: decline, expiry and cancel.
 import * as assert from 'uvu/assert';
-import { connect, http } from './helpers/clients.ts';
+import { connect, eventually, http } from './helpers/clients.ts';
 import { civilianOrder, dispatcherOrder } from './helpers/push-order.ts';
 import { uid } from './helpers/server.ts';
 import { serverSuite } from './helpers/server-suite.ts';
-import { area, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
+import { area, cancelByDispatcher, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
 const test = serverSuite('lifecycle', { OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200 });
 
@@ -181,3 +181,30 @@ test('dispatchers get batched hero positions and statuses', async ({ server }) =
 });
 
 test.run();
+
+// Escalated retries come quickly here, so a hero may be offered the incident again.
+const retry = serverSuite('lifecycle: a hero who let an offer expire', { OFFER_TIMEOUT_MS: 1_000, DISPATCH_RETRY_MS: 200, ESCALATED_RETRY_MS: 500 });
+
+retry('is not offered the incident again while it is dispatching; once it has escalated, they are', async ({ server }) => {
+  const center = area();
+  const sleepy = await heroOnline(server, center, 0.2);
+  await matchable(server, [sleepy]);
+  const { incident } = await report(server, await server.token('civilian', uid('civ-')), { kind: 'medical', severity: 'medium', location: center });
+  const first = await sleepy.client.next('offer', (o) => o.incident.id === incident.id);
+  await sleepy.client.next('offer:withdrawn', (w) => w.offerId === first.offerId && w.reason === 'expired', 5_000);
+  // The rounds after the expiry find nobody (the only hero near let this one expire),
+  // and the incident escalates to dispatchers.
+  await eventually('escalated', async () => (await server.app.sql`select state from incidents where id = ${incident.id}`)[0]?.state === 'escalated', 15_000);
+  const rounds = await server.app.sql<{ to_state: string; offered: string[] }[]>`
+    select to_state, data->'offered' as offered from incident_events where incident_id = ${incident.id} and type = 'ROUND' order by seq`;
+  assert.ok(rounds.length >= 2, JSON.stringify(rounds));
+  assert.equal(rounds[0]!.offered, [sleepy.id], 'the first round offered the hero');
+  for (const r of rounds.slice(1)) assert.equal(r.offered, [], `a round before escalation offered nobody: ${JSON.stringify(rounds)}`);
+  // Escalated, the next retry may ask the hero again: a late answer beats none.
+  const again = await sleepy.client.next('offer', (o) => o.incident.id === incident.id && o.offerId !== first.offerId, 10_000);
+  assert.ok(again.offerId);
+  await cancelByDispatcher(server, incident.id);
+  closeAll(sleepy);
+});
+
+retry.run();
