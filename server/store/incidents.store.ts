@@ -237,15 +237,17 @@ export async function incidentView(db: Db, id: string): Promise<IncidentView | n
   return row ? (await incidentViews(db, [row]))[0]! : null;
 }
 
-export async function listIncidents(db: Db, filter: { states?: IncidentState[]; reportedBy?: string; openOnly?: boolean; limit?: number }): Promise<IncidentRow[]> {
+export async function listIncidents(db: Db, filter: { states?: IncidentState[]; reportedBy?: string; openOnly?: boolean; before?: string; limit?: number }): Promise<IncidentRow[]> {
   const limit = filter.limit ?? 500;
+  // Newest first; id breaks ties in created_at, so `before` (an incident id) pages exactly.
   return db<IncidentRow[]>`
     select * from incidents
      where true
        ${filter.states ? db`and state = any(${filter.states})` : db``}
        ${filter.reportedBy !== undefined ? db`and (reported_by = ${filter.reportedBy} or ${filter.reportedBy} = any(co_reporters))` : db``}
        ${filter.openOnly ? db`and state not in ('resolved', 'cancelled')` : db``}
-     order by created_at desc limit ${limit}`;
+       ${filter.before !== undefined ? db`and (created_at, id) < (select created_at, id from incidents where id = ${filter.before})` : db``}
+     order by created_at desc, id desc limit ${limit}`;
 }
 
 /**
@@ -256,13 +258,8 @@ export async function listIncidents(db: Db, filter: { states?: IncidentState[]; 
 export async function incidentPage(sql: Sql, q: { states?: IncidentState[]; before?: string; limit: number }): Promise<{ items: IncidentView[]; next?: string } | null> {
   return sql.begin('isolation level repeatable read read only', async (tx) => {
     if (q.before !== undefined && (await tx`select 1 from incidents where id = ${q.before}`).length === 0) return null;
-    // One row past the page tells whether more remain; id breaks ties in created_at.
-    const rows = await tx<IncidentRow[]>`
-      select * from incidents
-       where true
-         ${q.states ? tx`and state = any(${q.states})` : tx``}
-         ${q.before !== undefined ? tx`and (created_at, id) < (select created_at, id from incidents where id = ${q.before})` : tx``}
-       order by created_at desc, id desc limit ${q.limit + 1}`;
+    // One row past the page tells whether more remain.
+    const rows = await listIncidents(tx, { ...q, limit: q.limit + 1 });
     const items = await incidentViews(tx, rows.slice(0, q.limit));
     return rows.length > q.limit ? { items, next: items[items.length - 1]!.id } : { items };
   }) as Promise<{ items: IncidentView[]; next?: string } | null>;
