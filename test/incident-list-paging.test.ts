@@ -3,6 +3,7 @@
 // is the `before` of the following page. Bad paging parameters are 400 `invalid` and
 // change nothing. The simulator's invariant scan walks these pages in a burst.
 import fc from 'fast-check';
+import postgres from 'postgres';
 import * as assert from 'uvu/assert';
 import { eventually, http } from './helpers/clients.ts';
 import { uid, type TestServer } from './helpers/server.ts';
@@ -107,6 +108,41 @@ test('bad paging parameters are 400 `invalid`, named, and change nothing', async
     }), { numRuns: 60 });
   assert.equal(await server.app.sql`select id, state, version from incidents order by id`, before);
   await cancelByDispatcher(server, incident.id);
+});
+
+test('a page is one snapshot: an assignment changed between its two reads shows as it was', async ({ server }) => {
+  const disp = await dispatcherToken(server);
+  const { hero, incident, offer } = await heroOffered(server, 'medical');
+  assert.equal(await hero.client.ask('offer:accept', { offerId: offer.offerId }), { ok: true, incidentId: incident.id });
+  const assignedAt = (await http(server, 'GET', `/v1/incidents/${incident.id}`, { token: disp })).body.assignments[0].assignedAt as number;
+  // The test's own connection locks the assignments table: the page reads its incidents,
+  // then waits to read their assignments while one of them is changed and committed.
+  const holder = postgres(server.app.config.DATABASE_URL, { max: 2, onnotice: () => {}, connection: { search_path: server.app.config.DB_SCHEMA } });
+  let page: ReturnType<typeof list> | undefined;
+  let changed = false;
+  try {
+    await holder.begin(async (tx) => {
+      await tx`lock table assignments in access exclusive mode`;
+      page = list(server, disp, '?state=assigned');
+      await eventually('the page waiting to read assignments', async () => (await holder`
+        select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%from assignments a left join heroes%'`).length > 0);
+      await tx`update assignments set assigned_at = assigned_at - interval '1 hour' where incident_id = ${incident.id}`;
+    });
+    changed = true;
+    const res = await page!;
+    assert.is(res.status, 200, JSON.stringify(res.body));
+    const listed = (res.body.items as { id: string; assignments: { assignedAt: number }[] }[]).find((i) => i.id === incident.id);
+    assert.ok(listed, 'the assigned incident is on the page');
+    assert.is(listed!.assignments[0]!.assignedAt, assignedAt, 'the assignment as it was when the page began');
+    const now = await http(server, 'GET', `/v1/incidents/${incident.id}`, { token: disp });
+    assert.is(now.body.assignments[0].assignedAt, assignedAt - 3_600_000, 'the change did commit');
+  } finally {
+    await page?.catch(() => {});
+    if (changed) await holder`update assignments set assigned_at = assigned_at + interval '1 hour' where incident_id = ${incident.id}`;
+    await holder.end();
+  }
+  await cancelByDispatcher(server, incident.id);
+  closeAll(hero);
 });
 
 test('the simulator\'s invariant scan walks every page of incidents holding heroes', async ({ server }) => {
