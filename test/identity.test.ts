@@ -3,7 +3,7 @@
 // default namespace refuses everyone; Socket.IO checks Origin against an allowlist.
 import { request } from 'node:http';
 import { SignJWT } from 'jose';
-import { dropSchemas } from '../scripts/lib/lifecycle.ts';
+import { dropStores } from '../scripts/lib/lifecycle.ts';
 import { spawnServerProcess, type ServerProcess } from '../scripts/lib/server-process.ts';
 import { io } from 'socket.io-client';
 import { suite } from 'uvu';
@@ -58,7 +58,8 @@ function handshake(server: TestServer, origin: string): Promise<{ status: number
 }
 
 const test = suite<{ server: TestServer; strict: TestServer }>('identity');
-const schemas: string[] = [];
+// The real servers' schemas and Redis prefixes (their BullMQ schedulers stay after they stop).
+const stores: { schema: string; prefix: string }[] = [];
 
 test.before(async (ctx) => {
   ctx.server = await startServer({ CORS_ORIGINS: 'https://console.example, https://ops.example:8443' });
@@ -67,7 +68,7 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   await ctx.server?.stop();
   await ctx.strict?.stop();
-  await dropSchemas(schemas);
+  await dropStores(stores);
 });
 test.after.each(async (ctx) => {
   await checkInvariants(ctx.server);
@@ -94,9 +95,9 @@ test('production start refuses the default, an example and a weak JWT_SECRET, sa
 });
 
 test('production start with a strong secret serves, and signs nothing with the default', async () => {
-  const schema = uid('t_prod_');
-  schemas.push(schema);
-  const p = start({ NODE_ENV: 'production', JWT_SECRET: STRONG, PORT: '0', DB_SCHEMA: schema, REDIS_PREFIX: uid('tp') });
+  const store = { schema: uid('t_prod_'), prefix: uid('tp') };
+  stores.push(store);
+  const p = start({ NODE_ENV: 'production', JWT_SECRET: STRONG, PORT: '0', DB_SCHEMA: store.schema, REDIS_PREFIX: store.prefix });
   try {
     const port = await eventually('server to listen', () => {
       const m = /"port":(\d+)[^\n]*dispatch server listening/.exec(p.out.join(''));

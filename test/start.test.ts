@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { dropSchemas, pg } from '../scripts/lib/lifecycle.ts';
+import { dropStores, pg } from '../scripts/lib/lifecycle.ts';
 import { spawnServerProcess, type ServerProcess } from '../scripts/lib/server-process.ts';
 import { eventually } from './helpers/clients.ts';
 import { uid } from './helpers/server.ts';
@@ -14,8 +14,9 @@ const start = (env: Record<string, string>) => spawnServerProcess({ LOG_LEVEL: '
 /** Its exit code, SIGKILLing it after `ms`. */
 const exitWithin = async (p: ServerProcess, ms: number) => (await p.exitWithin(ms)).code;
 
-const schemas: string[] = [];
-test.after(async () => { await dropSchemas(schemas); });
+// Each real server's schema and Redis prefix (its BullMQ schedulers stay after it stops).
+const stores: { schema: string; prefix: string }[] = [];
+test.after(async () => { await dropStores(stores); });
 
 test('invalid and unknown settings stop the start with a message naming them', async () => {
   const bad = start({ OFFER_TIMEOUT_MS: 'soon' });
@@ -27,9 +28,9 @@ test('invalid and unknown settings stop the start with a message naming them', a
 });
 
 test('two processes migrate one fresh schema at once, both serve /readyz 200, SIGTERM drains', async () => {
-  const schema = uid('t_start_');
-  schemas.push(schema);
-  const env = { PORT: '0', DB_SCHEMA: schema, REDIS_PREFIX: uid('ts') };
+  const store = { schema: uid('t_start_'), prefix: uid('ts') };
+  stores.push(store);
+  const env = { PORT: '0', DB_SCHEMA: store.schema, REDIS_PREFIX: store.prefix };
   const procs = [start(env), start(env)];
   try {
     for (const p of procs) {
@@ -39,7 +40,7 @@ test('two processes migrate one fresh schema at once, both serve /readyz 200, SI
       assert.equal(((await res.json()) as { checks: unknown }).checks, { postgres: true, redis: true, migrations: true, draining: false });
     }
     const sql = pg(undefined, 1);
-    const applied = await sql.unsafe(`select count(*)::int as n from "${schema}".schema_migrations`);
+    const applied = await sql.unsafe(`select count(*)::int as n from "${store.schema}".schema_migrations`);
     await sql.end();
     const files = readdirSync(new URL('../server/migrations/', import.meta.url)).filter((f) => f.endsWith('.sql'));
     assert.is(applied[0]?.n, files.length, 'each migration applied exactly once');
