@@ -18,11 +18,14 @@ test('a critical incident\'s rows are named for the urgent carrier, the other in
   const carrier = (urgent: boolean) => { asked.push(urgent); return urgent ? { key: 424_242, forMs: 60_000 } : null; };
   const view = (id: string, severity: string) => ({ id, severity, assignments: [] }) as never;
   const stored = await server.app.sql.begin(async (tx) => {
-    const { written } = await withOutbox(tx, async () => {
+    const { written: sent } = await withOutbox(tx, async () => {
       enqueue(tx, 'push:incident', { incident: view(critical, 'critical') }, critical);
       enqueue(tx, 'push:withdrawn', { heroId: uid('h-'), offerId: uid('o-'), reason: 'test' }, critical);
       enqueue(tx, 'push:incident', { incident: view(other, 'high') }, other);
     }, carrier);
+    const settled = await sent;
+    if (!settled.ok) throw settled.error;
+    const { written } = settled;
     const rows = await tx<{ incident_id: string; topic: string; carrier: number | null; until: boolean }[]>`
       select incident_id, topic, carrier, carrier_until is not null as until from outbox where id = any(${written.map((w) => w.id)}::bigint[]) order by id`;
     // Taken back out: nothing here is meant to be carried out.

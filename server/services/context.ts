@@ -8,9 +8,9 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AcceptGate } from './accept.gate.ts';
 import type { PriorityLimiter } from '../concurrency/priority-limiter.ts';
-import { withOutbox } from '../outbox/outbox.buffer.ts';
+import { withOutbox, type WrittenRows } from '../outbox/outbox.buffer.ts';
 import { relayLimits } from '../outbox/outbox.relay.ts';
-import type { OutboxSink, Written } from '../outbox/outbox.sink.ts';
+import type { OutboxSink } from '../outbox/outbox.sink.ts';
 
 export interface ServiceContext {
   config: Config;
@@ -71,11 +71,14 @@ export async function inTx<T>(ctx: ServiceContext, what: string, work: (tx: Tx) 
   for (let attempt = 1; ; attempt++) {
     try {
       const { value, written } = await ctx.transactions.run(TX_RANK[opts.priority ?? 'normal'], () => withDeadline(
-        ctx.sql.begin((tx) => withOutbox(tx, work, (urgent) => ctx.outbox.carrier(urgent))) as Promise<{ value: T; written: Written[] }>,
+        ctx.sql.begin((tx) => withOutbox(tx, work, (urgent) => ctx.outbox.carrier(urgent))) as Promise<{ value: T; written: WrittenRows }>,
         ctx.config.DB_QUERY_TIMEOUT_MS * 2,
         what,
       ), wait);
-      if (written.length) ctx.outbox.carry(written);
+      // The outbox insert went out with the COMMIT; had it failed, the COMMIT rolled back.
+      const rows = await written;
+      if (!rows.ok) throw rows.error;
+      if (rows.written.length) ctx.outbox.carry(rows.written);
       return value;
     } catch (e) {
       const code = (e as { code?: string }).code;
