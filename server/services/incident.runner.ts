@@ -112,13 +112,16 @@ export async function applyEvent(ctx: ServiceContext, tx: Tx, row: IncidentRow, 
   });
   const decided: Decided = { id: row.id, kind: row.kind, severity: step.next.context.severity ?? row.severity, snapshot: step.next };
   const touched = new Set<string>(opts.heroes);
-  const effects = (async () => {
+  // The statuses and the view's assignments follow the effects' statements without
+  // waiting for the guard's answer: a step with no effect costs one round trip, not
+  // two. Run in order behind the update (postgres.js pipelines a transaction's queries);
+  // a failed guard throws below and the transaction rolls back whatever they read.
+  const after = (async () => {
     for (const effect of step.effects) await EFFECTS[effect](tx, decided, event, touched, opts);
+    return Promise.all([refreshHeroStatus(tx, [...touched]), assignmentsOf(tx, [row.id])]);
   })();
-  const [saved] = await Promise.all([saving, effects]);
+  const [saved, [, assignments]] = await Promise.all([saving, after]);
   if (!saved) throw new AppError('conflict', `incident ${row.id} changed underneath us`);
-  // Sent together, run in order (postgres.js pipelines a transaction's queries).
-  const [, assignments] = await Promise.all([refreshHeroStatus(tx, [...touched]), assignmentsOf(tx, [saved.id])]);
   const view = toIncidentView(saved, assignments.get(saved.id) ?? []);
   enqueue(tx, 'push:incident', { incident: view, coReporters: saved.co_reporters }, saved.id);
   if (saved.state !== row.state) {

@@ -75,21 +75,24 @@ async function acceptPending(ctx: ServiceContext, heroId: string, offerId: strin
       // The index refuses a second active assignment anyway; this check gives the clear answer first.
       if (busy) throw new AppError('busy', 'you already hold an active assignment');
 
-      const [accepted] = await Promise.all([
+      // The last slot filled starts the wait for progress; before that the team's
+      // dispatch deadline stands (dispatch.service.ts roundDeadline).
+      const last = open.length === 1;
+      // Sent together, run in order: the machine's step goes out right behind the
+      // offer's close and the assignment's insert, not a round trip after them. If the
+      // insert fails (a unique index: a winner elsewhere), everything after it fails too.
+      const [accepted, , { row: saved }] = await Promise.all([
         closeOffer(tx, offer.id, 'accepted', null),
         insertAssignment(tx, {
           incidentId: incident.id, slot: offer.slot, heroId, skill: incident.snapshot.context.slots[offer.slot]?.skill ?? null,
           offerId: offer.id, etaS: offer.eta_s,
         }),
+        applyEvent(ctx, tx, incident, { type: 'ASSIGN', heroId, slot: offer.slot, by: 'hero' }, {
+          actor: `hero:${heroId}`, heroes: [heroId], onWithdrawn: (ids) => { withdrawn = ids; },
+          ...(last ? { deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS) } : {}),
+        }),
       ]);
       if (accepted) recordDecision(tx, accepted, 'accepted');
-      // The last slot filled starts the wait for progress; before that the team's
-      // dispatch deadline stands (dispatch.service.ts roundDeadline).
-      const last = open.length === 1;
-      const { row: saved } = await applyEvent(ctx, tx, incident, { type: 'ASSIGN', heroId, slot: offer.slot, by: 'hero' }, {
-        actor: `hero:${heroId}`, heroes: [heroId], onWithdrawn: (ids) => { withdrawn = ids; },
-        ...(last ? { deadlineAt: new Date(Date.now() + ctx.config.PROGRESS_DEADLINE_MS) } : {}),
-      });
       if (saved.state === 'assigned') ctx.metrics.reportToAssigned.observe((Date.now() - saved.created_at.getTime()) / 1000);
       return { incidentId: incident.id };
     }, { priority: 'urgent' });
