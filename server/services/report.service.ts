@@ -100,13 +100,25 @@ async function decide(ctx: ServiceContext, tx: Tx, unique: Item[]): Promise<Deci
   const out = new Map<string, Decided>();
   // Sorted claims: two batches with keys in common wait for each other, never deadlock.
   const sorted = [...unique].sort((a, b) => (a.claim < b.claim ? -1 : a.claim > b.claim ? 1 : 0));
-  const claimed = await claimKeys(tx, sorted.map((i) => ({ actor: i.civilianId, key: i.key, requestHash: i.hash, incidentId: i.id })));
+  // The search for open incidents close by goes out with the claims, for every report,
+  // and runs after them: a lone new report does not wait a round trip for its claim
+  // first. A replay's result is dropped (its extra locks end with this transaction).
+  const [claimed, nearby] = await Promise.all([
+    claimKeys(tx, sorted.map((i) => ({ actor: i.civilianId, key: i.key, requestHash: i.hash, incidentId: i.id }))),
+    storedDuplicates(ctx, tx, unique),
+  ]);
   const replays = unique.filter((i) => !claimed.has(i.claim));
   const priors = await priorClaims(tx, replays.map((i) => ({ actor: i.civilianId, key: i.key })));
   for (const item of replays) out.set(item.claim, replayOf(item, priors.get(item.claim)));
 
-  const fresh = unique.filter((i) => claimed.has(i.claim));
-  const stored = await storedDuplicates(ctx, tx, fresh);
+  const fresh: Item[] = [];
+  const stored = new Map<number, IncidentRow>(); // by index in `fresh`
+  for (const [k, item] of unique.entries()) {
+    if (!claimed.has(item.claim)) continue;
+    const row = nearby.get(k);
+    if (row) stored.set(fresh.length, row);
+    fresh.push(item);
+  }
   const placements = placeReports(fresh, stored, ctx.config.DEDUPE_RADIUS_M);
   const created = await createIncidents(ctx, tx, fresh.filter((_, k) => placements[k]!.to === 'new'));
   for (const [item, row] of created) {

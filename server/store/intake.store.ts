@@ -22,7 +22,7 @@ export async function claimKeys(tx: Tx, claims: KeyClaim[]): Promise<Set<string>
     insert into idempotency_keys (actor, key, request_hash, incident_id)
     select * from unnest(${claims.map((c) => c.actor)}::text[], ${claims.map((c) => c.key)}::text[],
                          ${claims.map((c) => c.requestHash)}::text[], ${claims.map((c) => c.incidentId)}::text[])
-    on conflict do nothing returning actor, key`;
+    on conflict do nothing returning actor, key`.execute(); // sent now: ahead of what the caller sends beside it
   return new Set(rows.map((r) => claimKey(r.actor, r.key)));
 }
 
