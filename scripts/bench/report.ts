@@ -36,11 +36,14 @@ export function answers(rows: ReportRow[]): Record<string, number> {
 }
 
 /**
- * Where report → offer goes, per new incident, from wall clocks on one machine (Postgres
- * now() is a transaction's start): sent (the first attempt) → report tx start (HTTP,
- * auth, admission, and any refused attempts before it), report tx start → first
- * dispatch round tx start (commit, outbox relay, BullMQ, candidate search), round tx
- * start → offer on the hero (round tx, relay, Socket.IO adapter).
+ * Where report → offer goes, per new incident, from wall clocks on one machine. An
+ * incident's created_at is its transaction's start; an offer's is the clock when its row
+ * was written (in builds before the report's first round: its round's transaction
+ * start). Sent (the first attempt) → report tx start: HTTP, auth, admission, and any
+ * refused attempts before it. Report tx start → first offer row: a lone report's own
+ * transaction up to the offers' insert; otherwise commit, outbox relay, BullMQ,
+ * candidate search and the round's transaction. First offer row → offer on the hero:
+ * the rest of that transaction, its commit, the relay, the Socket.IO adapter.
  */
 export async function breakdown(server: ServerUnderTest, agent: Child, created: { id: string; sentAt: number }[]): Promise<string> {
   const ids = created.map((r) => r.id);
@@ -64,7 +67,7 @@ export async function breakdown(server: ServerUnderTest, agent: Child, created: 
     if (at !== undefined && d.off !== null) c.push(at - d.off);
   }
   const f = (xs: number[]) => `${round(pct(xs, 0.5), 1)} / ${round(pct(xs, 0.99), 1)}`;
-  return `where the time goes, p50 / p99 ms: sent → report tx start ${f(a)}; report tx start → first round tx start ${f(b)}; round tx start → offer on the hero ${f(c)}`;
+  return `where the time goes, p50 / p99 ms: sent → report tx start ${f(a)}; report tx start → first offer row ${f(b)}; first offer row → offer on the hero ${f(c)}`;
 }
 
 function summary(label: string, r: ReportsResult): string {

@@ -110,12 +110,15 @@ export async function saveStep(tx: Tx, row: IncidentRow, step: {
   });
   // One statement: the audit event is written only if the guard matched. The time goes
   // as text: a timestamptz parameter would pass through a Date and lose its microseconds.
+  // updated_at moves forward by at least a millisecond per version: clients order an
+  // incident's pushes by it (`at`), and now() is the transaction's start, the same for
+  // two versions written by one transaction (a report and its first round).
   const [saved] = await tx<IncidentRow[]>`
     with saved as (
       update incidents
          set state = ${step.next.value}, snapshot = ${tx.json(step.next as never)}, version = version + 1,
              severity = ${severity}, severity_rank = ${SEVERITY_RANK[severity]},
-             deadline_at = ${deadline}, updated_at = now(), audit_head = ${hash},
+             deadline_at = ${deadline}, updated_at = greatest(now(), updated_at + interval '1 millisecond'), audit_head = ${hash},
              team_alerted_at = ${isPartialTeam(step.next.context) ? tx`team_alerted_at` : null}
        where id = ${row.id} and version = ${row.version}
       returning *

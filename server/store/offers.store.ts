@@ -92,7 +92,9 @@ export interface SlotPick extends Candidate { slot: number; skill: string | null
  * on this incident (declined, released, or expired unless `retryExpired`).
  * Candidates arrive ranked; rank order is kept. The chosen heroes' rows are locked
  * with SKIP LOCKED: concurrent rounds nearby take the next free hero instead of all
- * queueing on the nearest one and then finding it taken.
+ * queueing on the nearest one and then finding it taken. An offer is stamped with the
+ * clock, not the transaction's start: a report's first round runs in the report's own
+ * transaction, and its offers must not read as made before the report was.
  */
 export async function insertOffers(tx: Tx, args: {
   incidentId: string; slot: number; round: number; skill: string | null; candidates: Candidate[];
@@ -114,8 +116,8 @@ export async function insertOffers(tx: Tx, args: {
        limit ${args.batch}
          for update of h skip locked
     )
-    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at, rank_input, model_version, score, rank, explored, why)
-    select gen_random_uuid()::text, ${args.incidentId}, hero_id, ${args.slot}, ${args.round}, distance_km, eta_s, ${args.expiresAt}, ${rankingValues(tx)}
+    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at, created_at, rank_input, model_version, score, rank, explored, why)
+    select gen_random_uuid()::text, ${args.incidentId}, hero_id, ${args.slot}, ${args.round}, distance_km, eta_s, ${args.expiresAt}, clock_timestamp(), ${rankingValues(tx)}
       from picked cross join lateral (select ranking::jsonb as r) j order by picked.rank
     on conflict (hero_id) where state = 'pending' do nothing
     returning *`;
@@ -155,8 +157,8 @@ export async function insertSlotOffers(tx: Tx, args: {
        order by c.rank
          for update of h skip locked
     )
-    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at, rank_input, model_version, score, rank, explored, why)
-    select gen_random_uuid()::text, ${args.incidentId}, hero_id, slot, ${args.round}, distance_km, eta_s, ${args.expiresAt}, ${rankingValues(tx)}
+    insert into offers (id, incident_id, hero_id, slot, round, distance_km, eta_s, expires_at, created_at, rank_input, model_version, score, rank, explored, why)
+    select gen_random_uuid()::text, ${args.incidentId}, hero_id, slot, ${args.round}, distance_km, eta_s, ${args.expiresAt}, clock_timestamp(), ${rankingValues(tx)}
       from picked cross join lateral (select ranking::jsonb as r) j order by picked.rank
     on conflict (hero_id) where state = 'pending' do nothing
     returning *`;
