@@ -85,7 +85,7 @@ export function createApp(config: Config, opts: { log?: Logger } = {}): App {
     admission.adjust(p99Ms);
     metrics.reportsConcurrency.set(admission.concurrency);
   });
-  const reports = new ReportBatcher(ctx, { maxBatch: config.REPORTS_BATCH_MAX, lanes: config.REPORTS_BATCH_LANES });
+  const reports = new ReportBatcher(ctx, { maxBatch: config.REPORTS_BATCH_MAX, lanes: config.REPORTS_BATCH_LANES, positions });
   const web = createWebServer({ config, log, ctx, auth, redis, keys, metrics, positions, admission, reports, queues, notifier, isDraining: () => draining });
   const http = web.server;
   const { io, nsp } = createIo(http, { auth, db: sql, pub, sub, adapterKey: keys.socketAdapter, config });

@@ -137,44 +137,66 @@ async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: 
       traced('dispatch.rank', { 'incident.id': incidentId }, () => rankRound(ctx, tx, row, candidates, batch)),
     ]);
     if (!locked || !DISPATCHABLE.has(locked.state)) return 'gone';
-    if (openSlot(locked) === null) return 'filled';
-    const plan = offersWanted(ctx, locked, pending, ranking.criticalBatch);
-    if (!plan) return 'pending';
-    const round = plan.event === 'ROUND';
-    const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
-    const offers = await makeOffers(tx, locked, plan.wants, ranking, {
-      round: locked.snapshot.context.round + (round ? 1 : 0), expiresAt, retryExpired: locked.state === 'escalated',
-    });
-    const offered = offers.map((o) => o.hero_id);
-    // Slots this round could not offer to (nobody fitting and free): tried again later.
-    const unserved = plan.wants.some((w) => !offers.some((o) => o.slot === w.slot));
-
-    if (!round) return topUp(ctx, tx, locked, offers, radiusKm, expiresAt);
-    if (offers.length === 0 && locked.state === 'escalated') {
-      // Humans were alerted already; a retry that finds nobody again changes nothing
-      // worth an audit row and a push to every screen.
-      await queueRetry(ctx, tx, locked, retryDelay(ctx, locked, locked.state));
-      return 'nobody';
-    }
-    const { row: saved, view } = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
-      actor: 'system:dispatch', heroes: offered,
-      deadlineAt: roundDeadline(locked, new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS)),
-    });
-
-    if (offers.length === 0) {
-      // Nobody free in range: try again later, slower once humans have been alerted
-      // (by the state after this round, which may just have escalated).
-      await queueRetry(ctx, tx, locked, retryDelay(ctx, locked, saved.state));
-      return 'nobody';
-    }
-    // Some slot got nobody while others got offers: its own retry, at the same pace.
-    if (unserved) enqueue(tx, 'dispatch', { incidentId, delayMs: retryDelay(ctx, locked, saved.state), severity: locked.severity }, incidentId);
-    sendOffers(tx, offers, view);
-    if (locked.snapshot.context.round === 0) ctx.metrics.reportToFirstOffer.observe((Date.now() - locked.created_at.getTime()) / 1000);
-    ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
-    ctx.log.info({ incidentId, offered, radiusKm, round: saved.snapshot.context.round }, 'offers sent');
-    return 'offered';
+    return offerRound(ctx, tx, locked, pending, ranking, radiusKm);
   }, { priority: row.severity === 'critical' ? 'critical' : 'normal' }));
+}
+
+/**
+ * A new single-hero incident's first search, as its first round would make it: the base
+ * radius, a pool for one batch of its severity, and that batch (what ranking sizes).
+ */
+export function firstSearch(ctx: ServiceContext, severity: Severity): { radiusKm: number; limit: number; batch: number } {
+  const batch = batchSize(ctx, severity);
+  return { radiusKm: Math.min(ctx.config.DISPATCH_BASE_RADIUS_KM, ctx.config.DISPATCH_MAX_RADIUS_KM), limit: candidatePool(batch), batch };
+}
+
+/**
+ * The round itself, in the caller's transaction, on the incident as locked there with
+ * its pending offers per slot: the candidates as ranked, offers to the wanted slots,
+ * the machine's ROUND (or TOP_UP), the retries and the pushes. The dispatch round runs
+ * it; so does a lone new report's own transaction (report.service.ts), on the row it
+ * just inserted.
+ */
+export async function offerRound(ctx: ServiceContext, tx: Tx, locked: IncidentRow, pending: Map<number, number>, ranking: RoundRanking, radiusKm: number): Promise<RoundOutcome> {
+  const { config } = ctx;
+  const incidentId = locked.id;
+  if (openSlot(locked) === null) return 'filled';
+  const plan = offersWanted(ctx, locked, pending, ranking.criticalBatch);
+  if (!plan) return 'pending';
+  const round = plan.event === 'ROUND';
+  const expiresAt = new Date(Date.now() + config.OFFER_TIMEOUT_MS);
+  const offers = await makeOffers(tx, locked, plan.wants, ranking, {
+    round: locked.snapshot.context.round + (round ? 1 : 0), expiresAt, retryExpired: locked.state === 'escalated',
+  });
+  const offered = offers.map((o) => o.hero_id);
+  // Slots this round could not offer to (nobody fitting and free): tried again later.
+  const unserved = plan.wants.some((w) => !offers.some((o) => o.slot === w.slot));
+
+  if (!round) return topUp(ctx, tx, locked, offers, radiusKm, expiresAt);
+  if (offers.length === 0 && locked.state === 'escalated') {
+    // Humans were alerted already; a retry that finds nobody again changes nothing
+    // worth an audit row and a push to every screen.
+    await queueRetry(ctx, tx, locked, retryDelay(ctx, locked, locked.state));
+    return 'nobody';
+  }
+  const { row: saved, view } = await applyEvent(ctx, tx, locked, { type: 'ROUND', offered, radiusKm }, {
+    actor: 'system:dispatch', heroes: offered,
+    deadlineAt: roundDeadline(locked, new Date(expiresAt.getTime() + config.DISPATCH_DEADLINE_MS)),
+  });
+
+  if (offers.length === 0) {
+    // Nobody free in range: try again later, slower once humans have been alerted
+    // (by the state after this round, which may just have escalated).
+    await queueRetry(ctx, tx, locked, retryDelay(ctx, locked, saved.state));
+    return 'nobody';
+  }
+  // Some slot got nobody while others got offers: its own retry, at the same pace.
+  if (unserved) enqueue(tx, 'dispatch', { incidentId, delayMs: retryDelay(ctx, locked, saved.state), severity: locked.severity }, incidentId);
+  sendOffers(tx, offers, view);
+  if (locked.snapshot.context.round === 0) ctx.metrics.reportToFirstOffer.observe((Date.now() - locked.created_at.getTime()) / 1000);
+  ctx.metrics.offersTotal.inc({ outcome: 'sent' }, offers.length);
+  ctx.log.info({ incidentId, offered, radiusKm, round: saved.snapshot.context.round }, 'offers sent');
+  return 'offered';
 }
 
 /**

@@ -6,6 +6,7 @@
 import { SEVERITY_RANK } from '../../shared/domain.ts';
 import type { IncidentView } from '../../shared/types.ts';
 import { AppError, isAppError } from '../errors.ts';
+import type { HeroPositions } from '../geo/positions.redis.ts';
 import type { ServiceContext } from './context.ts';
 import { commitReports, type Report, type ReportOutcome } from './report.service.ts';
 
@@ -14,11 +15,13 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Batch transactions at once. */
   lanes: number;
+  /** Where a lone report's heroes are searched for beside its transaction (report.first-round.ts). */
+  positions?: HeroPositions;
 }
 
 interface Waiting { report: Report; rank: number; settle: (o: ReportOutcome) => void }
 
-type Commit = (ctx: ServiceContext, reports: Report[]) => Promise<ReportOutcome[]>;
+type Commit = (ctx: ServiceContext, reports: Report[], positions?: HeroPositions) => Promise<ReportOutcome[]>;
 
 export class ReportBatcher {
   private queue: Waiting[] = [];
@@ -75,7 +78,7 @@ export class ReportBatcher {
 
   private async write(batch: Waiting[]): Promise<void> {
     try {
-      const outcomes = await this.commit(this.ctx, batch.map((w) => w.report));
+      const outcomes = await this.commit(this.ctx, batch.map((w) => w.report), this.opts.positions);
       for (const [k, w] of batch.entries()) w.settle(outcomes[k]!);
     } catch (err) {
       // Nothing of the batch was written. When the database is away every report is told

@@ -9,15 +9,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { startIncident } from '../../machines/incident.logic.ts';
 import type { ReportInput } from '../../shared/schemas.ts';
 import type { IncidentView, Need } from '../../shared/types.ts';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { enqueue } from '../outbox/outbox.buffer.ts';
-import type { Tx } from '../db.ts';
+import { isTransient, type Tx } from '../db.ts';
+import type { HeroPositions } from '../geo/positions.redis.ts';
 import { pointKeyAt } from '../store/idempotency.store.ts';
 import { addCoReporter, getIncidents, incidentViews, insertIncidents, toIncidentView, type IncidentRow } from '../store/incidents.store.ts';
 import { claimKey, claimKeys, findDuplicates, lockDedupeCells, priorClaims, type PriorClaim } from '../store/intake.store.ts';
 import { traced } from '../telemetry/tracing.ts';
 import { inTx, type ServiceContext } from './context.ts';
 import { applyEvent } from './incident.runner.ts';
+import { answeredAlready, finishFirstRound, searchAhead, startFirstRound, type FoundAhead } from './report.first-round.ts';
 import { DEFAULT_NEEDS, placeReports, slotsOf, type Placement } from './report.plan.ts';
 import { incidentFor } from './views.ts';
 
@@ -64,7 +66,7 @@ function replayOf(item: Item, prior: PriorClaim | undefined): Decided {
  * Commits a batch of reports in one transaction, most urgent first as given. Throws
  * only when the whole transaction failed (nothing of the batch was written).
  */
-export async function commitReports(ctx: ServiceContext, reports: Report[]): Promise<ReportOutcome[]> {
+export async function commitReports(ctx: ServiceContext, reports: Report[], positions?: HeroPositions): Promise<ReportOutcome[]> {
   const items: Item[] = reports.map((r, k) => ({
     ...r, arrival: r.arrival ?? k, hash: requestHash(r.input), needs: r.input.needs ?? DEFAULT_NEEDS, id: randomUUID(), claim: claimKey(r.civilianId, r.key),
   }));
@@ -72,13 +74,28 @@ export async function commitReports(ctx: ServiceContext, reports: Report[]): Pro
   // once, by the first to arrive; a repeat is answered as a replay of it.
   const owner = new Map<string, Item>();
   for (const item of [...items].sort((x, y) => x.arrival - y.arrival)) if (!owner.has(item.claim)) owner.set(item.claim, item);
-  const { byKey, priors } = await traced('report.transaction', { 'reports.batch': items.length }, () =>
-    inTx(ctx, 'report', (tx) => decide(ctx, tx, items.filter((i) => owner.get(i.claim) === i)), {
+  const unique = items.filter((i) => owner.get(i.claim) === i);
+  // A lone report's heroes are searched for beside its transaction (report.first-round.ts).
+  const ahead = positions && items.length === 1 ? searchAhead(ctx, positions, items[0]!.input) : null;
+  const write = (search: Promise<FoundAhead | null> | null) => traced('report.transaction', { 'reports.batch': items.length }, () =>
+    inTx(ctx, 'report', (tx) => decide(ctx, tx, unique, search), {
       priority: items.some((i) => i.input.severity === 'critical') ? 'critical' : 'normal',
       // Admitted reports wait behind critical work and accepts; past the gate's own wait
       // they are told to come back (503) rather than left to their clients' timeouts.
       slotWaitMs: ctx.config.REPORTS_QUEUE_WAIT_MS,
     }));
+  let decisions: Decisions;
+  try {
+    decisions = await write(ahead);
+  } catch (err) {
+    // Written with its first round, the report failed for a reason that may be the
+    // round's own: written again without it (the dispatch round takes over, watched).
+    // Busy or disconnected is the report's answer either way.
+    if (!ahead || isTransient(err) || (isAppError(err) && err.code === 'unavailable')) throw err;
+    ctx.log.warn({ err }, 'report with its first round failed; written without it');
+    decisions = await write(null);
+  }
+  const { byKey, priors } = decisions;
 
   const outcomes = items.map((item): Decided => {
     const first = owner.get(item.claim)!;
@@ -96,7 +113,7 @@ export async function commitReports(ctx: ServiceContext, reports: Report[]): Pro
 interface Decisions { byKey: Map<string, Decided>; priors: Map<string, PriorClaim> }
 
 /** The transaction: claims, places and writes. */
-async function decide(ctx: ServiceContext, tx: Tx, unique: Item[]): Promise<Decisions> {
+async function decide(ctx: ServiceContext, tx: Tx, unique: Item[], ahead: Promise<FoundAhead | null> | null): Promise<Decisions> {
   const out = new Map<string, Decided>();
   // Sorted claims: two batches with keys in common wait for each other, never deadlock.
   const sorted = [...unique].sort((a, b) => (a.claim < b.claim ? -1 : a.claim > b.claim ? 1 : 0));
@@ -120,9 +137,20 @@ async function decide(ctx: ServiceContext, tx: Tx, unique: Item[]): Promise<Deci
     fresh.push(item);
   }
   const placements = placeReports(fresh, stored, ctx.config.DEDUPE_RADIUS_M);
-  const created = await createIncidents(ctx, tx, fresh.filter((_, k) => placements[k]!.to === 'new'));
+  const news = fresh.filter((_, k) => placements[k]!.to === 'new');
+  const lone = ahead && unique.length === 1 && news.length === 1 && slotsOf(news[0]!.needs).length === 1 ? news[0]! : null;
+  const found = lone ? await answeredAlready(ahead!) : null;
+  const first = lone && found ? startFirstRound(ctx, tx, lone.input, found) : null;
+  const created = await createIncidents(ctx, tx, news, first ? lone : null);
   for (const [item, row] of created) {
     out.set(item.claim, { kind: 'created', incident: toIncidentView(row, []) });
+  }
+  if (first) {
+    const row = created.get(lone!)!;
+    const outcome = await finishFirstRound(ctx, tx, row, first);
+    // Offered, or nobody free (the round queued its own retry); anything else is the
+    // dispatch round's to sort out, as if this round had not run.
+    if (outcome !== 'offered' && outcome !== 'nobody') enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
   }
   // Links in batch order, each through the machine under the incident's row lock (a
   // stored incident was locked by findDuplicates; a new one is this transaction's).
@@ -153,8 +181,12 @@ async function storedDuplicates(ctx: ServiceContext, tx: Tx, fresh: Item[]): Pro
   return found;
 }
 
-/** New incidents with their first audit events and the outbox rows that start dispatch and tell the screens. */
-async function createIncidents(ctx: ServiceContext, tx: Tx, items: Item[]): Promise<Map<Item, IncidentRow>> {
+/**
+ * New incidents with their first audit events and the outbox rows that start dispatch
+ * and tell the screens; `rounding`, whose first round this transaction runs, gets no
+ * dispatch row.
+ */
+async function createIncidents(ctx: ServiceContext, tx: Tx, items: Item[], rounding: Item | null): Promise<Map<Item, IncidentRow>> {
   const deadlineAt = new Date(Date.now() + ctx.config.DISPATCH_DEADLINE_MS);
   const rows = await insertIncidents(tx, items.map((item) => {
     const input = { slots: slotsOf(item.needs), maxRounds: ctx.config.DISPATCH_MAX_ROUNDS, severity: item.input.severity, reporter: item.civilianId, perMember: true };
@@ -168,7 +200,7 @@ async function createIncidents(ctx: ServiceContext, tx: Tx, items: Item[]): Prom
   for (const [k, item] of items.entries()) {
     const row = rows[k]!;
     created.set(item, row);
-    enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
+    if (item !== rounding) enqueue(tx, 'dispatch', { incidentId: row.id, delayMs: 0, severity: row.severity }, row.id);
     enqueue(tx, 'push:incident', { incident: toIncidentView(row, []) }, row.id);
   }
   return created;
