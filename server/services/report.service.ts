@@ -4,7 +4,8 @@
 // emergencies already open, each through the machine. Every report keeps its own
 // outcome (new, linked, replayed, key mismatch); the batch costs the round trips of one
 // report. Where reports go is decided by report.plan.ts; the batches are formed by
-// report.batcher.ts.
+// report.batcher.ts; a lone report's first round rides in its transaction
+// (report.first-round.ts).
 import { createHash, randomUUID } from 'node:crypto';
 import { startIncident } from '../../machines/incident.logic.ts';
 import type { ReportInput } from '../../shared/schemas.ts';
