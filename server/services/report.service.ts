@@ -76,10 +76,12 @@ export async function commitReports(ctx: ServiceContext, reports: Report[], posi
   const owner = new Map<string, Item>();
   for (const item of [...items].sort((x, y) => x.arrival - y.arrival)) if (!owner.has(item.claim)) owner.set(item.claim, item);
   const unique = items.filter((i) => owner.get(i.claim) === i);
-  // A lone report's heroes are searched for beside its transaction (report.first-round.ts).
-  const ahead = positions && items.length === 1 ? searchAhead(ctx, positions, items[0]!.input) : null;
+  // A lone single-hero report's heroes are searched for beside its transaction (report.first-round.ts).
+  const lone = items.length === 1 && slotsOf(items[0]!.needs).length === 1;
+  const ahead = positions && lone ? searchAhead(ctx, positions, items[0]!.input) : null;
+  const tried = { round: false };
   const write = (search: Promise<FoundAhead | null> | null) => traced('report.transaction', { 'reports.batch': items.length }, () =>
-    inTx(ctx, 'report', (tx) => decide(ctx, tx, unique, search), {
+    inTx(ctx, 'report', (tx) => decide(ctx, tx, unique, search, tried), {
       priority: items.some((i) => i.input.severity === 'critical') ? 'critical' : 'normal',
       // Admitted reports wait behind critical work and accepts; past the gate's own wait
       // they are told to come back (503) rather than left to their clients' timeouts.
@@ -91,8 +93,9 @@ export async function commitReports(ctx: ServiceContext, reports: Report[], posi
   } catch (err) {
     // Written with its first round, the report failed for a reason that may be the
     // round's own: written again without it (the dispatch round takes over, watched).
-    // Busy or disconnected is the report's answer either way.
-    if (!ahead || isTransient(err) || (isAppError(err) && err.code === 'unavailable')) throw err;
+    // Busy or disconnected is the report's answer either way, as is any failure of a
+    // transaction that ran no round.
+    if (!tried.round || isTransient(err) || (isAppError(err) && err.code === 'unavailable')) throw err;
     ctx.log.warn({ err }, 'report with its first round failed; written without it');
     decisions = await write(null);
   }
@@ -114,34 +117,30 @@ export async function commitReports(ctx: ServiceContext, reports: Report[], posi
 interface Decisions { byKey: Map<string, Decided>; priors: Map<string, PriorClaim> }
 
 /** The transaction: claims, places and writes. */
-async function decide(ctx: ServiceContext, tx: Tx, unique: Item[], ahead: Promise<FoundAhead | null> | null): Promise<Decisions> {
+async function decide(ctx: ServiceContext, tx: Tx, unique: Item[], ahead: Promise<FoundAhead | null> | null, tried: { round: boolean }): Promise<Decisions> {
   const out = new Map<string, Decided>();
   // Sorted claims: two batches with keys in common wait for each other, never deadlock.
   const sorted = [...unique].sort((a, b) => (a.claim < b.claim ? -1 : a.claim > b.claim ? 1 : 0));
-  // The search for open incidents close by goes out with the claims, for every report,
-  // and runs after them: a lone new report does not wait a round trip for its claim
-  // first. A replay's result is dropped (its extra locks end with this transaction).
-  const [claimed, nearby] = await Promise.all([
-    claimKeys(tx, sorted.map((i) => ({ actor: i.civilianId, key: i.key, requestHash: i.hash, incidentId: i.id }))),
-    storedDuplicates(ctx, tx, unique),
-  ]);
+  const claims = sorted.map((i) => ({ actor: i.civilianId, key: i.key, requestHash: i.hash, incidentId: i.id }));
+  // A lone report's search for open incidents close by goes out with its claim and runs
+  // after it: it does not wait a round trip for the claim first (if it is a replay, the
+  // result is dropped). A batch searches for its fresh reports only, once claimed: a
+  // burst's retries never lock the incidents they replay.
+  const [claimed, nearby] = unique.length === 1
+    ? await Promise.all([claimKeys(tx, claims), storedDuplicates(ctx, tx, unique)])
+    : [await claimKeys(tx, claims), null];
   const replays = unique.filter((i) => !claimed.has(i.claim));
   const priors = await priorClaims(tx, replays.map((i) => ({ actor: i.civilianId, key: i.key })));
   for (const item of replays) out.set(item.claim, replayOf(item, priors.get(item.claim)));
 
-  const fresh: Item[] = [];
-  const stored = new Map<number, IncidentRow>(); // by index in `fresh`
-  for (const [k, item] of unique.entries()) {
-    if (!claimed.has(item.claim)) continue;
-    const row = nearby.get(k);
-    if (row) stored.set(fresh.length, row);
-    fresh.push(item);
-  }
+  const fresh = unique.filter((i) => claimed.has(i.claim));
+  const stored = nearby ? (fresh.length ? nearby : new Map<number, IncidentRow>()) : await storedDuplicates(ctx, tx, fresh);
   const placements = placeReports(fresh, stored, ctx.config.DEDUPE_RADIUS_M);
   const news = fresh.filter((_, k) => placements[k]!.to === 'new');
   const lone = ahead && unique.length === 1 && news.length === 1 && slotsOf(news[0]!.needs).length === 1 ? news[0]! : null;
   const found = lone ? await answeredAlready(ahead!) : null;
   const first = lone && found ? startFirstRound(ctx, tx, lone.input, found) : null;
+  tried.round = first !== null;
   const created = await createIncidents(ctx, tx, news, first ? lone : null);
   for (const [item, row] of created) {
     out.set(item.claim, { kind: 'created', incident: toIncidentView(row, []) });
