@@ -115,7 +115,7 @@ async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: 
   // Search outside the transaction: Redis round trips must not hold row locks.
   const { config } = ctx;
   const pool = candidatePool(planned.wants.reduce((n, w) => n + w.more, 0));
-  let radiusKm = Math.min(config.DISPATCH_BASE_RADIUS_KM * 2 ** row.snapshot.context.round, config.DISPATCH_MAX_RADIUS_KM);
+  let radiusKm = roundRadiusKm(ctx, row.snapshot.context.round);
   const center = { lat: row.lat, lng: row.lng };
   const candidates = await traced('dispatch.search', { 'incident.id': incidentId }, async (span) => {
     let found = await findCandidates(positions, { center, radiusKm, limit: pool, freshMs: config.LOCATION_FRESH_MS });
@@ -147,7 +147,12 @@ async function round(ctx: ServiceContext, positions: HeroPositions, incidentId: 
  */
 export function firstSearch(ctx: ServiceContext, severity: Severity): { radiusKm: number; limit: number; batch: number } {
   const batch = batchSize(ctx, severity);
-  return { radiusKm: Math.min(ctx.config.DISPATCH_BASE_RADIUS_KM, ctx.config.DISPATCH_MAX_RADIUS_KM), limit: candidatePool(batch), batch };
+  return { radiusKm: roundRadiusKm(ctx, 0), limit: candidatePool(batch), batch };
+}
+
+/** Where a round after `round` earlier ones starts looking: doubling from the base, up to the maximum. */
+function roundRadiusKm(ctx: ServiceContext, round: number): number {
+  return Math.min(ctx.config.DISPATCH_BASE_RADIUS_KM * 2 ** round, ctx.config.DISPATCH_MAX_RADIUS_KM);
 }
 
 /**
