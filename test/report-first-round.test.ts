@@ -1,19 +1,21 @@
-// README "The first round rides with the report" (issue 14, the steady path): a lone
+// README "A lone report carries its first round" (issue 14, the steady path): a lone
 // report that makes a new single-hero incident, with heroes already found near it, has
-// its first offers made in its own transaction (services/report.first-round.ts). Read
-// from Postgres: the rows a transaction writes carry its id (xmin). If that round
-// fails, the report is written again without it and the dispatch round takes over; a
-// round never costs a report. The failure here is a real one: a trigger in this
-// suite's schema refuses the first offer made to one hero.
+// its first offers made in its own transaction (services/report.first-round.ts); a
+// batch of reports keeps its rounds apart. Read from Postgres: the rows a transaction
+// writes carry its id (xmin). If that round fails with an error of its own, the report
+// is written again without it and the dispatch round takes over. The failure here is
+// a real one: a trigger in this suite's schema refuses the first offer made to one hero.
 import * as assert from 'uvu/assert';
 import type { Sql } from '../server/db.ts';
-import { connect } from './helpers/clients.ts';
+import { connect, eventually } from './helpers/clients.ts';
+import { holdCell } from './helpers/cell-lock.ts';
 import { civilianOrder } from './helpers/push-order.ts';
 import { uid } from './helpers/server.ts';
 import { serverSuite } from './helpers/server-suite.ts';
 import { area, cancelByDispatcher, closeAll, heroOnline, matchable, report } from './helpers/world.ts';
 
-const test = serverSuite('report with its first round', { DISPATCH_RETRY_MS: 200 });
+// One batch lane, so a report stuck on its dedupe cell makes the next reports wait and go in one batch.
+const test = serverSuite('report with its first round', { DISPATCH_RETRY_MS: 200, REPORTS_BATCH_LANES: 1, REPORTS_PER_MINUTE: 100_000 });
 
 /** The transaction ids of an incident's audit events and of its offers. */
 async function writers(sql: Sql, incidentId: string) {
@@ -77,6 +79,45 @@ test('if the first round fails in the report\'s transaction, the report is writt
     await sql.unsafe(`drop sequence ${name}`);
     closeAll(hero);
   }
+});
+
+test('reports written in one batch keep their rounds apart: none runs in the batch\'s transaction', async ({ server }) => {
+  const spot = area();
+  const heroes = [await heroOnline(server, spot, 0.5), await heroOnline(server, spot, 0.7)];
+  await matchable(server, heroes);
+  const waiting = async () => (await server.app.metrics.reportsWaiting.get()).values[0]?.value ?? 0;
+  // The only lane is held by a report stuck on its cell's lock; two reports by the heroes queue
+  // behind it (not critical: a critical report has a lane of its own).
+  const elsewhere = area();
+  const lock = await holdCell(server, 'fire', elsewhere);
+  const sent: Promise<{ status: number; incident: { id: string } }>[] = [];
+  try {
+    const stuck = report(server, await server.token('civilian', uid('civ-')), { kind: 'fire', severity: 'high', location: elsewhere });
+    await lock.someoneWaits();
+    for (const kind of ['medical', 'crime']) {
+      const before = await waiting();
+      sent.push(report(server, await server.token('civilian', uid('civ-')), { kind, severity: 'low', location: spot }));
+      await eventually(`the ${kind} report waiting for the batch`, async () => (await waiting()) === before + 1);
+    }
+    await lock.release();
+    assert.is((await stuck).status, 201);
+  } finally {
+    await lock.release();
+  }
+  const made = await Promise.all(sent);
+  assert.equal(made.map((r) => r.status), [201, 201]);
+  const trails = await Promise.all(made.map(async ({ incident }) => {
+    await eventually('the incident offered', async () => (await writers(server.app.sql, incident.id)).offers.length > 0);
+    return writers(server.app.sql, incident.id);
+  }));
+  assert.is(trails[0]!.events[0]![1], trails[1]!.events[0]![1], 'both reports were written in one batch');
+  for (const { events, offers } of trails) {
+    assert.equal(events.map(([type]) => type).slice(0, 2), ['REPORTED', 'ROUND']);
+    assert.is.not(events[1]![1], events[0]![1], 'the round ran in a transaction of its own');
+    assert.ok(offers.every((tx) => tx !== events[0]![1]), 'no offer was made by the batch\'s transaction');
+  }
+  for (const { incident } of made) await cancelByDispatcher(server, incident.id);
+  closeAll(...heroes);
 });
 
 test.run();
